@@ -1,0 +1,25 @@
+"""nengo-softlif: train deep networks of soft LIF rate neurons, run them as spikes.
+
+An implementation of E. Hunsberger and C. Eliasmith, "Spiking Deep Networks with
+LIF Neurons" (2015) and "Training Spiking Deep Networks for Neuromorphic Hardware"
+(2016) for the Nengo ecosystem.
+
+``import nengo_softlif`` imports nengo and numpy only. The nengo-dl builders are
+registered when ``nengo_dl`` is first imported, by anyone.
+"""
+
+from nengo_softlif.version import version as __version__
+from nengo_softlif import compat, lazy
+from nengo_softlif.neurons import PRESETS, LIFParams, SoftLIFRate
+from nengo_softlif.noise import (
+    NOISE_MODELS,
+    Compose,
+    Dropout,
+    GaussianNoise,
+    TrainingNoise,
+    parse_noise,
+    register_noise,
+)
+
+compat.install_keras_aliases()
+lazy.when_imported("nengo_dl", lambda _: __import__("nengo_softlif.dl"))

@@ -1,0 +1,133 @@
+"""Every consequence of the pinned stack, and every alias for upstream drift, in one place.
+
+The tested stack (also pinned in ``setup.cfg`` and ``constraints.txt``) is:
+
+============  ===========  ============================================================
+package       version      why
+============  ===========  ============================================================
+tensorflow    2.15.x       Newest release with Keras 2 as ``tf.keras``. nengo-dl 3.6 needs
+                           Keras 2: it subclasses ``keras.engine.functional.Functional``.
+                           From 2.16 on, ``tf.keras`` is Keras 3 and nengo-dl cannot work
+                           without ``tf-keras``. The full ``tensorflow`` wheel is used
+                           (not ``tensorflow-cpu``) because nengo-dl's build hard-codes a
+                           ``tensorflow`` requirement, so ``tensorflow-cpu`` would install
+                           a second copy; the full wheel also serves GPU users.
+keras         2.15.x       Comes with tensorflow 2.15. Keras 2.13 moved ``keras.engine``
+                           to ``keras.src.engine``: see :func:`install_keras_aliases`.
+numpy         1.26.x       numpy 2 breaks nengo 3.2 (``np.bool8``, copy semantics) and
+                           nengo-loihi 1.1; tensorflow 2.15 requires ``numpy<2``.
+nengo         3.2.0        Last release tested by nengo-dl 3.6 and nengo-loihi 1.1.
+nengo-dl      3.6.0        Last release.
+nengo-loihi   1.1.0        Last release (optional extra ``[loihi]``).
+============  ===========  ============================================================
+
+Nothing in this module imports TensorFlow at import time.
+"""
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+__all__ = ["install_keras_aliases", "import_nengo_dl", "import_nengo_loihi"]
+
+#: Keras modules that nengo-dl 3.6 imports under their pre-2.13 names.
+_KERAS_ALIASES = {"keras.engine": "keras.src.engine"}
+
+
+class _KerasAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import ``keras.engine[.x]`` as ``keras.src.engine[.x]`` on Keras >= 2.13.
+
+    The finder is inert until someone imports ``keras.engine``; it never imports
+    Keras or TensorFlow itself, so installing it costs nothing.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        for old, new in _KERAS_ALIASES.items():
+            if fullname == old or fullname.startswith(old + "."):
+                target_name = new + fullname[len(old) :]
+                if importlib.util.find_spec(target_name.split(".")[0]) is None:
+                    return None
+                try:
+                    if importlib.util.find_spec(target_name) is None:
+                        return None
+                except ModuleNotFoundError:
+                    return None
+                return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        for old, new in _KERAS_ALIASES.items():
+            if spec.name == old or spec.name.startswith(old + "."):
+                module = importlib.import_module(new + spec.name[len(old) :])
+                if spec.name == "keras.engine.functional":
+                    _add_batchnorm_aliases()
+                return module
+        raise ImportError(spec.name)  # pragma: no cover
+
+    def exec_module(self, module):
+        # the target module was already executed by its own import
+        pass
+
+
+def _add_batchnorm_aliases():
+    """nengo-dl imports ``BatchNormalizationV1/V2`` from ``keras.layers``."""
+    import keras.layers  # pylint: disable=import-outside-toplevel
+    import keras.src.layers  # pylint: disable=import-outside-toplevel
+
+    for name in ("BatchNormalizationV1", "BatchNormalizationV2"):
+        if not hasattr(keras.layers, name):
+            setattr(keras.layers, name, getattr(keras.src.layers, name))
+
+
+def install_keras_aliases():
+    """Let ``import nengo_dl`` work with Keras 2.13 - 2.15 (idempotent).
+
+    Keras 2.13 moved ``keras.engine`` to ``keras.src.engine`` and dropped
+    ``BatchNormalizationV1/V2`` from ``keras.layers``; nengo-dl 3.6 imports both
+    from their old places. ``import nengo_softlif`` installs this alias, so
+    ``import nengo_softlif; import nengo_dl`` works in either order afterwards.
+    On Keras <= 2.12 the old modules exist and the finder is never consulted.
+    """
+    if not any(isinstance(f, _KerasAliasFinder) for f in sys.meta_path):
+        # first in line: the submodules of the aliased package would otherwise be
+        # found (and executed a second time) by the ordinary path finder
+        sys.meta_path.insert(0, _KerasAliasFinder())
+
+
+def import_nengo_dl():
+    """Import nengo-dl (and so TensorFlow) with the aliases in place.
+
+    Returns
+    -------
+    module
+        The ``nengo_dl`` module.
+    """
+    install_keras_aliases()
+    try:
+        return importlib.import_module("nengo_dl")
+    except ImportError as err:
+        raise ImportError(
+            "nengo-softlif needs nengo-dl 3.6 with TensorFlow 2.12-2.15 for training "
+            f"and nengo-dl simulation ({err}). Install the tested stack with "
+            "`pip install nengo-softlif -c constraints.txt` or "
+            "`pip install 'tensorflow>=2.12,<2.16' 'numpy<2' nengo-dl==3.6.0`."
+        ) from err
+
+
+def import_nengo_loihi():
+    """Import nengo-loihi, or say how to install it.
+
+    Returns
+    -------
+    module
+        The ``nengo_loihi`` module.
+    """
+    try:
+        return importlib.import_module("nengo_loihi")
+    except ImportError as err:
+        raise ImportError(
+            "The Loihi backend needs the optional nengo-loihi package "
+            f"({err}). Install it with `pip install nengo-softlif[loihi]` "
+            "(nengo-loihi 1.1 with numpy<2)."
+        ) from err

@@ -1,0 +1,222 @@
+"""nengo-dl (TensorFlow) builders for the soft LIF neuron and the training noise.
+
+Importing this module imports TensorFlow and nengo-dl. Users never need to: the
+builders are registered automatically the first time ``nengo_dl`` is imported
+after ``import nengo_softlif`` (see :mod:`nengo_softlif.lazy`).
+
+Registries
+----------
+``nengo_dl.neuron_builders.SimNeuronsBuilder.TF_NEURON_IMPL``
+    gets `.SoftLIFRate` -> :class:`SoftLIFRateBuilder`.
+:data:`TF_NOISE_IMPL`
+    maps each `.TrainingNoise` type to its TensorFlow implementation.
+"""
+
+import types
+
+import numpy as np
+
+from nengo_softlif.compat import import_nengo_dl
+from nengo_softlif.neurons import SoftLIFRate
+from nengo_softlif.noise import Dropout, GaussianNoise
+
+nengo_dl = import_nengo_dl()
+import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
+from nengo_dl.neuron_builders import (  # noqa: E402
+    LIFRateBuilder,
+    SimNeuronsBuilder,
+)
+from tensorflow.python.framework import smart_cond  # noqa: E402
+
+__all__ = [
+    "soft_lif_rates_tf",
+    "SoftLIFRateBuilder",
+    "TFNoise",
+    "GaussianNoiseTF",
+    "DropoutTF",
+    "TF_NOISE_IMPL",
+    "register",
+]
+
+_ASYMPTOTIC_X = -30.0
+
+
+def soft_lif_rates_tf(J, sigma, tau_rc, tau_ref):
+    """Soft LIF rates in Hz (amplitude 1) for a TensorFlow tensor ``J``.
+
+    The same formula as :func:`nengo_softlif.neurons.soft_lif_rates`, with the
+    same asymptotic form below the threshold so that neither the rates nor their
+    gradients overflow or produce NaN, for any J.
+    """
+    x = (J - 1.0) / sigma
+    safe = tf.maximum(x, _ASYMPTOTIC_X)
+    log_softplus = tf.where(x > _ASYMPTOTIC_X, tf.math.log(tf.nn.softplus(safe)), x)
+    log_rho = tf.math.log(sigma) + log_softplus
+    log_term = tf.math.log1p(tf.exp(log_rho)) - log_rho
+    return 1.0 / (tau_ref + tau_rc * log_term)
+
+
+class TFNoise:
+    """TensorFlow side of a training-noise model, for a merged group of ops.
+
+    Parameters
+    ----------
+    noises : list of `.TrainingNoise` or None
+        One entry per op: that op's noise component of this type, or None where
+        the op has none (the implementation must then leave it unchanged).
+    sizes : list of int
+        Number of neurons of each op.
+    dtype : tf.DType
+        Signal dtype.
+    rng : `numpy.random.RandomState`
+        For the op-level random seed.
+    """
+
+    straight_through = True
+
+    def __init__(self, noises, sizes, dtype, rng):
+        self.dtype = dtype
+        self.seed = rng.randint(np.iinfo(np.int32).max)
+        self.noises = noises
+        self.sizes = sizes
+
+    def constant(self, attr, missing):
+        """Per-neuron (1, n) constant of ``attr``, with ``missing`` for ops without."""
+        holders = [
+            types.SimpleNamespace(value=missing if n is None else getattr(n, attr))
+            for n in self.noises
+        ]
+        vals = np.concatenate(
+            [np.full(size, h.value, dtype=float) for h, size in zip(holders, self.sizes)]
+        )
+        if np.all(vals == vals[0]):
+            return tf.constant(vals[0], dtype=self.dtype)
+        return tf.constant(vals[None, :], dtype=self.dtype)
+
+    def apply(self, rates, active):
+        """Noisy rates (Hz, before amplitude) from clean ``rates`` where ``active``."""
+        raise NotImplementedError("Subclasses must implement `apply`")
+
+
+class GaussianNoiseTF(TFNoise):
+    """``max(r + N(0, std), 0)`` where J > 1 (see `.GaussianNoise`)."""
+
+    def __init__(self, noises, sizes, dtype, rng):
+        super().__init__(noises, sizes, dtype, rng)
+        self.std = self.constant("std", missing=0.0)
+
+    def apply(self, rates, active):
+        noise = tf.random.normal(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        noisy = tf.maximum(rates + noise * self.std, 0.0)
+        return tf.where(active, noisy, rates)
+
+
+class DropoutTF(TFNoise):
+    """Inverted dropout (see `.Dropout`); the gradient flows through the mask."""
+
+    straight_through = False
+
+    def __init__(self, noises, sizes, dtype, rng):
+        super().__init__(noises, sizes, dtype, rng)
+        self.rate = self.constant("rate", missing=0.0)
+
+    def apply(self, rates, active):
+        u = tf.random.uniform(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        return tf.where(u >= self.rate, rates / (1.0 - self.rate), tf.zeros_like(rates))
+
+
+#: Training-noise type -> TensorFlow implementation (extend to add noise models).
+TF_NOISE_IMPL = {GaussianNoise: GaussianNoiseTF, Dropout: DropoutTF}
+
+
+def build_noise(ops, sizes, dtype, rng):
+    """The TensorFlow noise implementations for a group of neuron ops, in order.
+
+    Each op's noise is split into its components; one implementation is built per
+    component type, covering all ops (identity where an op lacks that type).
+    """
+    per_op = [
+        () if op.neurons.noise is None else op.neurons.noise.components() for op in ops
+    ]
+    order = []
+    for components in per_op:
+        for component in components:
+            if type(component) not in order:
+                order.append(type(component))
+    impls = []
+    for noise_type in order:
+        if noise_type not in TF_NOISE_IMPL:
+            raise NotImplementedError(
+                f"{noise_type.__name__} has no TensorFlow implementation; register "
+                f"one in nengo_softlif.dl.TF_NOISE_IMPL[{noise_type.__name__}]"
+            )
+        chosen = []
+        for components in per_op:
+            matches = [c for c in components if type(c) is noise_type]
+            if len(matches) > 1:
+                raise ValueError(
+                    f"A neuron type has {noise_type.__name__} twice; combine them "
+                    "into one noise model"
+                )
+            chosen.append(matches[0] if matches else None)
+        impls.append(TF_NOISE_IMPL[noise_type](chosen, sizes, dtype, rng))
+    return impls
+
+
+class SoftLIFRateBuilder(LIFRateBuilder):
+    """Builds a merged group of `.SoftLIFRate` ops, with their training noise.
+
+    In inference (``sim.predict``, ``sim.run``, evaluation) the output is the clean
+    soft LIF rate. While training (``sim.fit``, or nengo-dl's training phase) the
+    noise models of each op are applied to the rates in Hz, before amplitude
+    scaling; rate noise is straight-through (the backward pass sees the clean
+    derivative).
+    """
+
+    def build_pre(self, signals, config):
+        super().build_pre(signals, config)
+        neurons = [op.neurons for op in self.ops]
+        sizes = [op.J.shape[0] for op in self.ops]
+        self.sigma = signals.op_constant(neurons, sizes, "sigma", signals.dtype)
+        self.noise = (
+            []
+            if config.inference_only
+            else build_noise(self.ops, sizes, signals.dtype, config.rng)
+        )
+
+    def rates_hz(self, J):
+        """Clean soft LIF rates before amplitude scaling."""
+        return soft_lif_rates_tf(J, self.sigma, self.tau_rc, self.tau_ref)
+
+    def step(self, J, dt):
+        rates = self.rates_hz(J)
+        return rates if self.amplitude is None else rates * self.amplitude
+
+    def noisy_rates_hz(self, J, rates):
+        """Rates with every training-noise model applied."""
+        active = J > self.one
+        for impl in self.noise:
+            noisy = impl.apply(rates, active)
+            rates = rates + tf.stop_gradient(noisy - rates) if impl.straight_through else noisy
+        return rates
+
+    def build_step(self, signals, **step_kwargs):
+        J = signals.gather(self.J_data)
+        rates = self.rates_hz(J)
+        if self.noise:
+            rates = smart_cond.smart_cond(
+                self.config.training,
+                true_fn=lambda: self.noisy_rates_hz(J, rates),
+                false_fn=lambda: rates,
+            )
+        if self.amplitude is not None:
+            rates = rates * self.amplitude
+        signals.scatter(self.output_data, rates)
+
+
+def register():
+    """Register the builders with nengo-dl (idempotent)."""
+    SimNeuronsBuilder.TF_NEURON_IMPL[SoftLIFRate] = SoftLIFRateBuilder
+
+
+register()

@@ -1,0 +1,215 @@
+"""The soft LIF rate neuron and the paper's neuron presets (pure nengo + numpy)."""
+
+import dataclasses
+
+import nengo
+import numpy as np
+from nengo.params import NumberParam
+
+from nengo_softlif.noise import TrainingNoiseParam
+
+__all__ = ["SoftLIFRate", "LIFParams", "PRESETS", "soft_lif_rates", "soft_lif_derivative"]
+
+#: Below this value of (J - 1) / sigma, softplus(x) == exp(x) to double precision
+#: and the asymptotic forms are used (no overflow, no log(0)).
+_ASYMPTOTIC_X = -30.0
+
+
+def _log_softplus(x):
+    """``log(log(1 + exp(x)))``, without underflow for very negative x."""
+    x = np.asarray(x, dtype=float)
+    safe = np.maximum(x, _ASYMPTOTIC_X)
+    return np.where(x > _ASYMPTOTIC_X, np.log(np.logaddexp(0.0, safe)), x)
+
+
+def soft_lif_rates(J, sigma, tau_rc, tau_ref, amplitude=1.0):
+    """Soft LIF firing rates for input current ``J`` (numerically safe for any J).
+
+    ``r = amplitude / (tau_ref + tau_rc * log(1 + 1/rho))`` with
+    ``rho = sigma * log(1 + exp((J - 1) / sigma))``.
+
+    Parameters
+    ----------
+    J : array_like
+        Input current (threshold at 1).
+    sigma : float
+        Smoothing (the paper's gamma); the hard LIF is the limit sigma -> 0.
+    tau_rc, tau_ref : float
+        Membrane and refractory time constants (s).
+    amplitude : float
+        Output scale.
+
+    Returns
+    -------
+    ndarray
+        Rates (Hz times amplitude), never negative, NaN or inf for finite J.
+    """
+    x = (np.asarray(J, dtype=float) - 1.0) / sigma
+    log_rho = np.log(sigma) + _log_softplus(x)
+    rho = np.exp(log_rho)
+    # log(1 + 1/rho) = log1p(rho) - log(rho): exact, and finite as rho -> 0
+    log_term = np.log1p(rho) - log_rho
+    return amplitude / (tau_ref + tau_rc * log_term)
+
+
+def soft_lif_derivative(J, sigma, tau_rc, tau_ref, amplitude=1.0):
+    """Derivative of :func:`soft_lif_rates` with respect to ``J``.
+
+    Bounded for all J (the point of the soft LIF): it tends to 0 far below the
+    threshold, and to ``amplitude * tau_rc / (tau_ref + tau_rc*log(1+1/j))**2 /
+    (j*(j+1))`` above it.
+    """
+    x = (np.asarray(J, dtype=float) - 1.0) / sigma
+    log_rho = np.log(sigma) + _log_softplus(x)
+    rho = np.exp(log_rho)
+    denom = tau_ref + tau_rc * (np.log1p(rho) - log_rho)
+    # d rho / dJ = sigmoid(x); sigmoid(x) / rho -> 1 / sigma as x -> -inf
+    safe = np.maximum(x, _ASYMPTOTIC_X)
+    log_rho_safe = np.log(sigma) + _log_softplus(safe)
+    sig_over_rho = np.where(
+        x > _ASYMPTOTIC_X,
+        np.exp(-np.logaddexp(0.0, -safe) - log_rho_safe),
+        1.0 / sigma,
+    )
+    return amplitude * tau_rc * sig_over_rho / ((1.0 + rho) * denom**2)
+
+
+class SoftLIFRate(nengo.LIFRate):
+    """LIF rate neuron with its threshold smoothed by a softplus.
+
+    The hard LIF rate ``1 / (tau_ref + tau_rc * log(1 + 1/(J-1)))`` has an
+    unbounded derivative at the threshold ``J = 1``. The soft LIF replaces
+    ``J - 1`` by ``sigma * log(1 + exp((J - 1) / sigma))``, which keeps the
+    derivative bounded, so the network can be trained with backpropagation
+    (Hunsberger & Eliasmith, 2015, Eq. 3). As ``sigma -> 0`` it becomes
+    `nengo.LIFRate`; after training, :func:`nengo_softlif.to_spiking` replaces it
+    with `nengo.LIF` with the same parameters.
+
+    ``gain_bias`` and ``max_rates_intercepts`` are those of `nengo.LIFRate` (the
+    hard neuron): the same gain and bias then describe the same neuron once it
+    spikes.
+
+    Parameters
+    ----------
+    sigma : float
+        Smoothing of the threshold (the paper's gamma; 0.02 in training).
+    tau_rc : float
+        Membrane RC time constant (s).
+    tau_ref : float
+        Refractory period (s).
+    amplitude : float
+        Scaling of the output (the paper uses 0.063).
+    noise : `.TrainingNoise` or None
+        Noise added to the rates while training in nengo-dl only
+        (e.g. ``GaussianNoise(std=10)``); never in inference or in `nengo.Simulator`.
+    initial_state : dict, optional
+        As for other nengo neuron types (soft LIF has no state).
+
+    References
+    ----------
+    .. [1] E. Hunsberger and C. Eliasmith, "Spiking Deep Networks with LIF
+       Neurons", arXiv:1510.08829, 2015.
+    """
+
+    sigma = NumberParam("sigma", low=0, low_open=True)
+    noise = TrainingNoiseParam("noise", optional=True)
+
+    def __init__(
+        self,
+        sigma=0.02,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        amplitude=1.0,
+        noise=None,
+        initial_state=None,
+    ):
+        super().__init__(
+            tau_rc=tau_rc,
+            tau_ref=tau_ref,
+            amplitude=amplitude,
+            initial_state=initial_state,
+        )
+        self.sigma = sigma
+        self.noise = noise
+
+    def rates(self, x, gain, bias):
+        J = self.current(x, gain, bias)
+        return soft_lif_rates(J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude)
+
+    def step(self, dt, J, output):
+        """Noise-free soft LIF rates (noise acts in nengo-dl training only)."""
+        output[...] = soft_lif_rates(
+            J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude
+        )
+
+    def derivative(self, x, gain, bias):
+        """Derivative of :meth:`rates` with respect to ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            Input (as for :meth:`rates`).
+        gain, bias : array_like
+            Neuron gains and biases.
+
+        Returns
+        -------
+        ndarray
+            ``gain * d rate / dJ`` at ``J = gain * x + bias``; finite everywhere.
+        """
+        J = self.current(x, gain, bias)
+        return np.asarray(gain) * soft_lif_derivative(
+            J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LIFParams:
+    """One setting of LIF parameters, shared by the rate and the spiking neuron.
+
+    Parameters
+    ----------
+    tau_rc, tau_ref : float
+        Time constants (s).
+    amplitude : float
+        Output scale.
+    gain, bias : float
+        Gain and bias given to every neuron of a layer that uses this setting.
+    """
+
+    tau_rc: float
+    tau_ref: float
+    amplitude: float
+    gain: float
+    bias: float
+
+    def __post_init__(self):
+        for name in ("tau_rc", "amplitude", "gain"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
+        if not self.tau_ref >= 0:
+            raise ValueError(f"tau_ref must be >= 0 (got {self.tau_ref})")
+        if not np.isfinite(self.bias):
+            raise ValueError(f"bias must be finite (got {self.bias})")
+
+    def _kwargs(self):
+        return dict(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude)
+
+    def soft_lif(self, sigma=0.02, noise=None):
+        """The `.SoftLIFRate` for training."""
+        return SoftLIFRate(sigma=sigma, noise=noise, **self._kwargs())
+
+    def lif_rate(self):
+        """The hard `nengo.LIFRate` (the mean rate of the spiking neuron)."""
+        return nengo.LIFRate(**self._kwargs())
+
+    def lif(self):
+        """The spiking `nengo.LIF`."""
+        return nengo.LIF(**self._kwargs())
+
+
+#: The paper's neuron settings (Hunsberger & Eliasmith 2015, 2016).
+PRESETS = {
+    "cifar10": LIFParams(tau_rc=0.05, tau_ref=0.001, amplitude=0.063, gain=0.825, bias=1.0),
+    "mnist": LIFParams(tau_rc=0.022, tau_ref=0.002, amplitude=0.063, gain=1.0, bias=1.0),
+}

@@ -1,0 +1,227 @@
+"""Training-noise models for rate neurons, and their registry.
+
+A training-noise model perturbs a rate neuron's output while a network is trained,
+so that the trained weights tolerate the variability of filtered spike trains
+(Hunsberger & Eliasmith, 2015, Sec. 2.3). Noise acts only in training: in
+``nengo.Simulator``, in nengo-dl inference and after conversion to spikes, neurons
+are noise-free.
+
+This module is pure numpy. Each model's ``apply`` is the numpy reference of what
+the TensorFlow builder in :mod:`nengo_softlif.dl` computes; the TensorFlow side of
+a model is registered there, in ``TF_NOISE_IMPL``.
+
+Adding a model takes two registrations and touches neither the neuron nor the
+builders of other models::
+
+    @register_noise("mynoise")
+    class MyNoise(TrainingNoise):
+        ...
+
+    # TensorFlow side (only if the model is used with nengo-dl)
+    nengo_softlif.dl.TF_NOISE_IMPL[MyNoise] = MyNoiseTF
+"""
+
+import numpy as np
+from nengo.params import FrozenObject, NumberParam, Parameter, TupleParam
+
+__all__ = [
+    "TrainingNoise",
+    "GaussianNoise",
+    "Dropout",
+    "Compose",
+    "NOISE_MODELS",
+    "register_noise",
+    "parse_noise",
+    "TrainingNoiseParam",
+]
+
+#: Registry of training-noise models by the name used on the command line.
+NOISE_MODELS = {}
+
+
+def register_noise(name):
+    """Class decorator: register a `.TrainingNoise` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The name used by :func:`parse_noise` and the command line.
+    """
+
+    def register(cls):
+        if not (isinstance(cls, type) and issubclass(cls, TrainingNoise)):
+            raise TypeError(f"{cls!r} must be a TrainingNoise subclass to register")
+        if name in NOISE_MODELS and NOISE_MODELS[name] is not cls:
+            raise ValueError(
+                f"A noise model is already registered as {name!r} "
+                f"({NOISE_MODELS[name].__name__}); choose another name"
+            )
+        NOISE_MODELS[name] = cls
+        cls.registered_name = name
+        return cls
+
+    return register
+
+
+class TrainingNoise(FrozenObject):
+    """Base class: noise on a rate neuron's output, active only in training.
+
+    Subclasses implement :meth:`apply` (numpy reference) and have a TensorFlow
+    implementation registered in :data:`nengo_softlif.dl.TF_NOISE_IMPL`.
+    """
+
+    #: Whether the backward pass ignores the noise (straight-through estimator).
+    straight_through = True
+    registered_name = None
+
+    def apply(self, rates, active, rng):
+        """Return noisy rates.
+
+        Parameters
+        ----------
+        rates : ndarray
+            Noise-free firing rates in Hz, before amplitude scaling.
+        active : ndarray of bool
+            Where the neuron's input current is above threshold (J > 1).
+        rng : `numpy.random.Generator`
+            Random number generator.
+
+        Returns
+        -------
+        ndarray
+            The noisy rates, same shape as ``rates``.
+        """
+        raise NotImplementedError("Subclasses must implement `apply`")
+
+    def components(self):
+        """The individual noise models this one applies, in order."""
+        return (self,)
+
+
+@register_noise("gaussian")
+class GaussianNoise(TrainingNoise):
+    """Additive Gaussian noise on the firing rate (the paper's model).
+
+    ``r + N(0, std)`` in Hz, before amplitude scaling, only where ``J > 1``,
+    clipped at 0. The backward pass uses the noise-free derivative.
+
+    Parameters
+    ----------
+    std : float
+        Standard deviation in Hz (the paper found 10 best; 20 was also reported).
+    """
+
+    std = NumberParam("std", low=0)
+
+    def __init__(self, std=10.0):
+        super().__init__()
+        self.std = std
+
+    def apply(self, rates, active, rng):
+        noisy = np.maximum(rates + rng.normal(0.0, 1.0, size=rates.shape) * self.std, 0)
+        return np.where(active, noisy, rates)
+
+
+@register_noise("dropout")
+class Dropout(TrainingNoise):
+    """Inverted dropout: zero each output with probability ``rate``, scale the rest.
+
+    Unlike the rate noise, the gradient flows through the mask (ordinary dropout).
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a neuron's output, in [0, 1).
+    """
+
+    rate = NumberParam("rate", low=0, high=1, high_open=True)
+    straight_through = False
+
+    def __init__(self, rate=0.5):
+        super().__init__()
+        self.rate = rate
+
+    def apply(self, rates, active, rng):
+        keep = rng.random(size=rates.shape) >= self.rate
+        return np.where(keep, rates / (1.0 - self.rate), 0.0)
+
+
+class Compose(TrainingNoise):
+    """Several noise models applied one after the other.
+
+    Parameters
+    ----------
+    noises : tuple of `.TrainingNoise`
+        Applied in the given order (e.g. rate noise, then dropout).
+    """
+
+    noises = TupleParam("noises")
+
+    def __init__(self, *noises):
+        super().__init__()
+        flat = []
+        for noise in noises:
+            if not isinstance(noise, TrainingNoise):
+                raise TypeError(
+                    f"Compose takes TrainingNoise objects, got {noise!r}; use e.g. "
+                    "Compose(GaussianNoise(10), Dropout(0.5))"
+                )
+            flat.extend(noise.components())
+        self.noises = tuple(flat)
+
+    def components(self):
+        return self.noises
+
+    def __repr__(self):
+        return f"Compose({', '.join(repr(n) for n in self.noises)})"
+
+    def apply(self, rates, active, rng):
+        for noise in self.noises:
+            rates = noise.apply(rates, active, rng)
+        return rates
+
+
+class TrainingNoiseParam(Parameter):
+    """A neuron-type parameter holding a `.TrainingNoise` (or None)."""
+
+    equatable = True
+
+    def coerce(self, instance, noise):
+        if noise is not None and not isinstance(noise, TrainingNoise):
+            raise ValueError(
+                f"{self.name} must be a TrainingNoise (one of "
+                f"{sorted(NOISE_MODELS)}, e.g. GaussianNoise(std=10)) or None; "
+                f"got {noise!r}"
+            )
+        return super().coerce(instance, noise)
+
+
+def parse_noise(spec):
+    """Build a noise model from a command-line string.
+
+    Parameters
+    ----------
+    spec : str or None
+        ``"none"``, ``"gaussian:10"``, ``"dropout:0.5"``, or several joined with
+        ``"+"`` (``"gaussian:10+dropout:0.5"``).
+
+    Returns
+    -------
+    `.TrainingNoise` or None
+    """
+    if spec is None or str(spec).strip().lower() in ("", "none", "0"):
+        return None
+    parts = []
+    for item in str(spec).split("+"):
+        name, _, arg = item.strip().partition(":")
+        if name not in NOISE_MODELS:
+            raise ValueError(
+                f"Unknown noise model {name!r} in {spec!r}; registered models: "
+                f"{sorted(NOISE_MODELS)} (write e.g. 'gaussian:10')"
+            )
+        cls = NOISE_MODELS[name]
+        try:
+            parts.append(cls(float(arg)) if arg else cls())
+        except Exception as err:
+            raise ValueError(f"Bad parameter in noise spec {item!r}: {err}") from err
+    return parts[0] if len(parts) == 1 else Compose(*parts)

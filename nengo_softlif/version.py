@@ -1,0 +1,3 @@
+"""Package version."""
+
+version = "0.1.0.dev0"
