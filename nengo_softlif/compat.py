@@ -131,3 +131,34 @@ def import_nengo_loihi():
             f"({err}). Install it with `pip install nengo-softlif[loihi]` "
             "(nengo-loihi 1.1 with numpy<2)."
         ) from err
+
+
+def set_trainable(config, obj, trainable):
+    """Mark a nengo object (not) trainable for nengo-dl, without importing nengo-dl.
+
+    This writes the same config parameter that ``nengo_dl.configure_settings(
+    trainable=None)`` adds (a ``BoolParam`` named ``trainable`` on the network's
+    config for ensembles, connections and neurons), so nengo-dl reads it as usual.
+
+    Parameters
+    ----------
+    config : `nengo.Config`
+        The config of the network that contains ``obj``.
+    obj : `nengo.Ensemble`, `nengo.Connection` or `nengo.ensemble.Neurons`
+        The object.
+    trainable : bool
+        Whether nengo-dl may change its parameters.
+    """
+    import nengo  # pylint: disable=import-outside-toplevel
+    from nengo.exceptions import ConfigError  # pylint: disable=import-outside-toplevel
+    from nengo.params import BoolParam  # pylint: disable=import-outside-toplevel
+
+    for cls in (nengo.Ensemble, nengo.Connection, nengo.ensemble.Neurons):
+        try:
+            params = config[cls]
+        except ConfigError:
+            config.configures(cls)
+            params = config[cls]
+        if "trainable" not in params._extra_params:  # noqa: SLF001
+            params.set_param("trainable", BoolParam("trainable", None, optional=True))
+    config[obj].trainable = trainable

@@ -21,7 +21,10 @@ builders of other models::
     nengo_softlif.dl.TF_NOISE_IMPL[MyNoise] = MyNoiseTF
 """
 
+import inspect
+
 import numpy as np
+from nengo.exceptions import ValidationError
 from nengo.params import FrozenObject, NumberParam, Parameter, TupleParam
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "NOISE_MODELS",
     "register_noise",
     "parse_noise",
+    "to_spec",
     "TrainingNoiseParam",
 ]
 
@@ -188,10 +192,11 @@ class TrainingNoiseParam(Parameter):
 
     def coerce(self, instance, noise):
         if noise is not None and not isinstance(noise, TrainingNoise):
-            raise ValueError(
-                f"{self.name} must be a TrainingNoise (one of "
-                f"{sorted(NOISE_MODELS)}, e.g. GaussianNoise(std=10)) or None; "
-                f"got {noise!r}"
+            raise ValidationError(
+                f"must be a TrainingNoise (one of {sorted(NOISE_MODELS)}, e.g. "
+                f"GaussianNoise(std=10)) or None; got {noise!r}",
+                attr=self.name,
+                obj=instance,
             )
         return super().coerce(instance, noise)
 
@@ -225,3 +230,31 @@ def parse_noise(spec):
         except Exception as err:
             raise ValueError(f"Bad parameter in noise spec {item!r}: {err}") from err
     return parts[0] if len(parts) == 1 else Compose(*parts)
+
+
+def to_spec(noise):
+    """The command-line string of a noise model (inverse of :func:`parse_noise`).
+
+    Parameters
+    ----------
+    noise : `.TrainingNoise` or None
+
+    Returns
+    -------
+    str
+    """
+    if noise is None:
+        return "none"
+    parts = []
+    for component in noise.components():
+        if component.registered_name is None:
+            raise ValueError(
+                f"{type(component).__name__} is not registered; decorate it with "
+                "@register_noise(name) to save or parse it"
+            )
+        args = [
+            p for p in inspect.signature(type(component).__init__).parameters if p != "self"
+        ]
+        value = getattr(component, args[0]) if args else None
+        parts.append(component.registered_name + ("" if value is None else f":{value:g}"))
+    return "+".join(parts)

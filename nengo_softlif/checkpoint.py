@@ -1,0 +1,285 @@
+"""Trained parameters, with what is needed to rebuild their network, on disk.
+
+A checkpoint is one ``.npz`` file: one array per parameter (``conv1.weights``,
+``conv1.bias``, ...) and a JSON record ``__meta__`` with the architecture, the
+neuron parameters, the training state (epoch, seed) and the package version.
+Files are written atomically (a temporary file in the same folder, then
+``os.replace``), so a crash never leaves a half-written checkpoint.
+
+Parameters are read from and written to the nengo objects themselves (transform
+``init`` values and ensemble biases), so checkpoints load into nengo, nengo-dl and
+nengo-loihi alike, without TensorFlow.
+"""
+
+import dataclasses
+import io
+import json
+import os
+import tempfile
+
+import nengo
+import numpy as np
+from nengo.transforms import SparseMatrix
+
+from nengo_softlif.version import version
+
+__all__ = [
+    "CheckpointError",
+    "get_params",
+    "set_params",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_network",
+    "atomic_write_bytes",
+]
+
+_META_KEY = "__meta__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, or does not match the network."""
+
+
+def _parametrized_objects(net):
+    """(key, object) for every ensemble bias and every trainable transform."""
+    items = []
+    for ens in net.all_ensembles:
+        items.append((f"{ens.label}.bias", ens))
+    for conn in net.all_connections:
+        if isinstance(conn.transform, nengo.transforms.NoTransform):
+            continue
+        items.append((str(conn.label), conn))
+    keys = [k for k, _ in items]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates or any(k.startswith("None") for k in keys):
+        raise CheckpointError(
+            f"Parameters need unique labels on ensembles and connections; "
+            f"duplicated or missing: {duplicates or [k for k in keys if k.startswith('None')]}"
+        )
+    return items
+
+
+def _transform_values(transform):
+    init = transform.init
+    if isinstance(transform, nengo.Sparse):
+        if isinstance(init, SparseMatrix):
+            return np.asarray(init.data)
+        return np.asarray(init.tocoo().data) if hasattr(init, "tocoo") else np.asarray(init)
+    if isinstance(init, nengo.dists.Distribution):
+        raise CheckpointError(
+            f"Transform {transform} has no concrete weights ({init}); build the "
+            "network with array initial values"
+        )
+    return np.asarray(init)
+
+
+def _with_values(transform, values):
+    if isinstance(transform, nengo.Dense):
+        return nengo.Dense(transform.shape, init=values)
+    if isinstance(transform, nengo.Convolution):
+        return nengo.Convolution(
+            n_filters=transform.n_filters,
+            input_shape=transform.input_shape,
+            kernel_size=transform.kernel_size,
+            strides=transform.strides,
+            padding=transform.padding,
+            channels_last=transform.channels_last,
+            init=values,
+        )
+    if isinstance(transform, nengo.Sparse):
+        init = transform.init
+        indices = init.indices if isinstance(init, SparseMatrix) else transform.indices
+        return nengo.Sparse(transform.shape, indices=indices, init=values)
+    raise CheckpointError(f"Unsupported transform type {type(transform).__name__}")
+
+
+def get_params(net):
+    """All parameters of a network, as arrays keyed by label.
+
+    Parameters
+    ----------
+    net : `nengo.Network`
+        A network whose ensembles and connections have unique labels (as built by
+        :func:`nengo_softlif.build_network`).
+
+    Returns
+    -------
+    dict of str -> ndarray
+    """
+    params = {}
+    for key, obj in _parametrized_objects(net):
+        if isinstance(obj, nengo.Ensemble):
+            params[key] = np.array(obj.bias, dtype=float)
+        else:
+            params[key] = np.array(_transform_values(obj.transform))
+    return params
+
+
+def set_params(net, params):
+    """Write arrays from :func:`get_params` back into a network (in place).
+
+    Raises
+    ------
+    CheckpointError
+        If keys or shapes do not match the network; nothing is changed then.
+    """
+    items = _parametrized_objects(net)
+    expected = {k for k, _ in items}
+    missing, extra = sorted(expected - set(params)), sorted(set(params) - expected)
+    if missing or extra:
+        raise CheckpointError(
+            f"Checkpoint does not match the network: missing {missing}, unexpected "
+            f"{extra}. Was it saved from another architecture?"
+        )
+    updates = []
+    for key, obj in items:
+        value = np.asarray(params[key])
+        current = get_params_of(obj)
+        if value.shape != current.shape:
+            raise CheckpointError(
+                f"Checkpoint parameter {key!r} has shape {value.shape}, but the "
+                f"network needs {current.shape}: the checkpoint belongs to another "
+                "architecture or input size"
+            )
+        if not np.all(np.isfinite(value)):
+            raise CheckpointError(f"Checkpoint parameter {key!r} contains NaN or inf")
+        updates.append((obj, value))
+    for obj, value in updates:
+        if isinstance(obj, nengo.Ensemble):
+            obj.bias = value
+        else:
+            obj.transform = _with_values(obj.transform, value)
+
+
+def get_params_of(obj):
+    """The parameter array of one ensemble (bias) or connection (weights)."""
+    if isinstance(obj, nengo.Ensemble):
+        return np.asarray(obj.bias)
+    return _transform_values(obj.transform)
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` so that readers see the old or the new file only."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path, net, **state):
+    """Save a network's parameters and how to rebuild it, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination ``.npz`` file.
+    net : `.SoftLIFNetwork`
+        The network (with trained parameters, e.g. after ``sim.freeze_params``).
+    **state
+        JSON-serialisable training state to keep (epoch, seed, history, ...).
+    """
+    meta = {
+        "format": 1,
+        "package_version": version,
+        "architecture": net.architecture.to_dict(),
+        "lif_params": dataclasses.asdict(net.lif_params),
+        "neuron_type": describe_neuron_type(net.neuron_type),
+        "seed": net.seed,
+        "state": state,
+    }
+    buffer = io.BytesIO()
+    arrays = get_params(net)
+    arrays[_META_KEY] = np.array(json.dumps(meta))
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path):
+    """Read a checkpoint.
+
+    Returns
+    -------
+    params : dict of str -> ndarray
+    meta : dict
+        Architecture, neuron parameters, package version and training state.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(
+            f"Checkpoint {path} does not exist; train first (`nengo-softlif train`) "
+            "or pass the path of an existing .npz checkpoint"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays.pop(_META_KEY)))
+    except Exception as err:  # zip, json or npy errors all mean the same here
+        raise CheckpointError(
+            f"Checkpoint {path} is corrupt or not a nengo-softlif checkpoint ({err}); "
+            "delete it and train again"
+        ) from err
+    return arrays, meta
+
+
+def describe_neuron_type(neuron_type):
+    """JSON description of the rate neuron type a network was trained with."""
+    from nengo_softlif.noise import to_spec  # pylint: disable=import-outside-toplevel
+
+    desc = {"type": type(neuron_type).__name__}
+    for param in ("sigma",):
+        if hasattr(neuron_type, param):
+            desc[param] = getattr(neuron_type, param)
+    if getattr(neuron_type, "noise", None) is not None:
+        desc["noise"] = to_spec(neuron_type.noise)
+    return desc
+
+
+def load_network(path, neuron_type=None):
+    """Rebuild the network saved in a checkpoint, with its trained parameters.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint written by :func:`save_checkpoint`.
+    neuron_type : `nengo.neurons.NeuronType`, optional
+        Neurons to build with; by default the saved soft LIF neuron.
+
+    Returns
+    -------
+    net : `.SoftLIFNetwork`
+    meta : dict
+    """
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.networks import Architecture, build_network
+    from nengo_softlif.neurons import LIFParams
+    from nengo_softlif.noise import parse_noise
+
+    params, meta = load_checkpoint(path)
+    try:
+        architecture = Architecture.from_dict(meta["architecture"])
+        lif_params = LIFParams(**meta["lif_params"])
+        saved = meta["neuron_type"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"Checkpoint {path} has an unreadable header: {err}") from err
+    if neuron_type is None:
+        if saved["type"] != "SoftLIFRate":
+            raise CheckpointError(
+                f"Checkpoint {path} was trained with {saved['type']}; pass the "
+                "neuron_type to rebuild it with"
+            )
+        neuron_type = lif_params.soft_lif(
+            sigma=saved["sigma"], noise=parse_noise(saved.get("noise"))
+        )
+    net = build_network(architecture, neuron_type, lif_params, seed=meta.get("seed") or 0)
+    set_params(net, params)
+    return net, meta

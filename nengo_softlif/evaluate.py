@@ -1,0 +1,409 @@
+"""Classification error, firing rates and operation counts of static and spiking nets.
+
+One protocol for every backend (the paper's): each image is shown for
+``presentation_time`` seconds at time step ``dt``; the class is the argmax of the
+output averaged over ``[t_start, t_end]`` of its presentation; images follow each
+other without resetting the network (``reset=True`` to reset). A static (rate)
+network is run for one step per image.
+
+Backends are kept in :data:`BACKENDS` (``"nengo-dl"``, ``"nengo"``; the optional
+``"loihi"`` registers itself); add one with :func:`register_backend`.
+"""
+
+import dataclasses
+import importlib
+import math
+import time
+
+import nengo
+import numpy as np
+
+from nengo_softlif.convert import copy_network
+from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+
+__all__ = [
+    "Protocol",
+    "EvaluationResult",
+    "evaluate",
+    "BACKENDS",
+    "register_backend",
+    "add_monitors",
+    "layer_fan_out",
+    "check_images",
+]
+
+#: Relative energy per operation used by the paper's estimate (Hunsberger &
+#: Eliasmith 2016): a synaptic event, a neuron update, and a FLOP of the rate net.
+ENERGY_PER_SYNAPTIC_EVENT = 0.08
+ENERGY_PER_NEURON_UPDATE = 0.25
+FLOPS_PER_CONNECTION = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """How images are presented and read out.
+
+    Parameters
+    ----------
+    dt : float
+        Simulation time step (s).
+    presentation_time : float
+        Time each image is shown (s).
+    t_start, t_end : float
+        Read-out window within a presentation (s): the class is the argmax of the
+        mean output over ``t_start < t <= t_end``.
+    reset : bool
+        Reset the network state between images.
+    """
+
+    dt: float = 0.001
+    presentation_time: float = 0.2
+    t_start: float = 0.12
+    t_end: float = 0.2
+    reset: bool = False
+
+    def __post_init__(self):
+        if not self.dt > 0:
+            raise ValueError(f"dt must be > 0 (got {self.dt})")
+        if not self.presentation_time >= self.dt:
+            raise ValueError(
+                f"presentation_time ({self.presentation_time}) must be >= dt ({self.dt})"
+            )
+        if not 0 <= self.t_start < self.t_end <= self.presentation_time + 1e-12:
+            raise ValueError(
+                f"Need 0 <= t_start < t_end <= presentation_time; got t_start="
+                f"{self.t_start}, t_end={self.t_end}, presentation_time="
+                f"{self.presentation_time}"
+            )
+
+    @property
+    def n_steps(self):
+        """Steps per image."""
+        return int(round(self.presentation_time / self.dt))
+
+    @property
+    def window(self):
+        """Slice of a presentation's steps in the read-out window."""
+        start = int(round(self.t_start / self.dt))
+        end = int(round(self.t_end / self.dt))
+        return slice(start, max(end, start + 1))
+
+    @classmethod
+    def static(cls):
+        """One step per image, read out at that step (rate networks)."""
+        return cls(dt=0.001, presentation_time=0.001, t_start=0.0, t_end=0.001)
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """What :func:`evaluate` measured.
+
+    Attributes
+    ----------
+    error : float
+        Fraction of misclassified images.
+    n_images : int
+    predictions : ndarray of int
+    outputs : ndarray
+        Mean output of each image over the read-out window.
+    layer_rates : dict of str -> float
+        Mean firing rate of each layer's neurons over the presentations (Hz).
+    synaptic_events_per_image, neuron_updates_per_image : float or None
+        Operation counts per image (spiking networks of known architecture).
+    energy_ratio : float or None
+        Paper's estimate: spiking energy / rate-network energy per image.
+    wall_time : float
+        Seconds for the simulation.
+    backend : str
+    protocol : Protocol
+    """
+
+    error: float
+    n_images: int
+    predictions: np.ndarray
+    outputs: np.ndarray
+    layer_rates: dict
+    synaptic_events_per_image: object = None
+    neuron_updates_per_image: object = None
+    energy_ratio: object = None
+    rate_flops_per_image: object = None
+    wall_time: float = 0.0
+    backend: str = ""
+    protocol: Protocol = None
+
+    def summary(self):
+        """JSON-friendly dict of the scalar results."""
+        return {
+            "error": self.error,
+            "n_images": self.n_images,
+            "layer_rates_hz": self.layer_rates,
+            "synaptic_events_per_image": self.synaptic_events_per_image,
+            "neuron_updates_per_image": self.neuron_updates_per_image,
+            "energy_ratio": self.energy_ratio,
+            "wall_time_s": self.wall_time,
+            "backend": self.backend,
+            "protocol": dataclasses.asdict(self.protocol) if self.protocol else None,
+        }
+
+
+#: Backend name -> ``run(net, images, protocol, monitors, **options) -> (outputs,
+#: monitor_sums)``: ``outputs`` (n_images, n_steps, n_out) read-out values and
+#: ``monitor_sums`` (n_images, n_monitor_dims) sums over each presentation.
+BACKENDS = {}
+
+
+#: Backends registered when first asked for (so that TensorFlow or nengo-loihi are
+#: imported only then): name -> module that registers it.
+LAZY_BACKENDS = {"nengo-dl": "nengo_softlif.evaluate_dl", "loihi": "nengo_softlif.loihi"}
+
+
+def register_backend(name):
+    """Decorator: register an evaluation backend under ``name``."""
+
+    def register(run):
+        BACKENDS[name] = run
+        return run
+
+    return register
+
+
+def check_images(images, labels, input_size):
+    """Validate evaluation inputs; return them as float32 (n, input_size) and int."""
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim < 2:
+        raise ValueError(f"images must be a batch (n_images, ...); got shape {images.shape}")
+    flat = images.reshape(images.shape[0], -1).astype(np.float32)
+    if flat.shape[1] != input_size:
+        raise ValueError(
+            f"Each image has {flat.shape[1]} values but the network input has "
+            f"{input_size}; crop or resize the images to the network's input shape "
+            "(e.g. the 24x24 centre crop for CIFAR-10)"
+        )
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("images contain NaN or inf; clean the data before evaluating")
+    if labels.shape != (images.shape[0],):
+        raise ValueError(
+            f"labels must have shape ({images.shape[0]},) to match the images; got "
+            f"{labels.shape}"
+        )
+    return flat, labels.astype(np.int64)
+
+
+def _axis_reach(spec, in_len):
+    """Binary (out_len, in_len) matrix of which inputs each output sees, per axis."""
+    if isinstance(spec, AvgPool):
+        stride = spec.size if spec.stride is None else spec.stride
+        out_len = max(math.ceil((in_len - spec.size) / stride), 0) + 1
+        pad, kernel = 0, spec.size
+    else:
+        stride, pad, kernel = spec.stride, spec.padding, spec.kernel
+        out_len = (in_len + 2 * pad - kernel) // stride + 1
+    reach = np.zeros((out_len, in_len), dtype=bool)
+    for o in range(out_len):
+        lo = o * stride - pad
+        reach[o, max(lo, 0) : max(min(lo + kernel, in_len), 0)] = True
+    return reach
+
+
+def layer_fan_out(architecture):
+    """Number of next-layer neurons (or outputs) each neuron's spikes reach.
+
+    Average pooling is folded into the next layer (it is linear), as on hardware.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        Per neuron layer, the fan-out of each neuron (channels-last order).
+    """
+    names = architecture.layer_names()
+    shape = tuple(architecture.input_shape)
+    shapes = []
+    for spec in architecture.layers:
+        if isinstance(spec, (Dense, Output)):
+            out = (spec.units,)
+        else:
+            h = _axis_reach(spec, shape[0]).shape[0]
+            w = _axis_reach(spec, shape[1]).shape[0]
+            out = (h, w, shape[2] if isinstance(spec, AvgPool) else spec.filters)
+        shapes.append((shape, out))
+        shape = out
+    fan_out = {}
+    for i, spec in enumerate(architecture.layers):
+        if not isinstance(spec, (Conv, LocallyConnected, Dense)):
+            continue
+        out_shape = shapes[i][1]
+        rows = np.eye(out_shape[0], dtype=bool) if len(out_shape) == 3 else None
+        cols = np.eye(out_shape[1], dtype=bool) if len(out_shape) == 3 else None
+        n_targets = None
+        for nxt, (in_shape, nxt_out) in zip(architecture.layers[i + 1 :], shapes[i + 1 :]):
+            if isinstance(nxt, (Dense, Output)):
+                n_targets = np.full(int(np.prod(out_shape)), nxt.units)
+                break
+            rows = _axis_reach(nxt, in_shape[0]) @ rows
+            cols = _axis_reach(nxt, in_shape[1]) @ cols
+            if not isinstance(nxt, AvgPool):
+                per_pixel = np.outer(rows.sum(0), cols.sum(0)) * nxt.filters
+                n_targets = np.repeat(per_pixel.ravel(), out_shape[2])
+                break
+        fan_out[names[i]] = n_targets
+    return fan_out
+
+
+def _rate_flops(architecture):
+    """FLOPs of one forward pass of the rate network (2 per connection)."""
+    shape, flops = tuple(architecture.input_shape), 0
+    for spec in architecture.layers:
+        if isinstance(spec, (Dense, Output)):
+            flops += FLOPS_PER_CONNECTION * int(np.prod(shape)) * spec.units
+            shape = (spec.units,)
+            continue
+        rows, cols = _axis_reach(spec, shape[0]), _axis_reach(spec, shape[1])
+        if isinstance(spec, AvgPool):
+            shape = (rows.shape[0], cols.shape[0], shape[2])
+            continue
+        # pooling is folded into the next layer's weights, as on the rate hardware
+        flops += FLOPS_PER_CONNECTION * int(rows.sum() * cols.sum()) * shape[2] * spec.filters
+        shape = (rows.shape[0], cols.shape[0], spec.filters)
+    return flops
+
+
+def add_monitors(net):
+    """Add, to ``net``, one node per neuron layer summing its activity.
+
+    Each monitor node has 2 dimensions: the layer's mean rate in Hz, and its
+    synaptic events per second (spikes x fan-out); the second is zero where the
+    fan-out is unknown. Monitor connections are not counted as synapses.
+
+    Returns
+    -------
+    dict of str -> `nengo.Probe`
+    """
+    fan_out = layer_fan_out(net.architecture) if hasattr(net, "architecture") else {}
+    probes = {}
+    with net:
+        for name, ens in net.layer_ensembles.items():
+            amplitude = getattr(ens.neuron_type, "amplitude", 1.0)
+            fan = fan_out.get(name)
+            weights = np.zeros((2, ens.n_neurons))
+            weights[0] = 1.0 / (ens.n_neurons * amplitude)
+            if fan is not None:
+                weights[1] = fan / amplitude
+            node = nengo.Node(size_in=2, label=f"{name}.monitor")
+            nengo.Connection(ens.neurons, node, transform=weights, synapse=None)
+            probes[name] = nengo.Probe(node, synapse=None)
+    return probes
+
+
+def evaluate(
+    net,
+    images,
+    labels,
+    protocol=None,
+    backend="nengo-dl",
+    progress=False,
+    **options,
+):
+    """Classify images with a static or spiking network.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        A rate network (run for one step per image with ``Protocol.static()``) or
+        a spiking network from :func:`nengo_softlif.to_spiking`.
+    images : array_like
+        Preprocessed images, (n_images, height, width, channels) or flattened.
+    labels : array_like of int
+        True classes.
+    protocol : `.Protocol`, optional
+        Presentation and read-out; by default the paper's MNIST protocol for
+        spiking networks and one step for rate networks.
+    backend : str
+        One of :data:`BACKENDS`: ``"nengo-dl"`` (minibatched), ``"nengo"`` (the
+        reference simulator), or ``"loihi"`` (if nengo-loihi is installed).
+    progress : bool
+        Show a progress bar.
+    **options
+        Passed to the backend (e.g. ``minibatch_size`` for nengo-dl).
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    spiking = any(e.neuron_type.spiking for e in net.all_ensembles)
+    if protocol is None:
+        protocol = Protocol() if spiking else Protocol.static()
+    if backend not in BACKENDS and backend in LAZY_BACKENDS:
+        importlib.import_module(LAZY_BACKENDS[backend])  # registers itself
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"Unknown backend {backend!r}; choose one of "
+            f"{sorted(set(BACKENDS) | set(LAZY_BACKENDS))}"
+        )
+    flat, labels = check_images(images, labels, net.inp.size_out)
+    monitored = copy_network(net)
+    monitors = add_monitors(monitored)
+    start = time.perf_counter()
+    outputs, monitor_sums = BACKENDS[backend](
+        monitored, flat, protocol, monitors, progress=progress, **options
+    )
+    wall_time = time.perf_counter() - start
+    readout = outputs[:, protocol.window].mean(axis=1)
+    predictions = np.argmax(readout, axis=1)
+    n_steps = protocol.n_steps
+    names = list(monitors)
+    layer_rates = {
+        name: float(monitor_sums[:, 2 * i].mean() / n_steps) for i, name in enumerate(names)
+    }
+    result = EvaluationResult(
+        error=float(np.mean(predictions != labels)),
+        n_images=len(labels),
+        predictions=predictions,
+        outputs=readout,
+        layer_rates=layer_rates,
+        wall_time=wall_time,
+        backend=backend,
+        protocol=protocol,
+    )
+    if spiking and hasattr(net, "architecture"):
+        events = sum(monitor_sums[:, 2 * i + 1].mean() for i in range(len(names)))
+        result.synaptic_events_per_image = float(events * protocol.dt)
+        result.neuron_updates_per_image = float(net.n_neurons * n_steps)
+        result.rate_flops_per_image = float(_rate_flops(net.architecture))
+        result.energy_ratio = (
+            ENERGY_PER_SYNAPTIC_EVENT * result.synaptic_events_per_image
+            + ENERGY_PER_NEURON_UPDATE * result.neuron_updates_per_image
+        ) / result.rate_flops_per_image
+    return result
+
+
+@register_backend("nengo")
+def run_nengo(net, images, protocol, monitors, progress=False, seed=0, **options):
+    """Reference backend: `nengo.Simulator`, one image after another."""
+    if options:
+        raise TypeError(f"Unknown options for the nengo backend: {sorted(options)}")
+    current = [images[0]]
+    net.inp.output = lambda t: current[0]
+    n_steps = protocol.n_steps
+    outputs = np.zeros((len(images), n_steps, net.out.size_out), dtype=np.float32)
+    sums = np.zeros((len(images), 2 * len(monitors)))
+    with nengo.Simulator(net, dt=protocol.dt, progress_bar=False, seed=seed) as sim:
+        for i in _progress(range(len(images)), progress, "nengo"):
+            current[0] = images[i]
+            if protocol.reset and i > 0:
+                sim.reset(seed=seed)
+            sim.run_steps(n_steps)
+            outputs[i] = sim.data[net.out_probe][-n_steps:]
+            sums[i] = np.concatenate(
+                [sim.data[p][-n_steps:].sum(0) for p in monitors.values()]
+            )
+            sim.clear_probes()
+    return outputs, sums
+
+
+def _progress(iterable, enabled, desc):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
+
+    return tqdm(iterable, desc=desc, unit="image" if desc else None)

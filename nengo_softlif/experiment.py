@@ -1,0 +1,147 @@
+"""One experiment end to end: train (resumable), convert, evaluate, record.
+
+:func:`run_experiment` is what ``nengo-softlif train``/``evaluate``/``demo``/
+``reproduce`` and the benchmarks call: it trains the task's network with a given
+neuron and noise setting, then measures the static soft-LIF error, the static
+hard-LIF error (the spiking network's mean-rate equivalent) and the spiking
+error with the paper's protocol, with per-layer firing rates and wall times.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+import nengo
+
+from nengo_softlif.checkpoint import atomic_write_bytes, load_network
+from nengo_softlif.convert import to_hard_rate, to_spiking
+from nengo_softlif.evaluate import evaluate
+from nengo_softlif.networks import build_network
+from nengo_softlif.neurons import PRESETS
+from nengo_softlif.noise import parse_noise, to_spec
+from nengo_softlif.train import TrainConfig, train
+
+__all__ = ["ExperimentConfig", "run_experiment", "train_task", "evaluate_checkpoint"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Settings of one experiment (one row of a results table).
+
+    Parameters
+    ----------
+    sigma : float
+        Soft LIF smoothing.
+    noise : str
+        Training noise spec (``"none"``, ``"gaussian:10"``, ...).
+    n_test : int or None
+        Number of test images to evaluate (None: all).
+    spiking_backend : str
+        Backend for the spiking run.
+    synapse_tau : float
+        Alpha synapse time constant of the spiking network.
+    minibatch_size : int
+        Parallel image streams in nengo-dl evaluation.
+    unroll : int
+        nengo-dl ``unroll_simulation`` in evaluation.
+    """
+
+    sigma: float = 0.02
+    noise: str = "gaussian:10"
+    n_test: Optional[int] = None
+    spiking_backend: str = "nengo-dl"
+    synapse_tau: float = 0.005
+    minibatch_size: int = 100
+    unroll: int = 10
+
+
+def train_task(task, dataset, out_dir, train_config, config, verbose=2):
+    """Build and train the task's network; returns the trained network.
+
+    Training resumes from ``out_dir/checkpoint.npz`` if it exists.
+    """
+    preset = PRESETS[task.preset]
+    neuron = preset.soft_lif(sigma=config.sigma, noise=parse_noise(config.noise))
+    net = build_network(
+        task.build_architecture(dataset), neuron, preset, seed=train_config.seed
+    )
+    train_data, _, _ = task.training_data(dataset)
+    result = train(
+        net,
+        train_data,
+        train_config,
+        checkpoint_path=os.path.join(out_dir, "checkpoint.npz"),
+        verbose=verbose,
+    )
+    return net, result
+
+
+def evaluate_checkpoint(task, dataset, checkpoint, config, protocol=None, progress=False):
+    """Static (soft and hard) and spiking evaluation of a trained checkpoint.
+
+    Returns
+    -------
+    dict
+        ``static_soft``, ``static_hard`` and ``spiking`` result summaries.
+    """
+    net, meta = load_network(checkpoint)
+    _, test_images, test_labels = task.training_data(dataset)
+    if config.n_test is not None:
+        test_images, test_labels = test_images[: config.n_test], test_labels[: config.n_test]
+    protocol = protocol or task.protocol
+    dl_options = {"minibatch_size": config.minibatch_size}
+    results = {
+        "static_soft": evaluate(net, test_images, test_labels, backend="nengo-dl", **dl_options),
+        "static_hard": evaluate(
+            to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
+        ),
+    }
+    spiking = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
+    options = dict(dl_options, unroll=config.unroll) if config.spiking_backend == "nengo-dl" else {}
+    results["spiking"] = evaluate(
+        spiking,
+        test_images,
+        test_labels,
+        protocol=protocol,
+        backend=config.spiking_backend,
+        progress=progress,
+        **options,
+    )
+    return {k: v.summary() for k, v in results.items()}, meta
+
+
+def run_experiment(
+    task, dataset, out_dir, train_config=TrainConfig(), config=ExperimentConfig(),
+    verbose=2, progress=False,
+):
+    """Train, convert and evaluate; write ``out_dir/results.json``.
+
+    Returns
+    -------
+    dict
+        The results record (also written to ``results.json``).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    _, train_result = train_task(task, dataset, out_dir, train_config, config, verbose)
+    train_time = time.perf_counter() - t0
+    evaluation, meta = evaluate_checkpoint(
+        task, dataset, os.path.join(out_dir, "checkpoint.npz"), config, progress=progress
+    )
+    record = {
+        "task": task.name,
+        "train_config": dataclasses.asdict(train_config),
+        "experiment": dataclasses.asdict(config),
+        "noise": to_spec(parse_noise(config.noise)),
+        "epochs": meta["state"].get("epoch"),
+        "train_history": meta["state"].get("history"),
+        "train_wall_time_s_this_run": train_time,
+        **evaluation,
+    }
+    atomic_write_bytes(
+        os.path.join(out_dir, "results.json"), json.dumps(record, indent=2).encode()
+    )
+    return record
+
