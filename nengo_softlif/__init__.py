@@ -10,7 +10,7 @@ registered when ``nengo_dl`` is first imported, by anyone.
 
 from nengo_softlif.version import version as __version__
 from nengo_softlif import compat, lazy
-from nengo_softlif.neurons import PRESETS, LIFParams, SoftLIFRate
+from nengo_softlif.neurons import PRESETS, LIFParams, RectifiedLinear, SoftLIFRate
 from nengo_softlif.noise import (
     NOISE_MODELS,
     Compose,

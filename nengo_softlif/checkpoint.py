@@ -231,17 +231,47 @@ def load_checkpoint(path):
     return arrays, meta
 
 
+def _neuron_types():
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+
+    return {
+        "SoftLIFRate": SoftLIFRate,
+        "RectifiedLinear": RectifiedLinear,
+        "LIFRate": nengo.LIFRate,
+        "LIF": nengo.LIF,
+        "SpikingRectifiedLinear": nengo.SpikingRectifiedLinear,
+    }
+
+
 def describe_neuron_type(neuron_type):
-    """JSON description of the rate neuron type a network was trained with."""
+    """JSON description of the neuron type a network was built with."""
     from nengo_softlif.noise import to_spec  # pylint: disable=import-outside-toplevel
 
     desc = {"type": type(neuron_type).__name__}
-    for param in ("sigma",):
-        if hasattr(neuron_type, param):
-            desc[param] = getattr(neuron_type, param)
-    if getattr(neuron_type, "noise", None) is not None:
-        desc["noise"] = to_spec(neuron_type.noise)
+    for param in neuron_type._params:  # noqa: SLF001
+        if param.name == "initial_state":
+            continue
+        value = getattr(neuron_type, param.name)
+        desc[param.name] = to_spec(value) if param.name == "noise" else value
     return desc
+
+
+def rebuild_neuron_type(desc):
+    """The neuron type described by :func:`describe_neuron_type`."""
+    from nengo_softlif.noise import parse_noise  # pylint: disable=import-outside-toplevel
+
+    desc = dict(desc)
+    kind = desc.pop("type")
+    types = _neuron_types()
+    if kind not in types:
+        raise CheckpointError(
+            f"Checkpoint neuron type {kind!r} is unknown; pass neuron_type= to "
+            f"load_network (known: {sorted(types)})"
+        )
+    if "noise" in desc:
+        desc["noise"] = parse_noise(desc["noise"])
+    return types[kind](**desc)
 
 
 def load_network(path, neuron_type=None):
@@ -262,7 +292,6 @@ def load_network(path, neuron_type=None):
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.networks import Architecture, build_network
     from nengo_softlif.neurons import LIFParams
-    from nengo_softlif.noise import parse_noise
 
     params, meta = load_checkpoint(path)
     try:
@@ -272,14 +301,7 @@ def load_network(path, neuron_type=None):
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"Checkpoint {path} has an unreadable header: {err}") from err
     if neuron_type is None:
-        if saved["type"] != "SoftLIFRate":
-            raise CheckpointError(
-                f"Checkpoint {path} was trained with {saved['type']}; pass the "
-                "neuron_type to rebuild it with"
-            )
-        neuron_type = lif_params.soft_lif(
-            sigma=saved["sigma"], noise=parse_noise(saved.get("noise"))
-        )
+        neuron_type = rebuild_neuron_type(saved)
     net = build_network(architecture, neuron_type, lif_params, seed=meta.get("seed") or 0)
     set_params(net, params)
     return net, meta

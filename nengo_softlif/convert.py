@@ -4,7 +4,7 @@ import warnings
 
 import nengo
 
-from nengo_softlif.neurons import SoftLIFRate
+from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
 
 __all__ = [
     "to_spiking",
@@ -34,6 +34,7 @@ SPIKING_EQUIVALENTS = {
     SoftLIFRate: _lif_from_rate,
     nengo.LIFRate: _lif_from_rate,
     nengo.RectifiedLinear: _spiking_relu_from_rate,
+    RectifiedLinear: _spiking_relu_from_rate,
 }
 
 
@@ -81,6 +82,17 @@ def to_spiking(network, synapse=nengo.Alpha(0.005), neuron_types=None):
     """
     equivalents = dict(SPIKING_EQUIVALENTS)
     equivalents.update(neuron_types or {})
+    tensor_nodes = sorted(
+        str(node.label or node)
+        for node in network.all_nodes
+        if type(node).__name__ == "TensorNode"
+    )
+    if tensor_nodes:
+        raise TypeError(
+            f"Cannot convert {', '.join(tensor_nodes)} to spikes: nengo-dl "
+            "TensorNodes (such as MaxPool layers) have no spiking equivalent; use "
+            "AvgPool layers in networks meant to spike"
+        )
     spiking = convert_neurons(network, equivalents, what="spiking")
     for conn in spiking.all_connections:
         if isinstance(conn.pre_obj, nengo.ensemble.Neurons):

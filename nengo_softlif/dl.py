@@ -17,7 +17,7 @@ import types
 import numpy as np
 
 from nengo_softlif.compat import import_nengo_dl
-from nengo_softlif.neurons import SoftLIFRate
+from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
 from nengo_softlif.noise import Dropout, GaussianNoise
 
 nengo_dl = import_nengo_dl()
@@ -26,11 +26,14 @@ from nengo_dl.neuron_builders import (  # noqa: E402
     LIFRateBuilder,
     SimNeuronsBuilder,
 )
+from nengo_dl.neuron_builders import RectifiedLinearBuilder as _ReLUBuilder  # noqa: E402
 from tensorflow.python.framework import smart_cond  # noqa: E402
 
 __all__ = [
     "soft_lif_rates_tf",
+    "TrainingNoiseMixin",
     "SoftLIFRateBuilder",
+    "RectifiedLinearBuilder",
     "TFNoise",
     "GaussianNoiseTF",
     "DropoutTF",
@@ -163,42 +166,37 @@ def build_noise(ops, sizes, dtype, rng):
     return impls
 
 
-class SoftLIFRateBuilder(LIFRateBuilder):
-    """Builds a merged group of `.SoftLIFRate` ops, with their training noise.
+class TrainingNoiseMixin:
+    """Adds the training noise of its neurons to a nengo-dl rate-neuron builder.
 
-    In inference (``sim.predict``, ``sim.run``, evaluation) the output is the clean
-    soft LIF rate. While training (``sim.fit``, or nengo-dl's training phase) the
-    noise models of each op are applied to the rates in Hz, before amplitude
-    scaling; rate noise is straight-through (the backward pass sees the clean
-    derivative).
+    The builder must define ``rates_hz(J)`` (noise-free rates before amplitude
+    scaling) and ``threshold`` (noise acts where ``J > threshold``). In inference
+    (``sim.predict``, ``sim.run``, evaluation) the output is the clean rate. While
+    training (``sim.fit``, or nengo-dl's training phase) each op's noise models are
+    applied to the rates before amplitude scaling; rate noise is straight-through
+    (the backward pass sees the clean derivative).
     """
 
-    def build_pre(self, signals, config):
-        super().build_pre(signals, config)
-        neurons = [op.neurons for op in self.ops]
+    def build_noise(self, signals, config):
+        """Build the noise implementations (call from ``build_pre``)."""
         sizes = [op.J.shape[0] for op in self.ops]
-        self.sigma = signals.op_constant(neurons, sizes, "sigma", signals.dtype)
         self.noise = (
             []
             if config.inference_only
             else build_noise(self.ops, sizes, signals.dtype, config.rng)
         )
 
-    def rates_hz(self, J):
-        """Clean soft LIF rates before amplitude scaling."""
-        return soft_lif_rates_tf(J, self.sigma, self.tau_rc, self.tau_ref)
-
-    def step(self, J, dt):
-        rates = self.rates_hz(J)
-        return rates if self.amplitude is None else rates * self.amplitude
-
     def noisy_rates_hz(self, J, rates):
         """Rates with every training-noise model applied."""
-        active = J > self.one
+        active = J > self.threshold
         for impl in self.noise:
             noisy = impl.apply(rates, active)
             rates = rates + tf.stop_gradient(noisy - rates) if impl.straight_through else noisy
         return rates
+
+    def step(self, J, dt):
+        rates = self.rates_hz(J)
+        return rates if self.amplitude is None else rates * self.amplitude
 
     def build_step(self, signals, **step_kwargs):
         J = signals.gather(self.J_data)
@@ -214,9 +212,39 @@ class SoftLIFRateBuilder(LIFRateBuilder):
         signals.scatter(self.output_data, rates)
 
 
+class SoftLIFRateBuilder(TrainingNoiseMixin, LIFRateBuilder):
+    """Builds a merged group of `.SoftLIFRate` ops, with their training noise."""
+
+    def build_pre(self, signals, config):
+        super().build_pre(signals, config)
+        neurons = [op.neurons for op in self.ops]
+        sizes = [op.J.shape[0] for op in self.ops]
+        self.sigma = signals.op_constant(neurons, sizes, "sigma", signals.dtype)
+        self.threshold = self.one
+        self.build_noise(signals, config)
+
+    def rates_hz(self, J):
+        """Clean soft LIF rates before amplitude scaling."""
+        return soft_lif_rates_tf(J, self.sigma, self.tau_rc, self.tau_ref)
+
+
+class RectifiedLinearBuilder(TrainingNoiseMixin, _ReLUBuilder):
+    """Builds `nengo_softlif.RectifiedLinear` (ReLU with training noise)."""
+
+    def build_pre(self, signals, config):
+        super().build_pre(signals, config)
+        self.threshold = tf.constant(0, dtype=signals.dtype)
+        self.build_noise(signals, config)
+
+    def rates_hz(self, J):
+        """Clean ReLU output before amplitude scaling."""
+        return tf.nn.relu(J)
+
+
 def register():
     """Register the builders with nengo-dl (idempotent)."""
     SimNeuronsBuilder.TF_NEURON_IMPL[SoftLIFRate] = SoftLIFRateBuilder
+    SimNeuronsBuilder.TF_NEURON_IMPL[RectifiedLinear] = RectifiedLinearBuilder
 
 
 register()

@@ -19,7 +19,7 @@ from nengo_softlif.checkpoint import atomic_write_bytes, load_network
 from nengo_softlif.convert import to_hard_rate, to_spiking
 from nengo_softlif.evaluate import evaluate
 from nengo_softlif.networks import build_network
-from nengo_softlif.neurons import PRESETS
+from nengo_softlif.neurons import PRESETS, SoftLIFRate
 from nengo_softlif.noise import parse_noise, to_spec
 from nengo_softlif.train import TrainConfig, train
 
@@ -57,16 +57,22 @@ class ExperimentConfig:
     unroll: int = 10
 
 
-def train_task(task, dataset, out_dir, train_config, config, verbose=2):
-    """Build and train the task's network; returns the trained network.
+def train_task(
+    task, dataset, out_dir, train_config, config, verbose=2, neuron_type=None,
+    lif_params=None, architecture=None,
+):
+    """Build and train the task's network; returns the network and history.
 
-    Training resumes from ``out_dir/checkpoint.npz`` if it exists.
+    Training resumes from ``out_dir/checkpoint.npz`` if it exists. By default the
+    network has the task's architecture and soft LIF neurons with the task's
+    preset, ``config.sigma`` and ``config.noise``; any of these can be replaced.
     """
-    preset = PRESETS[task.preset]
-    neuron = preset.soft_lif(sigma=config.sigma, noise=parse_noise(config.noise))
-    net = build_network(
-        task.build_architecture(dataset), neuron, preset, seed=train_config.seed
-    )
+    preset = PRESETS[task.preset] if lif_params is None else lif_params
+    if neuron_type is None:
+        neuron_type = preset.soft_lif(sigma=config.sigma, noise=parse_noise(config.noise))
+    if architecture is None:
+        architecture = task.build_architecture(dataset)
+    net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
     train_data, _, _ = task.training_data(dataset)
     result = train(
         net,
@@ -78,8 +84,14 @@ def train_task(task, dataset, out_dir, train_config, config, verbose=2):
     return net, result
 
 
-def evaluate_checkpoint(task, dataset, checkpoint, config, protocol=None, progress=False):
+def evaluate_checkpoint(
+    task, dataset, checkpoint, config, protocol=None, progress=False, spiking=True
+):
     """Static (soft and hard) and spiking evaluation of a trained checkpoint.
+
+    Networks without soft LIF neurons (ReLU baselines) get only the static run
+    (``static_soft`` is then simply the static network); ``spiking=False`` skips
+    the spiking run.
 
     Returns
     -------
@@ -94,14 +106,18 @@ def evaluate_checkpoint(task, dataset, checkpoint, config, protocol=None, progre
     dl_options = {"minibatch_size": config.minibatch_size}
     results = {
         "static_soft": evaluate(net, test_images, test_labels, backend="nengo-dl", **dl_options),
-        "static_hard": evaluate(
-            to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
-        ),
     }
-    spiking = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
+    if not isinstance(net.neuron_type, SoftLIFRate):
+        return {k: v.summary() for k, v in results.items()}, meta
+    results["static_hard"] = evaluate(
+        to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
+    )
+    if not spiking:
+        return {k: v.summary() for k, v in results.items()}, meta
+    spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
     options = dict(dl_options, unroll=config.unroll) if config.spiking_backend == "nengo-dl" else {}
     results["spiking"] = evaluate(
-        spiking,
+        spiking_net,
         test_images,
         test_labels,
         protocol=protocol,

@@ -27,6 +27,7 @@ from nengo_softlif.compat import set_trainable
 __all__ = [
     "Conv",
     "AvgPool",
+    "MaxPool",
     "LocallyConnected",
     "Dense",
     "Output",
@@ -61,6 +62,20 @@ class AvgPool:
     pixels inside (as cuda-convnet's pooling, used by the paper): 24 -> 12 for
     size 3 stride 2. Implemented as a fixed, non-trainable `nengo.Sparse` weight
     pattern on the connection that leaves the previous layer's neurons.
+    """
+
+    size: int
+    stride: Optional[int] = None
+    name: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool:
+    """Max pooling (TensorFlow 'SAME' windows): static nengo-dl networks only.
+
+    The paper's original ReLU networks used it; it has no spiking equivalent, so
+    networks with max pooling can be trained and evaluated statically in nengo-dl
+    but not converted with :func:`nengo_softlif.to_spiking`.
     """
 
     size: int
@@ -338,6 +353,35 @@ def build_avg_pool(spec, name, ctx):
     node = nengo.Node(size_in=int(np.prod(shape)), label=name)
     conn = _connect(ctx, node, transform, name)
     set_trainable(ctx.network.config, conn, False)
+    return BuiltLayer(name, node, shape, connection=conn)
+
+
+@register_layer(MaxPool)
+def build_max_pool(spec, name, ctx):
+    """Build a `.MaxPool` layer as a nengo-dl TensorNode (imports nengo-dl)."""
+    from nengo_softlif.compat import import_nengo_dl  # pylint: disable=C0415
+
+    nengo_dl = import_nengo_dl()
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    _require_image(ctx.shape, spec)
+    stride = spec.size if spec.stride is None else spec.stride
+    height, width, channels = ctx.shape
+    shape = (math.ceil(height / stride), math.ceil(width / stride), channels)
+
+    def max_pool(x):
+        images = tf.reshape(x, (-1, height, width, channels))
+        pooled = tf.nn.max_pool2d(images, spec.size, stride, padding="SAME")
+        return tf.reshape(pooled, (-1, int(np.prod(shape))))
+
+    node = nengo_dl.TensorNode(
+        max_pool,
+        shape_in=(int(np.prod(ctx.shape)),),
+        shape_out=(int(np.prod(shape)),),
+        pass_time=False,
+        label=name,
+    )
+    conn = nengo.Connection(ctx.source, node, synapse=None, label=f"{name}.input")
     return BuiltLayer(name, node, shape, connection=conn)
 
 

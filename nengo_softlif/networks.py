@@ -16,6 +16,7 @@ from nengo_softlif.layers import (
     Dense,
     LayerContext,
     LocallyConnected,
+    MaxPool,
     Output,
     build_layer,
 )
@@ -66,6 +67,7 @@ class Architecture:
             kind = {
                 Conv: "conv",
                 AvgPool: "pool",
+                MaxPool: "pool",
                 LocallyConnected: "local",
                 Dense: "fc",
                 Output: "output",
@@ -73,6 +75,14 @@ class Architecture:
             counts[kind] = counts.get(kind, 0) + 1
             names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
         return names
+
+    def with_max_pooling(self):
+        """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
+        layers = tuple(
+            MaxPool(s.size, s.stride, s.name) if isinstance(s, AvgPool) else s
+            for s in self.layers
+        )
+        return dataclasses.replace(self, name=f"{self.name}-maxpool", layers=layers)
 
     def to_dict(self):
         """JSON-friendly description (inverse of :meth:`from_dict`)."""
@@ -87,7 +97,9 @@ class Architecture:
     @classmethod
     def from_dict(cls, data):
         """Rebuild an architecture from :meth:`to_dict` output."""
-        kinds = {t.__name__: t for t in (Conv, AvgPool, LocallyConnected, Dense, Output)}
+        kinds = {
+            t.__name__: t for t in (Conv, AvgPool, MaxPool, LocallyConnected, Dense, Output)
+        }
         layers = []
         for item in data["layers"]:
             item = dict(item)

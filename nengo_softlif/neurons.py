@@ -8,7 +8,14 @@ from nengo.params import NumberParam
 
 from nengo_softlif.noise import TrainingNoiseParam
 
-__all__ = ["SoftLIFRate", "LIFParams", "PRESETS", "soft_lif_rates", "soft_lif_derivative"]
+__all__ = [
+    "SoftLIFRate",
+    "RectifiedLinear",
+    "LIFParams",
+    "PRESETS",
+    "soft_lif_rates",
+    "soft_lif_derivative",
+]
 
 #: Below this value of (J - 1) / sigma, softplus(x) == exp(x) to double precision
 #: and the asymptotic forms are used (no overflow, no log(0)).
@@ -161,6 +168,28 @@ class SoftLIFRate(nengo.LIFRate):
         return np.asarray(gain) * soft_lif_derivative(
             J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude
         )
+
+
+class RectifiedLinear(nengo.RectifiedLinear):
+    """`nengo.RectifiedLinear` with training noise (for the paper's ReLU baselines).
+
+    Behaves exactly like `nengo.RectifiedLinear` everywhere but in nengo-dl
+    training, where ``noise`` (e.g. dropout) acts on its output.
+
+    Parameters
+    ----------
+    amplitude : float
+        Output scale.
+    noise : `.TrainingNoise` or None
+        Training-only noise (rate noise acts where ``J > 0``).
+    initial_state : dict, optional
+    """
+
+    noise = TrainingNoiseParam("noise", optional=True)
+
+    def __init__(self, amplitude=1.0, noise=None, initial_state=None):
+        super().__init__(amplitude=amplitude, initial_state=initial_state)
+        self.noise = noise
 
 
 @dataclasses.dataclass(frozen=True)

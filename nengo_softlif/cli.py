@@ -1,0 +1,274 @@
+"""The ``nengo-softlif`` command: demo, train, evaluate, reproduce.
+
+Every command is a thin layer over the public Python API
+(:mod:`nengo_softlif.experiment`, :mod:`nengo_softlif.reproduce`).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_common(parser):
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def _add_data(parser, required=True):
+    parser.add_argument(
+        "--task", choices=["mnist", "cifar10", "mnist-sample"], default="mnist",
+        help="data set and the paper's network for it (default mnist)",
+    )
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="folder with the data set (MNIST IDX files; CIFAR-10 python batches, "
+        "an image-folder tree or its .tar.gz); not needed for mnist-sample",
+    )
+    parser.add_argument("--cache-dir", default=None, help="cache for decoded images")
+
+
+def _add_training(parser):
+    parser.add_argument("--epochs", type=int, default=10, help="total training epochs")
+    parser.add_argument("--noise", default="gaussian:10",
+                        help="training noise: none, gaussian:STD, ... (default gaussian:10)")
+    parser.add_argument("--sigma", type=float, default=0.02, help="soft LIF smoothing")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    parser.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam")
+    parser.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine")
+    parser.add_argument("--minibatch-size", type=int, default=100)
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="use only the first N training images")
+
+
+def _add_evaluation(parser):
+    parser.add_argument("--backend", choices=["nengo-dl", "nengo", "loihi"], default="nengo-dl",
+                        help="simulator of the spiking run")
+    parser.add_argument("--n-test", type=int, default=None, help="evaluate the first N test images")
+    parser.add_argument("--presentation-time", type=float, default=None,
+                        help="seconds per image (default: the task's, 0.2)")
+    parser.add_argument("--t-start", type=float, default=None,
+                        help="start of the read-out window (default: the task's)")
+    parser.add_argument("--reset", action="store_true", help="reset the network between images")
+    parser.add_argument("--eval-minibatch", type=int, default=100,
+                        help="parallel image streams in nengo-dl")
+
+
+def build_parser():
+    """The argument parser of ``nengo-softlif``."""
+    parser = argparse.ArgumentParser(
+        prog="nengo-softlif",
+        description="Train deep soft-LIF networks in nengo-dl and run them as spiking LIF networks "
+        "(Hunsberger & Eliasmith 2015, 2016).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="offline end-to-end demo on the bundled MNIST sample")
+    demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
+    demo.add_argument("--epochs", type=int, default=5)
+    demo.add_argument("--n-test", type=int, default=200)
+    _add_common(demo)
+
+    train = sub.add_parser("train", help="train a network (resumes from --out/checkpoint.npz)")
+    _add_data(train)
+    _add_training(train)
+    train.add_argument("--out", required=True, help="output folder (checkpoint.npz, results)")
+    _add_common(train)
+
+    evaluate = sub.add_parser("evaluate", help="static and spiking evaluation of a checkpoint")
+    _add_data(evaluate)
+    evaluate.add_argument("--checkpoint", required=True, help="checkpoint.npz from `train`")
+    _add_evaluation(evaluate)
+    _add_common(evaluate)
+
+    reproduce = sub.add_parser("reproduce", help="the paper's table of modifications")
+    reproduce.add_argument("task", choices=["mnist", "cifar10", "mnist-sample"])
+    reproduce.add_argument("--data-dir", default=None)
+    reproduce.add_argument("--cache-dir", default=None)
+    reproduce.add_argument("--out", default=None, help="output folder (default reproduce-TASK)")
+    reproduce.add_argument("--epochs", type=int, default=10, help="epoch budget of every row")
+    reproduce.add_argument("--rows", default=None,
+                           help="comma-separated subset of rows (default all)")
+    reproduce.add_argument("--n-test", type=int, default=None)
+    reproduce.add_argument("--train-images", type=int, default=None)
+    reproduce.add_argument("--eval-minibatch", type=int, default=100)
+    _add_common(reproduce)
+    return parser
+
+
+def _load(args):
+    from nengo_softlif.data import load_dataset  # pylint: disable=import-outside-toplevel
+
+    name = "mnist-sample" if args.task == "mnist-sample" else args.task
+    dataset = load_dataset(name, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    if getattr(args, "train_images", None):
+        dataset = dataset.subset(n_train=args.train_images)
+    return dataset
+
+
+def _print_table(record, as_json):
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+        return
+    rows = [("static soft LIF", "static_soft"), ("static hard LIF", "static_hard"),
+            ("spiking LIF", "spiking")]
+    print(f"{'network':<18}{'error %':>9}  {'n':>6}  {'wall s':>8}  per-layer rates (Hz)")
+    for title, key in rows:
+        if key not in record:
+            continue
+        r = record[key]
+        rates = ", ".join(f"{k} {v:.1f}" for k, v in r["layer_rates_hz"].items())
+        print(f"{title:<18}{100 * r['error']:>9.2f}  {r['n_images']:>6}  "
+              f"{r['wall_time_s']:>8.1f}  {rates}")
+    spiking = record.get("spiking", {})
+    if spiking.get("energy_ratio") is not None:
+        print(f"synaptic events/image {spiking['synaptic_events_per_image']:.3g}, neuron updates/"
+              f"image {spiking['neuron_updates_per_image']:.3g}, energy vs rate net "
+              f"{spiking['energy_ratio']:.3f} (paper's estimate)")
+
+
+def _experiment_config(args):
+    from nengo_softlif.experiment import ExperimentConfig  # pylint: disable=C0415
+
+    return ExperimentConfig(
+        sigma=getattr(args, "sigma", 0.02),
+        noise=getattr(args, "noise", "gaussian:10"),
+        n_test=getattr(args, "n_test", None),
+        spiking_backend=getattr(args, "backend", "nengo-dl"),
+        minibatch_size=getattr(args, "eval_minibatch", 100),
+    )
+
+
+def cmd_train(args):
+    """``nengo-softlif train``."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.experiment import train_task
+    from nengo_softlif.tasks import get_task
+    from nengo_softlif.train import TrainConfig
+
+    task, dataset = get_task(args.task), _load(args)
+    config = TrainConfig(
+        epochs=args.epochs, minibatch_size=args.minibatch_size, optimizer=args.optimizer,
+        learning_rate=args.lr, lr_schedule=args.schedule, seed=args.seed,
+    )
+    _, result = train_task(task, dataset, args.out, config, _experiment_config(args),
+                           verbose=0 if args.json else 1)
+    record = {"checkpoint": os.path.join(args.out, "checkpoint.npz"),
+              "history": result.history, "epochs_run": result.epochs_run,
+              "wall_time_s": result.wall_time}
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        for h in result.history:
+            print(f"epoch {h['epoch']:>3}  loss {h['loss']:.4f}  accuracy {h['accuracy']:.4f}  "
+                  f"{h['seconds']:.0f} s")
+        print(f"checkpoint: {record['checkpoint']}")
+    return record
+
+
+def cmd_evaluate(args):
+    """``nengo-softlif evaluate``."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.experiment import evaluate_checkpoint
+    from nengo_softlif.tasks import get_task
+
+    task, dataset = get_task(args.task), _load(args)
+    protocol = task.protocol
+    changes = {}
+    if args.presentation_time is not None:
+        changes.update(presentation_time=args.presentation_time, t_end=args.presentation_time)
+    if args.t_start is not None:
+        changes["t_start"] = args.t_start
+    if args.reset:
+        changes["reset"] = True
+    protocol = dataclasses.replace(protocol, **changes)
+    record, _ = evaluate_checkpoint(task, dataset, args.checkpoint, _experiment_config(args),
+                                    protocol=protocol, progress=not args.json)
+    _print_table(record, args.json)
+    return record
+
+
+def cmd_demo(args):
+    """``nengo-softlif demo``: train, convert and run spikes on the bundled sample."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.data import load_embedded_mnist
+    from nengo_softlif.experiment import ExperimentConfig, run_experiment
+    from nengo_softlif.tasks import get_task
+    from nengo_softlif.train import TrainConfig
+
+    start = time.perf_counter()
+    dataset = load_embedded_mnist()
+    record = run_experiment(
+        get_task("mnist-sample"), dataset, args.out,
+        TrainConfig(epochs=args.epochs, seed=args.seed),
+        ExperimentConfig(n_test=args.n_test),
+        verbose=0 if args.json else 2, progress=not args.json,
+    )
+    record["figures"] = _demo_figures(record, args.out)
+    record["total_wall_time_s"] = time.perf_counter() - start
+    if not args.json:
+        print(f"\nMNIST sample: {len(dataset.train_labels)} training images, "
+              f"{record['epochs']} epochs, {record['spiking']['n_images']} test images")
+    _print_table(record, args.json)
+    if not args.json:
+        print(f"figures: {', '.join(record['figures'])}")
+        print(f"total wall time {record['total_wall_time_s']:.0f} s")
+    return record
+
+
+def _demo_figures(record, out):
+    try:
+        from nengo_softlif import plots  # pylint: disable=import-outside-toplevel
+    except ImportError:  # pragma: no cover
+        return []
+    return [
+        str(plots.plot_layer_rates(
+            os.path.join(out, "layer_rates.png"),
+            {"static soft": record["static_soft"]["layer_rates_hz"],
+             "spiking": record["spiking"]["layer_rates_hz"]},
+        )),
+        str(plots.plot_rate_curves(os.path.join(out, "rate_curves.png"))),
+    ]
+
+
+def cmd_reproduce(args):
+    """``nengo-softlif reproduce``."""
+    from nengo_softlif.reproduce import reproduce  # pylint: disable=C0415
+
+    record = reproduce(
+        args.task, data_dir=args.data_dir, cache_dir=args.cache_dir,
+        out_dir=args.out or f"reproduce-{args.task}", epochs=args.epochs,
+        rows=args.rows.split(",") if args.rows else None, n_test=args.n_test,
+        train_images=args.train_images, seed=args.seed, eval_minibatch=args.eval_minibatch,
+        verbose=0 if args.json else 1,
+    )
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print(record["markdown"])
+    return record
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate,
+            "reproduce": cmd_reproduce}
+
+
+def main(argv=None):
+    """Entry point of ``nengo-softlif``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, OSError, ImportError) as err:
+        # data, checkpoint and parameter errors already say how to fix them
+        print(f"nengo-softlif {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
