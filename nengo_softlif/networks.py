@@ -51,6 +51,15 @@ class Architecture:
     layers: tuple
 
     def __post_init__(self):
+        from nengo_softlif.layers import LAYER_BUILDERS  # pylint: disable=C0415
+
+        unsupported = [s for s in self.layers if type(s) not in LAYER_BUILDERS]
+        if unsupported:
+            raise TypeError(
+                f"Unsupported layer(s) {unsupported!r} in architecture {self.name!r}: "
+                f"supported layers are {sorted(t.__name__ for t in LAYER_BUILDERS)}; "
+                "register a builder for new kinds with nengo_softlif.layers.register_layer"
+            )
         if not self.layers or not isinstance(self.layers[-1], Output):
             raise ValueError(
                 f"Architecture {self.name!r} must end with an Output layer "
