@@ -31,7 +31,9 @@ record = run_experiment(
     load_mnist(args.data_dir),
     args.out,
     TrainConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed),
-    ExperimentConfig(noise=args.noise, n_test=args.n_test, minibatch_size=args.minibatch_eval),
+    ExperimentConfig(
+        noise=args.noise, n_test=args.n_test, minibatch_size=args.minibatch_eval
+    ),
     progress=True,
 )
 record.pop("train_history")

@@ -8,8 +8,10 @@ LIF Neurons" (2015) and "Training Spiking Deep Networks for Neuromorphic Hardwar
 registered when ``nengo_dl`` is first imported, by anyone.
 """
 
-from nengo_softlif.version import version as __version__
 from nengo_softlif import compat, lazy
+from nengo_softlif.convert import to_hard_rate, to_spiking
+from nengo_softlif.evaluate import Protocol, evaluate
+from nengo_softlif.networks import build_network
 from nengo_softlif.neurons import PRESETS, LIFParams, RectifiedLinear, SoftLIFRate
 from nengo_softlif.noise import (
     NOISE_MODELS,
@@ -20,6 +22,29 @@ from nengo_softlif.noise import (
     parse_noise,
     register_noise,
 )
+from nengo_softlif.version import version as __version__
 
+__all__ = [
+    "SoftLIFRate",
+    "RectifiedLinear",
+    "LIFParams",
+    "PRESETS",
+    "TrainingNoise",
+    "GaussianNoise",
+    "Dropout",
+    "Compose",
+    "NOISE_MODELS",
+    "register_noise",
+    "parse_noise",
+    "build_network",
+    "to_spiking",
+    "to_hard_rate",
+    "evaluate",
+    "Protocol",
+    "__version__",
+]
+
+# nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl
+# builders as soon as anyone imports nengo_dl
 compat.install_keras_aliases()
 lazy.when_imported("nengo_dl", lambda _: __import__("nengo_softlif.dl"))

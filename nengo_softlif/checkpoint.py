@@ -12,15 +12,14 @@ nengo-loihi alike, without TensorFlow.
 """
 
 import dataclasses
-import io
 import json
 import os
-import tempfile
 
 import nengo
 import numpy as np
 from nengo.transforms import SparseMatrix
 
+from nengo_softlif.atomic import atomic_open
 from nengo_softlif.version import version
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_network",
-    "atomic_write_bytes",
 ]
 
 _META_KEY = "__meta__"
@@ -64,7 +62,11 @@ def _transform_values(transform):
     if isinstance(transform, nengo.Sparse):
         if isinstance(init, SparseMatrix):
             return np.asarray(init.data)
-        return np.asarray(init.tocoo().data) if hasattr(init, "tocoo") else np.asarray(init)
+        return (
+            np.asarray(init.tocoo().data)
+            if hasattr(init, "tocoo")
+            else np.asarray(init)
+        )
     if isinstance(init, nengo.dists.Distribution):
         raise CheckpointError(
             f"Transform {transform} has no concrete weights ({init}); build the "
@@ -158,24 +160,6 @@ def get_params_of(obj):
     return _transform_values(obj.transform)
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` so that readers see the old or the new file only."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path, net, **state):
     """Save a network's parameters and how to rebuild it, atomically.
 
@@ -197,11 +181,10 @@ def save_checkpoint(path, net, **state):
         "seed": net.seed,
         "state": state,
     }
-    buffer = io.BytesIO()
     arrays = get_params(net)
     arrays[_META_KEY] = np.array(json.dumps(meta))
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def load_checkpoint(path):
@@ -259,7 +242,9 @@ def describe_neuron_type(neuron_type):
 
 def rebuild_neuron_type(desc):
     """The neuron type described by :func:`describe_neuron_type`."""
-    from nengo_softlif.noise import parse_noise  # pylint: disable=import-outside-toplevel
+    from nengo_softlif.noise import (
+        parse_noise,
+    )  # pylint: disable=import-outside-toplevel
 
     desc = dict(desc)
     kind = desc.pop("type")
@@ -299,9 +284,13 @@ def load_network(path, neuron_type=None):
         lif_params = LIFParams(**meta["lif_params"])
         saved = meta["neuron_type"]
     except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"Checkpoint {path} has an unreadable header: {err}") from err
+        raise CheckpointError(
+            f"Checkpoint {path} has an unreadable header: {err}"
+        ) from err
     if neuron_type is None:
         neuron_type = rebuild_neuron_type(saved)
-    net = build_network(architecture, neuron_type, lif_params, seed=meta.get("seed") or 0)
+    net = build_network(
+        architecture, neuron_type, lif_params, seed=meta.get("seed") or 0
+    )
     set_params(net, params)
     return net, meta

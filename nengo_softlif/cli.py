@@ -21,11 +21,14 @@ def _add_common(parser):
 
 def _add_data(parser, required=True):
     parser.add_argument(
-        "--task", choices=["mnist", "cifar10", "mnist-sample"], default="mnist",
+        "--task",
+        choices=["mnist", "cifar10", "mnist-sample"],
+        default="mnist",
         help="data set and the paper's network for it (default mnist)",
     )
     parser.add_argument(
-        "--data-dir", default=None,
+        "--data-dir",
+        default=None,
         help="folder with the data set (MNIST IDX files; CIFAR-10 python batches, "
         "an image-folder tree or its .tar.gz); not needed for mnist-sample",
     )
@@ -34,28 +37,59 @@ def _add_data(parser, required=True):
 
 def _add_training(parser):
     parser.add_argument("--epochs", type=int, default=10, help="total training epochs")
-    parser.add_argument("--noise", default="gaussian:10",
-                        help="training noise: none, gaussian:STD, ... (default gaussian:10)")
+    parser.add_argument(
+        "--noise",
+        default="gaussian:10",
+        help="training noise: none, gaussian:STD, ... (default gaussian:10)",
+    )
     parser.add_argument("--sigma", type=float, default=0.02, help="soft LIF smoothing")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    parser.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam")
-    parser.add_argument("--schedule", choices=["constant", "cosine", "step"], default="cosine")
+    parser.add_argument(
+        "--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam"
+    )
+    parser.add_argument(
+        "--schedule", choices=["constant", "cosine", "step"], default="cosine"
+    )
     parser.add_argument("--minibatch-size", type=int, default=100)
-    parser.add_argument("--train-images", type=int, default=None,
-                        help="use only the first N training images")
+    parser.add_argument(
+        "--train-images",
+        type=int,
+        default=None,
+        help="use only the first N training images",
+    )
 
 
 def _add_evaluation(parser):
-    parser.add_argument("--backend", choices=["nengo-dl", "nengo", "loihi"], default="nengo-dl",
-                        help="simulator of the spiking run")
-    parser.add_argument("--n-test", type=int, default=None, help="evaluate the first N test images")
-    parser.add_argument("--presentation-time", type=float, default=None,
-                        help="seconds per image (default: the task's, 0.2)")
-    parser.add_argument("--t-start", type=float, default=None,
-                        help="start of the read-out window (default: the task's)")
-    parser.add_argument("--reset", action="store_true", help="reset the network between images")
-    parser.add_argument("--eval-minibatch", type=int, default=100,
-                        help="parallel image streams in nengo-dl")
+    parser.add_argument(
+        "--backend",
+        choices=["nengo-dl", "nengo", "loihi"],
+        default="nengo-dl",
+        help="simulator of the spiking run",
+    )
+    parser.add_argument(
+        "--n-test", type=int, default=None, help="evaluate the first N test images"
+    )
+    parser.add_argument(
+        "--presentation-time",
+        type=float,
+        default=None,
+        help="seconds per image (default: the task's, 0.2)",
+    )
+    parser.add_argument(
+        "--t-start",
+        type=float,
+        default=None,
+        help="start of the read-out window (default: the task's)",
+    )
+    parser.add_argument(
+        "--reset", action="store_true", help="reset the network between images"
+    )
+    parser.add_argument(
+        "--eval-minibatch",
+        type=int,
+        default=100,
+        help="parallel image streams in nengo-dl",
+    )
 
 
 def build_parser():
@@ -67,21 +101,31 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="offline end-to-end demo on the bundled MNIST sample")
+    demo = sub.add_parser(
+        "demo", help="offline end-to-end demo on the bundled MNIST sample"
+    )
     demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
     demo.add_argument("--epochs", type=int, default=5)
     demo.add_argument("--n-test", type=int, default=200)
     _add_common(demo)
 
-    train = sub.add_parser("train", help="train a network (resumes from --out/checkpoint.npz)")
+    train = sub.add_parser(
+        "train", help="train a network (resumes from --out/checkpoint.npz)"
+    )
     _add_data(train)
     _add_training(train)
-    train.add_argument("--out", required=True, help="output folder (checkpoint.npz, results)")
+    train.add_argument(
+        "--out", required=True, help="output folder (checkpoint.npz, results)"
+    )
     _add_common(train)
 
-    evaluate = sub.add_parser("evaluate", help="static and spiking evaluation of a checkpoint")
+    evaluate = sub.add_parser(
+        "evaluate", help="static and spiking evaluation of a checkpoint"
+    )
     _add_data(evaluate)
-    evaluate.add_argument("--checkpoint", required=True, help="checkpoint.npz from `train`")
+    evaluate.add_argument(
+        "--checkpoint", required=True, help="checkpoint.npz from `train`"
+    )
     _add_evaluation(evaluate)
     _add_common(evaluate)
 
@@ -89,10 +133,15 @@ def build_parser():
     reproduce.add_argument("task", choices=["mnist", "cifar10", "mnist-sample"])
     reproduce.add_argument("--data-dir", default=None)
     reproduce.add_argument("--cache-dir", default=None)
-    reproduce.add_argument("--out", default=None, help="output folder (default reproduce-TASK)")
-    reproduce.add_argument("--epochs", type=int, default=10, help="epoch budget of every row")
-    reproduce.add_argument("--rows", default=None,
-                           help="comma-separated subset of rows (default all)")
+    reproduce.add_argument(
+        "--out", default=None, help="output folder (default reproduce-TASK)"
+    )
+    reproduce.add_argument(
+        "--epochs", type=int, default=10, help="epoch budget of every row"
+    )
+    reproduce.add_argument(
+        "--rows", default=None, help="comma-separated subset of rows (default all)"
+    )
     reproduce.add_argument("--n-test", type=int, default=None)
     reproduce.add_argument("--train-images", type=int, default=None)
     reproduce.add_argument("--eval-minibatch", type=int, default=100)
@@ -101,7 +150,9 @@ def build_parser():
 
 
 def _load(args):
-    from nengo_softlif.data import load_dataset  # pylint: disable=import-outside-toplevel
+    from nengo_softlif.data import (
+        load_dataset,
+    )  # pylint: disable=import-outside-toplevel
 
     name = "mnist-sample" if args.task == "mnist-sample" else args.task
     dataset = load_dataset(name, data_dir=args.data_dir, cache_dir=args.cache_dir)
@@ -114,21 +165,30 @@ def _print_table(record, as_json):
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
-    rows = [("static soft LIF", "static_soft"), ("static hard LIF", "static_hard"),
-            ("spiking LIF", "spiking")]
-    print(f"{'network':<18}{'error %':>9}  {'n':>6}  {'wall s':>8}  per-layer rates (Hz)")
+    rows = [
+        ("static soft LIF", "static_soft"),
+        ("static hard LIF", "static_hard"),
+        ("spiking LIF", "spiking"),
+    ]
+    print(
+        f"{'network':<18}{'error %':>9}  {'n':>6}  {'wall s':>8}  per-layer rates (Hz)"
+    )
     for title, key in rows:
         if key not in record:
             continue
         r = record[key]
         rates = ", ".join(f"{k} {v:.1f}" for k, v in r["layer_rates_hz"].items())
-        print(f"{title:<18}{100 * r['error']:>9.2f}  {r['n_images']:>6}  "
-              f"{r['wall_time_s']:>8.1f}  {rates}")
+        print(
+            f"{title:<18}{100 * r['error']:>9.2f}  {r['n_images']:>6}  "
+            f"{r['wall_time_s']:>8.1f}  {rates}"
+        )
     spiking = record.get("spiking", {})
     if spiking.get("energy_ratio") is not None:
-        print(f"synaptic events/image {spiking['synaptic_events_per_image']:.3g}, neuron updates/"
-              f"image {spiking['neuron_updates_per_image']:.3g}, energy vs rate net "
-              f"{spiking['energy_ratio']:.3f} (paper's estimate)")
+        print(
+            f"synaptic events/image {spiking['synaptic_events_per_image']:.3g}, neuron updates/"
+            f"image {spiking['neuron_updates_per_image']:.3g}, energy vs rate net "
+            f"{spiking['energy_ratio']:.3f} (paper's estimate)"
+        )
 
 
 def _experiment_config(args):
@@ -152,20 +212,35 @@ def cmd_train(args):
 
     task, dataset = get_task(args.task), _load(args)
     config = TrainConfig(
-        epochs=args.epochs, minibatch_size=args.minibatch_size, optimizer=args.optimizer,
-        learning_rate=args.lr, lr_schedule=args.schedule, seed=args.seed,
+        epochs=args.epochs,
+        minibatch_size=args.minibatch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        lr_schedule=args.schedule,
+        seed=args.seed,
     )
-    _, result = train_task(task, dataset, args.out, config, _experiment_config(args),
-                           verbose=0 if args.json else 1)
-    record = {"checkpoint": os.path.join(args.out, "checkpoint.npz"),
-              "history": result.history, "epochs_run": result.epochs_run,
-              "wall_time_s": result.wall_time}
+    _, result = train_task(
+        task,
+        dataset,
+        args.out,
+        config,
+        _experiment_config(args),
+        verbose=0 if args.json else 1,
+    )
+    record = {
+        "checkpoint": os.path.join(args.out, "checkpoint.npz"),
+        "history": result.history,
+        "epochs_run": result.epochs_run,
+        "wall_time_s": result.wall_time,
+    }
     if args.json:
         print(json.dumps(record, indent=2))
     else:
         for h in result.history:
-            print(f"epoch {h['epoch']:>3}  loss {h['loss']:.4f}  accuracy {h['accuracy']:.4f}  "
-                  f"{h['seconds']:.0f} s")
+            print(
+                f"epoch {h['epoch']:>3}  loss {h['loss']:.4f}  accuracy {h['accuracy']:.4f}  "
+                f"{h['seconds']:.0f} s"
+            )
         print(f"checkpoint: {record['checkpoint']}")
     return record
 
@@ -180,14 +255,22 @@ def cmd_evaluate(args):
     protocol = task.protocol
     changes = {}
     if args.presentation_time is not None:
-        changes.update(presentation_time=args.presentation_time, t_end=args.presentation_time)
+        changes.update(
+            presentation_time=args.presentation_time, t_end=args.presentation_time
+        )
     if args.t_start is not None:
         changes["t_start"] = args.t_start
     if args.reset:
         changes["reset"] = True
     protocol = dataclasses.replace(protocol, **changes)
-    record, _ = evaluate_checkpoint(task, dataset, args.checkpoint, _experiment_config(args),
-                                    protocol=protocol, progress=not args.json)
+    record, _ = evaluate_checkpoint(
+        task,
+        dataset,
+        args.checkpoint,
+        _experiment_config(args),
+        protocol=protocol,
+        progress=not args.json,
+    )
     _print_table(record, args.json)
     return record
 
@@ -203,16 +286,21 @@ def cmd_demo(args):
     start = time.perf_counter()
     dataset = load_embedded_mnist()
     record = run_experiment(
-        get_task("mnist-sample"), dataset, args.out,
+        get_task("mnist-sample"),
+        dataset,
+        args.out,
         TrainConfig(epochs=args.epochs, seed=args.seed),
         ExperimentConfig(n_test=args.n_test),
-        verbose=0 if args.json else 2, progress=not args.json,
+        verbose=0 if args.json else 2,
+        progress=not args.json,
     )
     record["figures"] = _demo_figures(record, args.out)
     record["total_wall_time_s"] = time.perf_counter() - start
     if not args.json:
-        print(f"\nMNIST sample: {len(dataset.train_labels)} training images, "
-              f"{record['epochs']} epochs, {record['spiking']['n_images']} test images")
+        print(
+            f"\nMNIST sample: {len(dataset.train_labels)} training images, "
+            f"{record['epochs']} epochs, {record['spiking']['n_images']} test images"
+        )
     _print_table(record, args.json)
     if not args.json:
         print(f"figures: {', '.join(record['figures'])}")
@@ -226,11 +314,15 @@ def _demo_figures(record, out):
     except ImportError:  # pragma: no cover
         return []
     return [
-        str(plots.plot_layer_rates(
-            os.path.join(out, "layer_rates.png"),
-            {"static soft": record["static_soft"]["layer_rates_hz"],
-             "spiking": record["spiking"]["layer_rates_hz"]},
-        )),
+        str(
+            plots.plot_layer_rates(
+                os.path.join(out, "layer_rates.png"),
+                {
+                    "static soft": record["static_soft"]["layer_rates_hz"],
+                    "spiking": record["spiking"]["layer_rates_hz"],
+                },
+            )
+        ),
         str(plots.plot_rate_curves(os.path.join(out, "rate_curves.png"))),
     ]
 
@@ -240,10 +332,16 @@ def cmd_reproduce(args):
     from nengo_softlif.reproduce import reproduce  # pylint: disable=C0415
 
     record = reproduce(
-        args.task, data_dir=args.data_dir, cache_dir=args.cache_dir,
-        out_dir=args.out or f"reproduce-{args.task}", epochs=args.epochs,
-        rows=args.rows.split(",") if args.rows else None, n_test=args.n_test,
-        train_images=args.train_images, seed=args.seed, eval_minibatch=args.eval_minibatch,
+        args.task,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        out_dir=args.out or f"reproduce-{args.task}",
+        epochs=args.epochs,
+        rows=args.rows.split(",") if args.rows else None,
+        n_test=args.n_test,
+        train_images=args.train_images,
+        seed=args.seed,
+        eval_minibatch=args.eval_minibatch,
         verbose=0 if args.json else 1,
     )
     if args.json:
@@ -253,8 +351,12 @@ def cmd_reproduce(args):
     return record
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate,
-            "reproduce": cmd_reproduce}
+COMMANDS = {
+    "demo": cmd_demo,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "reproduce": cmd_reproduce,
+}
 
 
 def main(argv=None):

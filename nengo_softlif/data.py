@@ -28,7 +28,6 @@ imported lazily, when image files are decoded.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -41,7 +40,6 @@ import os
 import pickle
 import posixpath
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -50,6 +48,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+from nengo_softlif.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,6 @@ _CIFAR_FILES = frozenset(_CIFAR_BATCH_NAMES + ("test_batch", "batches.meta"))
 
 _CACHE_VERSION = 1
 
-_FILE_MODE = 0o644  # mode of written files (temporary files are created 0600)
 
 _DATA_DIR_HINT = "pass data_dir (--data-dir on the command line)"
 
@@ -1314,17 +1313,9 @@ def _cached(cache_dir, prefix, source, params, load):
 
 
 def _atomic_savez(path, **arrays):
-    """Write an uncompressed ``.npz`` via a temporary file and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write an uncompressed ``.npz`` atomically."""
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 # --------------------------------------------------------------------------- #
@@ -1623,22 +1614,20 @@ def download(url, dest_dir, md5, filename=None, *, timeout=60.0):
         return dest
 
     dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{filename}.", suffix=".part")
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out:
-            logger.info("downloading %s to %s", url, dest)
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-                raise DataError(
-                    f"could not download {url} to {dest} ({type(e).__name__}: {e}); "
-                    f"check the network connection, or download the file by other "
-                    f"means and put it at {dest}"
-                ) from e
+    digest = hashlib.md5(usedforsecurity=False)
+    with atomic_open(dest, suffix=".part") as out:
+        logger.info("downloading %s to %s", url, dest)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            raise DataError(
+                f"could not download {url} to {dest} ({type(e).__name__}: {e}); "
+                f"check the network connection, or download the file by other "
+                f"means and put it at {dest}"
+            ) from e
         actual = digest.hexdigest()
         if expected is not None and actual != expected:
             raise DataError(
@@ -1646,12 +1635,6 @@ def download(url, dest_dir, md5, filename=None, *, timeout=60.0):
                 "the download is corrupt or the file at the URL changed: try again, "
                 f"or download the file by other means and put it at {dest}"
             )
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return dest
 
 

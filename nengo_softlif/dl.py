@@ -26,7 +26,9 @@ from nengo_dl.neuron_builders import (  # noqa: E402
     LIFRateBuilder,
     SimNeuronsBuilder,
 )
-from nengo_dl.neuron_builders import RectifiedLinearBuilder as _ReLUBuilder  # noqa: E402
+from nengo_dl.neuron_builders import (  # noqa: E402
+    RectifiedLinearBuilder as _ReLUBuilder,
+)
 from tensorflow.python.framework import smart_cond  # noqa: E402
 
 __all__ = [
@@ -90,7 +92,10 @@ class TFNoise:
             for n in self.noises
         ]
         vals = np.concatenate(
-            [np.full(size, h.value, dtype=float) for h, size in zip(holders, self.sizes)]
+            [
+                np.full(size, h.value, dtype=float)
+                for h, size in zip(holders, self.sizes, strict=True)
+            ]
         )
         if np.all(vals == vals[0]):
             return tf.constant(vals[0], dtype=self.dtype)
@@ -191,7 +196,11 @@ class TrainingNoiseMixin:
         active = J > self.threshold
         for impl in self.noise:
             noisy = impl.apply(rates, active)
-            rates = rates + tf.stop_gradient(noisy - rates) if impl.straight_through else noisy
+            rates = (
+                rates + tf.stop_gradient(noisy - rates)
+                if impl.straight_through
+                else noisy
+            )
         return rates
 
     def step(self, J, dt):

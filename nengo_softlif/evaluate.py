@@ -154,7 +154,10 @@ BACKENDS = {}
 
 #: Backends registered when first asked for (so that TensorFlow or nengo-loihi are
 #: imported only then): name -> module that registers it.
-LAZY_BACKENDS = {"nengo-dl": "nengo_softlif.evaluate_dl", "loihi": "nengo_softlif.loihi"}
+LAZY_BACKENDS = {
+    "nengo-dl": "nengo_softlif.evaluate_dl",
+    "loihi": "nengo_softlif.loihi",
+}
 
 
 def register_backend(name):
@@ -172,7 +175,9 @@ def check_images(images, labels, input_size):
     images = np.asarray(images)
     labels = np.asarray(labels)
     if images.ndim < 2:
-        raise ValueError(f"images must be a batch (n_images, ...); got shape {images.shape}")
+        raise ValueError(
+            f"images must be a batch (n_images, ...); got shape {images.shape}"
+        )
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
     if flat.shape[1] != input_size:
         raise ValueError(
@@ -236,7 +241,9 @@ def layer_fan_out(architecture):
         rows = np.eye(out_shape[0], dtype=bool) if len(out_shape) == 3 else None
         cols = np.eye(out_shape[1], dtype=bool) if len(out_shape) == 3 else None
         n_targets = None
-        for nxt, (in_shape, nxt_out) in zip(architecture.layers[i + 1 :], shapes[i + 1 :]):
+        for nxt, (in_shape, _) in zip(
+            architecture.layers[i + 1 :], shapes[i + 1 :], strict=True
+        ):
             if isinstance(nxt, (Dense, Output)):
                 n_targets = np.full(int(np.prod(out_shape)), nxt.units)
                 break
@@ -263,7 +270,12 @@ def _rate_flops(architecture):
             shape = (rows.shape[0], cols.shape[0], shape[2])
             continue
         # pooling is folded into the next layer's weights, as on the rate hardware
-        flops += FLOPS_PER_CONNECTION * int(rows.sum() * cols.sum()) * shape[2] * spec.filters
+        flops += (
+            FLOPS_PER_CONNECTION
+            * int(rows.sum() * cols.sum())
+            * shape[2]
+            * spec.filters
+        )
         shape = (rows.shape[0], cols.shape[0], spec.filters)
     return flops
 
@@ -353,7 +365,8 @@ def evaluate(
     n_steps = protocol.n_steps
     names = list(monitors)
     layer_rates = {
-        name: float(monitor_sums[:, 2 * i].mean() / n_steps) for i, name in enumerate(names)
+        name: float(monitor_sums[:, 2 * i].mean() / n_steps)
+        for i, name in enumerate(names)
     }
     result = EvaluationResult(
         error=float(np.mean(predictions != labels)),

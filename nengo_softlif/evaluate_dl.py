@@ -18,7 +18,14 @@ __all__ = ["run_nengo_dl"]
 
 @register_backend("nengo-dl")
 def run_nengo_dl(
-    net, images, protocol, monitors, progress=False, minibatch_size=100, unroll=1, seed=0
+    net,
+    images,
+    protocol,
+    monitors,
+    progress=False,
+    minibatch_size=100,
+    unroll=1,
+    seed=0,
 ):
     """Evaluate in `nengo_dl.Simulator`.
 
@@ -34,7 +41,9 @@ def run_nengo_dl(
     n_images = len(images)
     n_steps = protocol.n_steps
     if n_steps % unroll:
-        raise ValueError(f"unroll ({unroll}) must divide the steps per image ({n_steps})")
+        raise ValueError(
+            f"unroll ({unroll}) must divide the steps per image ({n_steps})"
+        )
     mb = max(1, min(minibatch_size, n_images))
     per_stream = math.ceil(n_images / mb)
     # stream b shows images b*per_stream ... (b+1)*per_stream - 1 (padded at the end)

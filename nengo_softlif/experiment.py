@@ -11,11 +11,11 @@ import dataclasses
 import json
 import os
 import time
-from typing import Optional
 
 import nengo
 
-from nengo_softlif.checkpoint import atomic_write_bytes, load_network
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.checkpoint import load_network
 from nengo_softlif.convert import to_hard_rate, to_spiking
 from nengo_softlif.evaluate import evaluate
 from nengo_softlif.networks import build_network
@@ -50,7 +50,7 @@ class ExperimentConfig:
 
     sigma: float = 0.02
     noise: str = "gaussian:10"
-    n_test: Optional[int] = None
+    n_test: int | None = None
     spiking_backend: str = "nengo-dl"
     synapse_tau: float = 0.005
     minibatch_size: int = 100
@@ -58,8 +58,15 @@ class ExperimentConfig:
 
 
 def train_task(
-    task, dataset, out_dir, train_config, config, verbose=2, neuron_type=None,
-    lif_params=None, architecture=None,
+    task,
+    dataset,
+    out_dir,
+    train_config,
+    config,
+    verbose=2,
+    neuron_type=None,
+    lif_params=None,
+    architecture=None,
 ):
     """Build and train the task's network; returns the network and history.
 
@@ -69,7 +76,9 @@ def train_task(
     """
     preset = PRESETS[task.preset] if lif_params is None else lif_params
     if neuron_type is None:
-        neuron_type = preset.soft_lif(sigma=config.sigma, noise=parse_noise(config.noise))
+        neuron_type = preset.soft_lif(
+            sigma=config.sigma, noise=parse_noise(config.noise)
+        )
     if architecture is None:
         architecture = task.build_architecture(dataset)
     net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
@@ -101,11 +110,16 @@ def evaluate_checkpoint(
     net, meta = load_network(checkpoint)
     _, test_images, test_labels = task.training_data(dataset)
     if config.n_test is not None:
-        test_images, test_labels = test_images[: config.n_test], test_labels[: config.n_test]
+        test_images, test_labels = (
+            test_images[: config.n_test],
+            test_labels[: config.n_test],
+        )
     protocol = protocol or task.protocol
     dl_options = {"minibatch_size": config.minibatch_size}
     results = {
-        "static_soft": evaluate(net, test_images, test_labels, backend="nengo-dl", **dl_options),
+        "static_soft": evaluate(
+            net, test_images, test_labels, backend="nengo-dl", **dl_options
+        ),
     }
     if not isinstance(net.neuron_type, SoftLIFRate):
         return {k: v.summary() for k, v in results.items()}, meta
@@ -115,7 +129,11 @@ def evaluate_checkpoint(
     if not spiking:
         return {k: v.summary() for k, v in results.items()}, meta
     spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
-    options = dict(dl_options, unroll=config.unroll) if config.spiking_backend == "nengo-dl" else {}
+    options = (
+        dict(dl_options, unroll=config.unroll)
+        if config.spiking_backend == "nengo-dl"
+        else {}
+    )
     results["spiking"] = evaluate(
         spiking_net,
         test_images,
@@ -129,8 +147,13 @@ def evaluate_checkpoint(
 
 
 def run_experiment(
-    task, dataset, out_dir, train_config=TrainConfig(), config=ExperimentConfig(),
-    verbose=2, progress=False,
+    task,
+    dataset,
+    out_dir,
+    train_config=TrainConfig(),
+    config=ExperimentConfig(),
+    verbose=2,
+    progress=False,
 ):
     """Train, convert and evaluate; write ``out_dir/results.json``.
 
@@ -144,7 +167,11 @@ def run_experiment(
     _, train_result = train_task(task, dataset, out_dir, train_config, config, verbose)
     train_time = time.perf_counter() - t0
     evaluation, meta = evaluate_checkpoint(
-        task, dataset, os.path.join(out_dir, "checkpoint.npz"), config, progress=progress
+        task,
+        dataset,
+        os.path.join(out_dir, "checkpoint.npz"),
+        config,
+        progress=progress,
     )
     record = {
         "task": task.name,
@@ -160,4 +187,3 @@ def run_experiment(
         os.path.join(out_dir, "results.json"), json.dumps(record, indent=2).encode()
     )
     return record
-

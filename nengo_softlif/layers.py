@@ -17,7 +17,6 @@ bias``; ``bias`` is per neuron and trainable, starting at the neuron preset's bi
 
 import dataclasses
 import math
-from typing import Optional
 
 import nengo
 import numpy as np
@@ -51,7 +50,7 @@ class Conv:
     kernel: int
     padding: int = 0
     stride: int = 1
-    name: Optional[str] = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +64,8 @@ class AvgPool:
     """
 
     size: int
-    stride: Optional[int] = None
-    name: Optional[str] = None
+    stride: int | None = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +78,8 @@ class MaxPool:
     """
 
     size: int
-    stride: Optional[int] = None
-    name: Optional[str] = None
+    stride: int | None = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +93,7 @@ class LocallyConnected:
     kernel: int
     padding: int = 0
     stride: int = 1
-    name: Optional[str] = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +106,7 @@ class Dense:
 
     units: int
     dropout: float = 0.0
-    name: Optional[str] = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +114,7 @@ class Output:
     """Linear read-out of ``units`` values (no neurons), with a trainable bias."""
 
     units: int
-    name: Optional[str] = None
+    name: str | None = None
 
 
 @dataclasses.dataclass
@@ -154,9 +153,9 @@ class BuiltLayer:
     name: str
     output: object
     shape: tuple
-    ensemble: Optional[nengo.Ensemble] = None
-    connection: Optional[nengo.Connection] = None
-    bias_connection: Optional[nengo.Connection] = None
+    ensemble: nengo.Ensemble | None = None
+    connection: nengo.Connection | None = None
+    bias_connection: nengo.Connection | None = None
 
 
 #: Layer spec type -> builder ``f(spec, name, ctx) -> BuiltLayer``.
@@ -254,7 +253,10 @@ def window_indices(in_shape, kernel, stride, padding, n_out_channels=None):
         out_h = _conv_output_size(height, kernel, stride, padding)
         out_w = _conv_output_size(width, kernel, stride, padding)
     oi, oj, di, dj = np.meshgrid(
-        np.arange(out_h), np.arange(out_w), np.arange(kernel), np.arange(kernel),
+        np.arange(out_h),
+        np.arange(out_w),
+        np.arange(kernel),
+        np.arange(kernel),
         indexing="ij",
     )
     ii = (oi * stride + di - padding).ravel()
@@ -268,7 +270,9 @@ def window_indices(in_shape, kernel, stride, padding, n_out_channels=None):
         cols = ((ii * width + jj)[:, None] * channels + c).ravel()
         out_channels = channels
     else:
-        f, c = np.meshgrid(np.arange(n_out_channels), np.arange(channels), indexing="ij")
+        f, c = np.meshgrid(
+            np.arange(n_out_channels), np.arange(channels), indexing="ij"
+        )
         rows = ((oi * out_w + oj)[:, None] * n_out_channels + f.ravel()).ravel()
         cols = ((ii * width + jj)[:, None] * channels + c.ravel()).ravel()
         out_channels = n_out_channels
@@ -387,7 +391,9 @@ def build_max_pool(spec, name, ctx):
 
 def _dense_transform(n_in, n_out, rng):
     limit = glorot_limit(n_in, n_out)
-    return nengo.Dense((n_out, n_in), init=rng.uniform(-limit, limit, size=(n_out, n_in)))
+    return nengo.Dense(
+        (n_out, n_in), init=rng.uniform(-limit, limit, size=(n_out, n_in))
+    )
 
 
 @register_layer(Dense)
@@ -409,10 +415,19 @@ def build_output(spec, name, ctx):
     node = nengo.Node(size_in=spec.units, label=name)
     # zero initial read-out: the initial loss is log(n_classes) whatever the
     # activity of the last hidden layer (rates are all positive and large)
-    conn = _connect(ctx, node, nengo.Dense((spec.units, n_in), init=np.zeros((spec.units, n_in))), name)
+    conn = _connect(
+        ctx,
+        node,
+        nengo.Dense((spec.units, n_in), init=np.zeros((spec.units, n_in))),
+        name,
+    )
     ones = nengo.Node(np.ones(1), label=f"{name}.bias_input")
     bias = nengo.Connection(
-        ones, node, transform=np.zeros((spec.units, 1)), synapse=None, label=f"{name}.bias"
+        ones,
+        node,
+        transform=np.zeros((spec.units, 1)),
+        synapse=None,
+        label=f"{name}.bias",
     )
     return BuiltLayer(name, node, (spec.units,), connection=conn, bias_connection=bias)
 
@@ -433,8 +448,10 @@ def with_dropout(neuron_type, rate):
             f"SoftLIFRate); {type(neuron_type).__name__} has none. Use dropout=0 "
             "for this layer or a SoftLIFRate neuron"
         )
-    noise = Dropout(rate) if neuron_type.noise is None else Compose(
-        neuron_type.noise, Dropout(rate)
+    noise = (
+        Dropout(rate)
+        if neuron_type.noise is None
+        else Compose(neuron_type.noise, Dropout(rate))
     )
     params = {
         p.name: getattr(neuron_type, p.name)

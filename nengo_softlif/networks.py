@@ -107,7 +107,8 @@ class Architecture:
     def from_dict(cls, data):
         """Rebuild an architecture from :meth:`to_dict` output."""
         kinds = {
-            t.__name__: t for t in (Conv, AvgPool, MaxPool, LocallyConnected, Dense, Output)
+            t.__name__: t
+            for t in (Conv, AvgPool, MaxPool, LocallyConnected, Dense, Output)
         }
         layers = []
         for item in data["layers"]:
@@ -192,7 +193,9 @@ class SoftLIFNetwork(nengo.Network):
         self.layers = {}
         rng = np.random.default_rng(seed)
         with self:
-            self.inp = nengo.Node(np.zeros(int(np.prod(architecture.input_shape))), label="input")
+            self.inp = nengo.Node(
+                np.zeros(int(np.prod(architecture.input_shape))), label="input"
+            )
             ctx = LayerContext(
                 network=self,
                 source=self.inp,
@@ -202,7 +205,9 @@ class SoftLIFNetwork(nengo.Network):
                 bias=lif_params.bias,
                 rng=rng,
             )
-            for spec, name in zip(architecture.layers, architecture.layer_names()):
+            for spec, name in zip(
+                architecture.layers, architecture.layer_names(), strict=True
+            ):
                 built = build_layer(spec, name, ctx)
                 self.layers[name] = built
                 ctx.source, ctx.shape = built.output, built.shape
@@ -254,7 +259,9 @@ def build_network(architecture, neuron_type=None, lif_params="mnist", seed=0):
             )
         lif_params = PRESETS[lif_params]
     if not isinstance(lif_params, LIFParams):
-        raise TypeError(f"lif_params must be a LIFParams or a preset name, got {lif_params!r}")
+        raise TypeError(
+            f"lif_params must be a LIFParams or a preset name, got {lif_params!r}"
+        )
     if neuron_type is None:
         neuron_type = lif_params.soft_lif()
     if not isinstance(neuron_type, nengo.neurons.NeuronType):

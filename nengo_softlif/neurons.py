@@ -239,6 +239,10 @@ class LIFParams:
 
 #: The paper's neuron settings (Hunsberger & Eliasmith 2015, 2016).
 PRESETS = {
-    "cifar10": LIFParams(tau_rc=0.05, tau_ref=0.001, amplitude=0.063, gain=0.825, bias=1.0),
-    "mnist": LIFParams(tau_rc=0.022, tau_ref=0.002, amplitude=0.063, gain=1.0, bias=1.0),
+    "cifar10": LIFParams(
+        tau_rc=0.05, tau_ref=0.001, amplitude=0.063, gain=0.825, bias=1.0
+    ),
+    "mnist": LIFParams(
+        tau_rc=0.022, tau_ref=0.002, amplitude=0.063, gain=1.0, bias=1.0
+    ),
 }

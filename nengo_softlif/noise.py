@@ -253,8 +253,12 @@ def to_spec(noise):
                 "@register_noise(name) to save or parse it"
             )
         args = [
-            p for p in inspect.signature(type(component).__init__).parameters if p != "self"
+            p
+            for p in inspect.signature(type(component).__init__).parameters
+            if p != "self"
         ]
         value = getattr(component, args[0]) if args else None
-        parts.append(component.registered_name + ("" if value is None else f":{value:g}"))
+        parts.append(
+            component.registered_name + ("" if value is None else f":{value:g}")
+        )
     return "+".join(parts)

@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from nengo_softlif.checkpoint import atomic_write_bytes
+from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.data import load_dataset
 from nengo_softlif.experiment import ExperimentConfig, evaluate_checkpoint, train_task
 from nengo_softlif.neurons import PRESETS, RectifiedLinear
@@ -134,19 +134,28 @@ def reproduce(
                 records[key] = record
                 continue
         os.makedirs(row_dir, exist_ok=True)
-        config = ExperimentConfig(noise=row.noise, n_test=n_test, minibatch_size=eval_minibatch)
+        config = ExperimentConfig(
+            noise=row.noise, n_test=n_test, minibatch_size=eval_minibatch
+        )
         architecture = task.build_architecture(dataset)
         if row.max_pool:
             architecture = architecture.with_max_pooling()
         kwargs = {"architecture": architecture}
         if row.neuron == "relu":
             kwargs["neuron_type"] = RectifiedLinear()
-            kwargs["lif_params"] = dataclasses.replace(preset, amplitude=1.0, gain=1.0, bias=0.0)
+            kwargs["lif_params"] = dataclasses.replace(
+                preset, amplitude=1.0, gain=1.0, bias=0.0
+            )
         start = time.perf_counter()
-        _, history = train_task(task, dataset, row_dir, train_config, config, verbose, **kwargs)
+        _, history = train_task(
+            task, dataset, row_dir, train_config, config, verbose, **kwargs
+        )
         train_time = time.perf_counter() - start
         evaluation, meta = evaluate_checkpoint(
-            task, dataset, os.path.join(row_dir, "checkpoint.npz"), config,
+            task,
+            dataset,
+            os.path.join(row_dir, "checkpoint.npz"),
+            config,
             progress=verbose > 0,
         )
         record = {
@@ -154,7 +163,9 @@ def reproduce(
             "title": row.title,
             "epochs": meta["state"].get("epoch"),
             "n_test": n_test,
-            "train_seconds_per_epoch": [h["seconds"] for h in meta["state"].get("history", [])],
+            "train_seconds_per_epoch": [
+                h["seconds"] for h in meta["state"].get("history", [])
+            ],
             "train_wall_time_s_this_run": train_time,
             **evaluation,
         }

@@ -6,7 +6,7 @@ the benchmarks and the notebooks all run the same pipeline.
 """
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from nengo_softlif import data as datasets
 from nengo_softlif.evaluate import Protocol
@@ -40,7 +40,7 @@ class Task:
     name: str
     architecture: Callable
     preset: str
-    crop: Optional[int] = None
+    crop: int | None = None
     flip: bool = False
     subtract_mean: bool = False
     protocol: Protocol = Protocol()
@@ -57,7 +57,9 @@ class Task:
         def augment(images, rng):
             images = datasets.to_float(images)
             if self.crop or self.flip:
-                images = datasets.random_crop_flip(images, self.crop, rng, flip=self.flip)
+                images = datasets.random_crop_flip(
+                    images, self.crop, rng, flip=self.flip
+                )
             return images - mean
 
         def prepare_test(images):
@@ -80,7 +82,11 @@ class Task:
         augment, prepare_test = self.preprocessor(dataset)
         needs_augment = self.crop is not None or self.flip
         train = ArrayData(
-            dataset.train_images if needs_augment else augment(dataset.train_images, None),
+            (
+                dataset.train_images
+                if needs_augment
+                else augment(dataset.train_images, None)
+            ),
             dataset.train_labels,
             augment=augment if needs_augment else None,
         )
@@ -95,7 +101,9 @@ class Task:
 #: The paper's tasks. ``mnist-sample`` is MNIST on the sample shipped with the
 #: package (the offline demo).
 TASKS = {
-    "mnist": Task("mnist", mnist_architecture, "mnist", protocol=Protocol(t_start=0.12)),
+    "mnist": Task(
+        "mnist", mnist_architecture, "mnist", protocol=Protocol(t_start=0.12)
+    ),
     "cifar10": Task(
         "cifar10",
         cifar10_architecture,
@@ -114,4 +122,3 @@ def get_task(name):
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; choose one of {sorted(TASKS)}")
     return TASKS[name]
-

@@ -10,11 +10,15 @@ import json
 import math
 import os
 import time
-from typing import Callable, Optional
 
 import numpy as np
 
-from nengo_softlif.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, set_params
+from nengo_softlif.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    set_params,
+)
 
 __all__ = ["TrainConfig", "TrainResult", "ArrayData", "train", "LR_SCHEDULES"]
 
@@ -72,7 +76,9 @@ class TrainConfig:
         if self.epochs < 0 or self.minibatch_size < 1:
             raise ValueError("epochs must be >= 0 and minibatch_size >= 1")
         if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
+            )
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {self.lr_schedule!r}"
@@ -191,7 +197,9 @@ def train(
     ) as sim:
         sim.compile(
             optimizer=_make_optimizer(tf, config),
-            loss={net.out_probe: tf.losses.SparseCategoricalCrossentropy(from_logits=True)},
+            loss={
+                net.out_probe: tf.losses.SparseCategoricalCrossentropy(from_logits=True)
+            },
             metrics={net.out_probe: tf.metrics.sparse_categorical_accuracy},
         )
         for epoch in range(start_epoch, config.epochs):
@@ -241,4 +249,6 @@ def train(
                 )
             if verbose:
                 print(json.dumps(entry), flush=True)
-    return TrainResult(history, config.epochs - start_epoch, time.perf_counter() - start)
+    return TrainResult(
+        history, config.epochs - start_epoch, time.perf_counter() - start
+    )

@@ -15,4 +15,6 @@ def rng():
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long runs, excluded from the default test run")
+    config.addinivalue_line(
+        "markers", "slow: long runs, excluded from the default test run"
+    )

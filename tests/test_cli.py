@@ -18,19 +18,50 @@ def run(capsys, *argv):
 def test_train_evaluate_resume(capsys, tmp_path):
     out = tmp_path / "run"
     common = ["--task", "mnist-sample", "--train-images", "200", "--json"]
-    code, stdout, _ = run(capsys, "train", *common, "--out", str(out), "--epochs", "1",
-                          "--minibatch-size", "50")
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        *common,
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--minibatch-size",
+        "50",
+    )
     assert code == 0
     record = json.loads(stdout)
     assert record["epochs_run"] == 1 and (out / "checkpoint.npz").exists()
     # resuming to 2 epochs trains one more
-    code, stdout, _ = run(capsys, "train", *common, "--out", str(out), "--epochs", "2",
-                          "--minibatch-size", "50")
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        *common,
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--minibatch-size",
+        "50",
+    )
     assert json.loads(stdout)["epochs_run"] == 1
-    code, stdout, _ = run(capsys, "evaluate", "--task", "mnist-sample", "--json",
-                          "--checkpoint", str(out / "checkpoint.npz"), "--n-test", "8",
-                          "--presentation-time", "0.03", "--t-start", "0.01",
-                          "--eval-minibatch", "4")
+    code, stdout, _ = run(
+        capsys,
+        "evaluate",
+        "--task",
+        "mnist-sample",
+        "--json",
+        "--checkpoint",
+        str(out / "checkpoint.npz"),
+        "--n-test",
+        "8",
+        "--presentation-time",
+        "0.03",
+        "--t-start",
+        "0.01",
+        "--eval-minibatch",
+        "4",
+    )
     assert code == 0
     result = json.loads(stdout)
     assert set(result) == {"static_soft", "static_hard", "spiking"}
@@ -40,31 +71,78 @@ def test_train_evaluate_resume(capsys, tmp_path):
 
 
 def test_reproduce_one_row(capsys, tmp_path):
-    code, stdout, _ = run(capsys, "reproduce", "mnist-sample", "--rows", "relu-avgpool",
-                          "--epochs", "1", "--train-images", "100", "--n-test", "10",
-                          "--out", str(tmp_path / "rep"))
+    code, stdout, _ = run(
+        capsys,
+        "reproduce",
+        "mnist-sample",
+        "--rows",
+        "relu-avgpool",
+        "--epochs",
+        "1",
+        "--train-images",
+        "100",
+        "--n-test",
+        "10",
+        "--out",
+        str(tmp_path / "rep"),
+    )
     assert code == 0
-    assert "ReLU, average pooling" in stdout and (tmp_path / "rep" / "results.md").exists()
+    assert (
+        "ReLU, average pooling" in stdout and (tmp_path / "rep" / "results.md").exists()
+    )
 
 
 def test_errors_name_the_fix(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--task", "mnist", "--out", str(tmp_path))
     assert code == 2 and "--data-dir" in err
-    code, _, err = run(capsys, "train", "--task", "mnist", "--data-dir", str(tmp_path),
-                       "--out", str(tmp_path))
+    code, _, err = run(
+        capsys,
+        "train",
+        "--task",
+        "mnist",
+        "--data-dir",
+        str(tmp_path),
+        "--out",
+        str(tmp_path),
+    )
     assert code == 2 and "train-images-idx3-ubyte" in err
-    code, _, err = run(capsys, "train", "--task", "mnist-sample", "--noise", "gauss:3",
-                       "--out", str(tmp_path))
+    code, _, err = run(
+        capsys,
+        "train",
+        "--task",
+        "mnist-sample",
+        "--noise",
+        "gauss:3",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 2 and "gaussian" in err
-    code, _, err = run(capsys, "evaluate", "--task", "mnist-sample",
-                       "--checkpoint", str(tmp_path / "none.npz"))
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--task",
+        "mnist-sample",
+        "--checkpoint",
+        str(tmp_path / "none.npz"),
+    )
     assert code == 2 and "does not exist" in err
 
 
 def test_demo_tiny(capsys, tmp_path):
-    code, stdout, _ = run(capsys, "demo", "--out", str(tmp_path), "--epochs", "1",
-                          "--n-test", "10", "--json")
+    code, stdout, _ = run(
+        capsys,
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--n-test",
+        "10",
+        "--json",
+    )
     assert code == 0
     record = json.loads(stdout)
     assert record["spiking"]["n_images"] == 10
-    assert (tmp_path / "layer_rates.png").exists() and (tmp_path / "rate_curves.png").exists()
+    assert (tmp_path / "layer_rates.png").exists() and (
+        tmp_path / "rate_curves.png"
+    ).exists()

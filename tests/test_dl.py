@@ -26,7 +26,9 @@ def current_network(neuron_type, n=N, dtype=None):
         if dtype is not None:
             nengo_dl.configure_settings(dtype=dtype)
         net.inp = nengo.Node(np.zeros(n))
-        ens = nengo.Ensemble(n, 1, neuron_type=neuron_type, gain=np.ones(n), bias=np.zeros(n))
+        ens = nengo.Ensemble(
+            n, 1, neuron_type=neuron_type, gain=np.ones(n), bias=np.zeros(n)
+        )
         nengo.Connection(net.inp, ens.neurons, synapse=None)
         net.probe = nengo.Probe(ens.neurons)
     return net
@@ -34,7 +36,9 @@ def current_network(neuron_type, n=N, dtype=None):
 
 def keras_outputs(sim, J, training, batch):
     """Run the simulator's Keras model once on currents J."""
-    x = tf.constant(np.tile(J[None, None, :], (batch, 1, 1)), dtype=sim.tensor_graph.dtype)
+    x = tf.constant(
+        np.tile(J[None, None, :], (batch, 1, 1)), dtype=sim.tensor_graph.dtype
+    )
     with tf.GradientTape() as tape:
         tape.watch(x)
         out = sim.keras_model([x, np.ones((batch, 1), np.int32)], training=training)
@@ -60,7 +64,10 @@ def test_tf_output_and_gradient_match_numpy_float64():
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
     assert np.allclose(out[0], expected, rtol=1e-6, atol=1e-12)
     assert np.allclose(
-        grad[0], soft_lif_derivative(J_VALUES, 0.02, TAU_RC, TAU_REF, AMP), rtol=1e-6, atol=1e-12
+        grad[0],
+        soft_lif_derivative(J_VALUES, 0.02, TAU_RC, TAU_REF, AMP),
+        rtol=1e-6,
+        atol=1e-12,
     )
     # the numpy step (nengo.Simulator) gives the same values
     step_out = np.zeros(N)
@@ -71,10 +78,14 @@ def test_tf_output_and_gradient_match_numpy_float64():
 def test_gaussian_noise_statistics_training_only():
     std = 10.0
     J = np.concatenate([np.linspace(-2, 1, 500), np.linspace(1.5, 6, 1500)])
-    neuron = SoftLIFRate(tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP, noise=GaussianNoise(std))
+    neuron = SoftLIFRate(
+        tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP, noise=GaussianNoise(std)
+    )
     net = current_network(neuron)
     batch = 200
-    with nengo_dl.Simulator(net, minibatch_size=batch, progress_bar=False, seed=1) as sim:
+    with nengo_dl.Simulator(
+        net, minibatch_size=batch, progress_bar=False, seed=1
+    ) as sim:
         clean, clean_grad = keras_outputs(sim, J, training=False, batch=batch)
         noisy, noisy_grad = keras_outputs(sim, J, training=True, batch=batch)
     expected = soft_lif_rates(J, 0.02, TAU_RC, TAU_REF, AMP)
@@ -96,10 +107,15 @@ def test_gaussian_noise_statistics_training_only():
 
 def test_dropout_and_composition_in_training():
     neuron = SoftLIFRate(
-        tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP, noise=Compose(GaussianNoise(0), Dropout(0.5))
+        tau_rc=TAU_RC,
+        tau_ref=TAU_REF,
+        amplitude=AMP,
+        noise=Compose(GaussianNoise(0), Dropout(0.5)),
     )
     J = np.linspace(2, 5, 1000)
-    with nengo_dl.Simulator(current_network(neuron, n=1000), minibatch_size=50, progress_bar=False) as sim:
+    with nengo_dl.Simulator(
+        current_network(neuron, n=1000), minibatch_size=50, progress_bar=False
+    ) as sim:
         clean, _ = keras_outputs(sim, J, training=False, batch=50)
         noisy, grad = keras_outputs(sim, J, training=True, batch=50)
     dropped = noisy == 0
@@ -113,13 +129,20 @@ def test_mixed_noise_groups_merge_correctly():
     n = 500
     with nengo.Network(seed=0) as net:
         inp = nengo.Node(np.zeros(n))
-        quiet = nengo.Ensemble(n, 1, neuron_type=SoftLIFRate(), gain=np.ones(n), bias=np.zeros(n))
+        quiet = nengo.Ensemble(
+            n, 1, neuron_type=SoftLIFRate(), gain=np.ones(n), bias=np.zeros(n)
+        )
         loud = nengo.Ensemble(
-            n, 1, neuron_type=SoftLIFRate(noise=GaussianNoise(20)), gain=np.ones(n), bias=np.zeros(n)
+            n,
+            1,
+            neuron_type=SoftLIFRate(noise=GaussianNoise(20)),
+            gain=np.ones(n),
+            bias=np.zeros(n),
         )
         nengo.Connection(inp, quiet.neurons, synapse=None)
         nengo.Connection(inp, loud.neurons, synapse=None)
-        probes = [nengo.Probe(quiet.neurons), nengo.Probe(loud.neurons)]
+        nengo.Probe(quiet.neurons)
+        nengo.Probe(loud.neurons)
     J = np.full(n, 3.0)
     with nengo_dl.Simulator(net, minibatch_size=20, progress_bar=False) as sim:
         x = tf.constant(np.tile(J[None, None, :], (20, 1, 1)), dtype=tf.float32)
@@ -135,15 +158,26 @@ def test_small_network_trains_with_noise(rng):
     labels = rng.integers(0, 2, n_images)
     images = rng.normal(0, 0.3, (n_images, *shape))
     images[labels == 1, :, :4] += 1.0  # class 1: bright left half
-    neuron = SoftLIFRate(tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP, noise=GaussianNoise(10))
+    neuron = SoftLIFRate(
+        tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP, noise=GaussianNoise(10)
+    )
     with nengo.Network(seed=0) as net:
         inp = nengo.Node(np.zeros(64))
-        conv = nengo.Convolution(4, shape, kernel_size=(3, 3), init=nengo.dists.Uniform(-0.3, 0.3))
-        ens = nengo.Ensemble(conv.size_out, 1, neuron_type=neuron, gain=np.full(conv.size_out, 0.8),
-                             bias=np.ones(conv.size_out))
+        conv = nengo.Convolution(
+            4, shape, kernel_size=(3, 3), init=nengo.dists.Uniform(-0.3, 0.3)
+        )
+        ens = nengo.Ensemble(
+            conv.size_out,
+            1,
+            neuron_type=neuron,
+            gain=np.full(conv.size_out, 0.8),
+            bias=np.ones(conv.size_out),
+        )
         nengo.Connection(inp, ens.neurons, transform=conv, synapse=None)
         out = nengo.Node(size_in=2)
-        nengo.Connection(ens.neurons, out, transform=np.zeros((2, conv.size_out)), synapse=None)
+        nengo.Connection(
+            ens.neurons, out, transform=np.zeros((2, conv.size_out)), synapse=None
+        )
         probe = nengo.Probe(out)
     with nengo_dl.Simulator(net, minibatch_size=50, progress_bar=False, seed=0) as sim:
         loss = tf.losses.SparseCategoricalCrossentropy(from_logits=True)

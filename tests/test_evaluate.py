@@ -1,6 +1,5 @@
 """Training and evaluation in nengo-dl, against the nengo reference simulator."""
 
-import nengo
 import numpy as np
 import pytest
 
@@ -17,7 +16,13 @@ pytest.importorskip("tensorflow")
 TINY = Architecture(
     "tiny",
     (8, 8, 1),
-    (Conv(4, 3, padding=1), AvgPool(2), LocallyConnected(4, 3, padding=1), Dense(16), Output(2)),
+    (
+        Conv(4, 3, padding=1),
+        AvgPool(2),
+        LocallyConnected(4, 3, padding=1),
+        Dense(16),
+        Output(2),
+    ),
 )
 
 
@@ -39,7 +44,9 @@ def trained(tmp_path_factory):
     result = train(
         net,
         ArrayData(images, labels),
-        TrainConfig(epochs=3, minibatch_size=50, learning_rate=0.01, lr_schedule="constant"),
+        TrainConfig(
+            epochs=3, minibatch_size=50, learning_rate=0.01, lr_schedule="constant"
+        ),
         checkpoint_path=str(path),
         verbose=0,
     )
@@ -51,7 +58,13 @@ def test_training_lowers_loss_and_reaches_all_weights(trained):
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < losses[0]
     after = get_params(net)
-    for key in ("conv1.weights", "local1.weights", "fc1.weights", "output.weights", "fc1.bias"):
+    for key in (
+        "conv1.weights",
+        "local1.weights",
+        "fc1.weights",
+        "output.weights",
+        "fc1.bias",
+    ):
         assert not np.allclose(before[key], after[key]), f"{key} did not train"
     # the fixed average-pooling weights are not trained
     assert np.array_equal(before["pool1.weights"], after["pool1.weights"])
@@ -62,13 +75,26 @@ def test_training_resumes_from_checkpoint(trained, tmp_path):
     _, meta = load_checkpoint(path)
     assert meta["state"]["epoch"] == 3
     config = TrainConfig(epochs=4, minibatch_size=50, learning_rate=0.01)
-    result = train(net, ArrayData(images, labels), config, checkpoint_path=str(path), verbose=0)
-    assert result.epochs_run == 1 and [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    result = train(
+        net, ArrayData(images, labels), config, checkpoint_path=str(path), verbose=0
+    )
+    assert result.epochs_run == 1 and [h["epoch"] for h in result.history] == [
+        1,
+        2,
+        3,
+        4,
+    ]
     wrong = build_network(Architecture("other", (8, 8, 1), (Dense(5), Output(2))))
     from nengo_softlif.checkpoint import CheckpointError  # noqa: PLC0415
 
     with pytest.raises(CheckpointError, match="architecture"):
-        train(wrong, ArrayData(images, labels), config, checkpoint_path=str(path), verbose=0)
+        train(
+            wrong,
+            ArrayData(images, labels),
+            config,
+            checkpoint_path=str(path),
+            verbose=0,
+        )
 
 
 def test_static_evaluation_same_in_nengo_and_nengo_dl(trained):
@@ -90,8 +116,15 @@ def test_spiking_same_in_nengo_and_nengo_dl(trained, reset, minibatch_size):
     net, _, _, _, images, labels = trained
     spiking = to_spiking(net)
     protocol = Protocol(presentation_time=0.1, t_start=0.05, t_end=0.1, reset=reset)
-    dl = evaluate(spiking, images[:6], labels[:6], protocol, backend="nengo-dl",
-                  minibatch_size=minibatch_size, unroll=5)
+    dl = evaluate(
+        spiking,
+        images[:6],
+        labels[:6],
+        protocol,
+        backend="nengo-dl",
+        minibatch_size=minibatch_size,
+        unroll=5,
+    )
     ref = evaluate(spiking, images[:6], labels[:6], protocol, backend="nengo")
     # float32 (nengo-dl) and float64 (nengo) spike times can differ by a step now
     # and then; the read-out means agree closely and the classes exactly
@@ -100,7 +133,9 @@ def test_spiking_same_in_nengo_and_nengo_dl(trained, reset, minibatch_size):
     assert np.array_equal(dl.predictions, ref.predictions)
     for name, rate in ref.layer_rates.items():
         assert dl.layer_rates[name] == pytest.approx(rate, rel=0.02)
-    assert dl.synaptic_events_per_image == pytest.approx(ref.synaptic_events_per_image, rel=0.02)
+    assert dl.synaptic_events_per_image == pytest.approx(
+        ref.synaptic_events_per_image, rel=0.02
+    )
     assert dl.neuron_updates_per_image == net.n_neurons * 100
 
 
@@ -109,7 +144,9 @@ def test_minibatch_streams_equal_a_single_stream(trained):
     spiking = to_spiking(net)
     protocol = Protocol(presentation_time=0.05, t_start=0.02, t_end=0.05, reset=True)
     one = evaluate(spiking, images[:5], labels[:5], protocol, minibatch_size=1)
-    many = evaluate(spiking, images[:5], labels[:5], protocol, minibatch_size=2)  # padded
+    many = evaluate(
+        spiking, images[:5], labels[:5], protocol, minibatch_size=2
+    )  # padded
     assert np.allclose(one.outputs, many.outputs, atol=1e-5)
 
 
@@ -117,7 +154,9 @@ def test_reset_changes_only_carried_over_state(trained):
     net, _, _, _, images, labels = trained
     spiking = to_spiking(net)
     kw = dict(presentation_time=0.03, t_start=0.0, t_end=0.03)
-    reset = evaluate(spiking, images[:4], labels[:4], Protocol(**kw, reset=True), backend="nengo")
+    reset = evaluate(
+        spiking, images[:4], labels[:4], Protocol(**kw, reset=True), backend="nengo"
+    )
     carry = evaluate(spiking, images[:4], labels[:4], Protocol(**kw), backend="nengo")
     assert np.allclose(reset.outputs[0], carry.outputs[0])  # first image: same start
     assert not np.allclose(reset.outputs[1:], carry.outputs[1:])

@@ -16,13 +16,26 @@ from nengo_softlif.checkpoint import (
     set_params,
 )
 from nengo_softlif.convert import to_hard_rate, to_spiking
-from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output, window_indices
+from nengo_softlif.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    LocallyConnected,
+    Output,
+    window_indices,
+)
 from nengo_softlif.networks import Architecture, build_network
 
 TINY = Architecture(
     "tiny",
     (8, 8, 2),
-    (Conv(4, 3, padding=1), AvgPool(2), LocallyConnected(3, 3, padding=1), Dense(16), Output(3)),
+    (
+        Conv(4, 3, padding=1),
+        AvgPool(2),
+        LocallyConnected(3, 3, padding=1),
+        Dense(16),
+        Output(3),
+    ),
 )
 
 
@@ -83,7 +96,9 @@ def test_to_spiking_converts_neurons_synapses_keeps_weights():
         assert type(ens.neuron_type) is nengo.LIF
         for attr in ("tau_rc", "tau_ref", "amplitude"):
             assert getattr(ens.neuron_type, attr) == getattr(original.neuron_type, attr)
-        assert np.array_equal(ens.gain, original.gain) and np.array_equal(ens.bias, original.bias)
+        assert np.array_equal(ens.gain, original.gain) and np.array_equal(
+            ens.bias, original.bias
+        )
         assert not hasattr(ens.neuron_type, "noise")
     before, after = get_params(net), get_params(spiking)
     assert before.keys() == after.keys()
@@ -124,7 +139,10 @@ def random_readout(net, rng):
     [
         # one hidden layer: the read-out is linear in the spikes, so the paper's
         # short synapse already gives the rate output on average
-        (Architecture("one", (8, 8, 2), (Conv(4, 3, padding=1), Output(3))), nengo.Alpha(0.005)),
+        (
+            Architecture("one", (8, 8, 2), (Conv(4, 3, padding=1), Output(3))),
+            nengo.Alpha(0.005),
+        ),
         # deeper: filtered spikes are noisy inputs to the next nonlinearity, so the
         # mean matches the rate net only when the synapse smooths them enough
         (TINY, nengo.Alpha(0.05)),
@@ -152,12 +170,16 @@ def test_short_synapse_spike_noise_shifts_deep_network_mean(rng):
     image = rng.uniform(0, 1, 8 * 8 * 2)
     rate_out = run_nengo(to_hard_rate(net), image, 1)[-1]
     spikes = run_nengo(to_spiking(net, synapse=nengo.Alpha(0.005)), image, 3000)
-    rel = np.linalg.norm(spikes[500:].mean(axis=0) - rate_out) / np.linalg.norm(rate_out)
+    rel = np.linalg.norm(spikes[500:].mean(axis=0) - rate_out) / np.linalg.norm(
+        rate_out
+    )
     assert rel > 0.05
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):
-    net = build_network(TINY, PRESETS["mnist"].soft_lif(noise=GaussianNoise(20)), "mnist", seed=5)
+    net = build_network(
+        TINY, PRESETS["mnist"].soft_lif(noise=GaussianNoise(20)), "mnist", seed=5
+    )
     params = get_params(net)
     params["conv1.weights"] = params["conv1.weights"] * 1.5 + 0.25  # "trained"
     set_params(net, params)
@@ -192,8 +214,19 @@ def test_mismatched_and_corrupt_checkpoints_raise(tmp_path):
     path = tmp_path / "ck.npz"
     save_checkpoint(path, net)
     other = build_network(
-        Architecture("tiny", (8, 8, 2), (Conv(5, 3, padding=1), AvgPool(2),
-                     LocallyConnected(3, 3, padding=1), Dense(16), Output(3))), seed=0)
+        Architecture(
+            "tiny",
+            (8, 8, 2),
+            (
+                Conv(5, 3, padding=1),
+                AvgPool(2),
+                LocallyConnected(3, 3, padding=1),
+                Dense(16),
+                Output(3),
+            ),
+        ),
+        seed=0,
+    )
     params, _ = load_checkpoint(path)
     with pytest.raises(CheckpointError, match="conv1.*shape"):
         set_params(other, params)

@@ -21,22 +21,30 @@ def test_matches_analytic_formula_at_sigma_002():
     J = np.linspace(-0.5, 10, 2001)
     neuron = SoftLIFRate(sigma=0.02, tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP)
     rates = neuron.rates(J, gain=1, bias=0).ravel()
-    assert np.allclose(rates, analytic_soft_lif(J, 0.02, TAU_RC, TAU_REF, AMP), rtol=1e-9)
+    assert np.allclose(
+        rates, analytic_soft_lif(J, 0.02, TAU_RC, TAU_REF, AMP), rtol=1e-9
+    )
 
 
 def test_approaches_lif_rate_as_sigma_goes_to_zero():
     J = np.concatenate([np.linspace(-3, 0.95, 200), np.linspace(1.05, 50, 2000)])
     hard = nengo.LIFRate(tau_rc=TAU_RC, tau_ref=TAU_REF).rates(J, 1, 0).ravel()
-    soft = SoftLIFRate(sigma=1e-4, tau_rc=TAU_RC, tau_ref=TAU_REF).rates(J, 1, 0).ravel()
+    soft = (
+        SoftLIFRate(sigma=1e-4, tau_rc=TAU_RC, tau_ref=TAU_REF).rates(J, 1, 0).ravel()
+    )
     max_rate = 1 / TAU_REF
     assert np.max(np.abs(soft - hard)) < 1e-3 * max_rate
     # and the difference really shrinks with sigma (the test can fail)
-    coarse = SoftLIFRate(sigma=0.1, tau_rc=TAU_RC, tau_ref=TAU_REF).rates(J, 1, 0).ravel()
+    coarse = (
+        SoftLIFRate(sigma=0.1, tau_rc=TAU_RC, tau_ref=TAU_REF).rates(J, 1, 0).ravel()
+    )
     assert np.max(np.abs(coarse - hard)) > 10 * np.max(np.abs(soft - hard))
 
 
 def test_monotone_finite_and_bounded_derivative():
-    J = np.concatenate([np.linspace(-1e6, 1e6, 200001), np.linspace(0.9, 1.1, 2001), [1.0]])
+    J = np.concatenate(
+        [np.linspace(-1e6, 1e6, 200001), np.linspace(0.9, 1.1, 2001), [1.0]]
+    )
     J.sort()
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         rates = soft_lif_rates(J, 0.02, TAU_RC, TAU_REF, AMP)
@@ -54,14 +62,18 @@ def test_derivative_matches_finite_differences():
     numeric = (neuron.rates(J + h, 1, 0) - neuron.rates(J - h, 1, 0)) / (2 * h)
     assert np.allclose(neuron.derivative(J, 1, 0), numeric, rtol=1e-5, atol=1e-8)
     # gain scales the derivative with respect to x
-    assert np.allclose(neuron.derivative(J, 2.0, 0), 2 * neuron.derivative(2 * J, 1, 0) / 1)
+    assert np.allclose(
+        neuron.derivative(J, 2.0, 0), 2 * neuron.derivative(2 * J, 1, 0) / 1
+    )
 
 
 def test_gain_bias_consistent_with_lif():
     soft = SoftLIFRate(tau_rc=TAU_RC, tau_ref=TAU_REF)
     lif = nengo.LIF(tau_rc=TAU_RC, tau_ref=TAU_REF)
     max_rates, intercepts = np.array([100.0, 200.0]), np.array([-0.5, 0.3])
-    assert np.allclose(soft.gain_bias(max_rates, intercepts), lif.gain_bias(max_rates, intercepts))
+    assert np.allclose(
+        soft.gain_bias(max_rates, intercepts), lif.gain_bias(max_rates, intercepts)
+    )
     gain, bias = np.array([2.0, 0.825]), np.array([1.0, 1.5])
     assert np.allclose(
         soft.max_rates_intercepts(gain, bias), lif.max_rates_intercepts(gain, bias)
@@ -107,10 +119,19 @@ def test_runs_in_nengo_simulator_without_noise():
 def test_presets_and_their_neurons():
     cifar = PRESETS["cifar10"]
     assert (cifar.tau_rc, cifar.tau_ref, cifar.amplitude, cifar.gain, cifar.bias) == (
-        0.05, 0.001, 0.063, 0.825, 1.0)
+        0.05,
+        0.001,
+        0.063,
+        0.825,
+        1.0,
+    )
     mnist = PRESETS["mnist"]
     assert (mnist.tau_rc, mnist.tau_ref, mnist.gain) == (0.022, 0.002, 1.0)
     soft, lif = mnist.soft_lif(noise=GaussianNoise(10)), mnist.lif()
-    assert (soft.tau_rc, soft.tau_ref, soft.amplitude) == (lif.tau_rc, lif.tau_ref, lif.amplitude)
+    assert (soft.tau_rc, soft.tau_ref, soft.amplitude) == (
+        lif.tau_rc,
+        lif.tau_ref,
+        lif.amplitude,
+    )
     with pytest.raises(ValueError, match="tau_rc"):
         LIFParams(tau_rc=0, tau_ref=0.001, amplitude=1, gain=1, bias=1)

@@ -45,7 +45,9 @@ def test_parse_and_spec_round_trip():
     assert parse_noise("gaussian") == GaussianNoise()
 
 
-@pytest.mark.parametrize("spec", ["gauss:10", "gaussian:-1", "gaussian:abc", "dropout:1.5"])
+@pytest.mark.parametrize(
+    "spec", ["gauss:10", "gaussian:-1", "gaussian:abc", "dropout:1.5"]
+)
 def test_bad_specs_raise_clear_errors(spec):
     with pytest.raises(ValueError, match="noise|Bad parameter"):
         parse_noise(spec)
