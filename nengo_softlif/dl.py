@@ -18,7 +18,13 @@ import numpy as np
 
 from nengo_softlif.compat import import_nengo_dl
 from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
-from nengo_softlif.noise import Dropout, GaussianNoise
+from nengo_softlif.noise import (
+    Dropout,
+    GaussianNoise,
+    RateGaussianNoise,
+    SpikeNoise,
+    alpha_filtered_spike_std,
+)
 
 nengo_dl = import_nengo_dl()
 import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
@@ -39,6 +45,8 @@ __all__ = [
     "TFNoise",
     "GaussianNoiseTF",
     "DropoutTF",
+    "SpikeNoiseTF",
+    "RateGaussianNoiseTF",
     "TF_NOISE_IMPL",
     "register",
 ]
@@ -84,6 +92,17 @@ class TFNoise:
         self.seed = rng.randint(np.iinfo(np.int32).max)
         self.noises = noises
         self.sizes = sizes
+
+    @property
+    def mask(self):
+        """(1, n) boolean constant: True for the neurons of ops with this noise."""
+        vals = np.concatenate(
+            [
+                np.full(size, noise is not None)
+                for noise, size in zip(self.noises, self.sizes, strict=True)
+            ]
+        )
+        return tf.constant(vals[None, :])
 
     def constant(self, attr, missing):
         """Per-neuron (1, n) constant of ``attr``, with ``missing`` for ops without."""
@@ -133,8 +152,77 @@ class DropoutTF(TFNoise):
         return tf.where(u >= self.rate, rates / (1.0 - self.rate), tf.zeros_like(rates))
 
 
+def alpha_filtered_spike_value_tf(phase, rate, tau_s):
+    """TensorFlow version of :func:`nengo_softlif.noise.alpha_filtered_spike_value`."""
+    period = 1.0 / rate
+    t = phase * period
+    q = tf.exp(-period / tau_s)
+    return tf.exp(-t / tau_s) / tau_s**2 * (t / (1 - q) + period * q / (1 - q) ** 2)
+
+
+class SpikeNoiseTF(TFNoise):
+    """The filtered spike train at a random phase (see `.SpikeNoise`)."""
+
+    def __init__(self, noises, sizes, dtype, rng):
+        super().__init__(noises, sizes, dtype, rng)
+        self.tau_s = self.constant("tau_s", missing=1.0)
+        self.enabled = self.mask
+
+    def apply(self, rates, active):
+        use = self.enabled & active & (rates > 0)
+        safe = tf.where(use, rates, tf.ones_like(rates))
+        phase = tf.random.uniform(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        value = alpha_filtered_spike_value_tf(phase, safe, self.tau_s)
+        return tf.where(use, value, rates)
+
+
+class RateGaussianNoiseTF(TFNoise):
+    """Gaussian with the filtered spike train's rate-dependent spread."""
+
+    #: Rates (Hz) of the interpolation table of the spread; above: last value.
+    TABLE_MAX_RATE = 2000.0
+    TABLE_SIZE = 4001
+
+    def __init__(self, noises, sizes, dtype, rng):
+        super().__init__(noises, sizes, dtype, rng)
+        grid = np.linspace(0, self.TABLE_MAX_RATE, self.TABLE_SIZE)
+        taus = sorted({n.tau_s for n in noises if n is not None})
+        # one table per distinct tau_s, selected per neuron
+        tables = np.stack([alpha_filtered_spike_std(grid, tau) for tau in taus])
+        index = np.concatenate(
+            [
+                np.full(size, 0 if n is None else taus.index(n.tau_s))
+                for n, size in zip(noises, sizes, strict=True)
+            ]
+        )
+        self.table = tf.constant(tables, dtype=dtype)
+        self.table_index = tf.constant(index[None, :], dtype=tf.int32)
+        self.step = self.TABLE_MAX_RATE / (self.TABLE_SIZE - 1)
+        self.scale = self.constant("scale", missing=0.0)
+
+    def spread(self, rates):
+        """Linear interpolation of the spread table at ``rates``."""
+        position = tf.clip_by_value(rates / self.step, 0.0, self.TABLE_SIZE - 1.001)
+        lower = tf.cast(tf.floor(position), tf.int32)
+        frac = position - tf.cast(lower, self.dtype)
+        index = tf.broadcast_to(self.table_index, tf.shape(lower))
+        low = tf.gather_nd(self.table, tf.stack([index, lower], axis=-1))
+        high = tf.gather_nd(self.table, tf.stack([index, lower + 1], axis=-1))
+        return low + frac * (high - low)
+
+    def apply(self, rates, active):
+        noise = tf.random.normal(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        noisy = tf.maximum(rates + noise * self.scale * self.spread(rates), 0.0)
+        return tf.where(active, noisy, rates)
+
+
 #: Training-noise type -> TensorFlow implementation (extend to add noise models).
-TF_NOISE_IMPL = {GaussianNoise: GaussianNoiseTF, Dropout: DropoutTF}
+TF_NOISE_IMPL = {
+    GaussianNoise: GaussianNoiseTF,
+    Dropout: DropoutTF,
+    SpikeNoise: SpikeNoiseTF,
+    RateGaussianNoise: RateGaussianNoiseTF,
+}
 
 
 def build_noise(ops, sizes, dtype, rng):

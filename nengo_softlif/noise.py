@@ -32,6 +32,10 @@ __all__ = [
     "GaussianNoise",
     "Dropout",
     "Compose",
+    "SpikeNoise",
+    "RateGaussianNoise",
+    "alpha_filtered_spike_value",
+    "alpha_filtered_spike_std",
     "NOISE_MODELS",
     "register_noise",
     "parse_noise",
@@ -150,6 +154,123 @@ class Dropout(TrainingNoise):
         return np.where(keep, rates / (1.0 - self.rate), 0.0)
 
 
+def alpha_filtered_spike_value(phase, rate, tau_s):
+    """Alpha-filtered regular spike train at a phase of its period (Hz).
+
+    The neuron fires every ``T = 1 / rate`` seconds; spikes are impulses of area
+    1 (so the filtered value is in Hz) filtered by ``h(t) = t / tau_s**2 *
+    exp(-t / tau_s)``. At time ``phase * T`` after the last spike, summing the
+    kernels of all past spikes in closed form (``q = exp(-T / tau_s)``)::
+
+        v = exp(-t / tau_s) / tau_s**2 * (t / (1 - q) + T * q / (1 - q)**2)
+
+    Its mean over a uniform phase is exactly ``rate``.
+
+    Parameters
+    ----------
+    phase : array_like
+        Fraction of the period since the last spike, in [0, 1).
+    rate : array_like
+        Firing rate (Hz), > 0.
+    tau_s : float
+        Alpha synapse time constant (s).
+    """
+    rate = np.asarray(rate, dtype=float)
+    period = 1.0 / rate
+    t = np.asarray(phase) * period
+    q = np.exp(-period / tau_s)
+    return np.exp(-t / tau_s) / tau_s**2 * (t / (1 - q) + period * q / (1 - q) ** 2)
+
+
+def alpha_filtered_spike_std(rate, tau_s):
+    """Standard deviation over phase of :func:`alpha_filtered_spike_value` (Hz).
+
+    Closed form of ``sqrt(E[v^2] - rate^2)`` for a uniform phase; 0 where
+    ``rate <= 0``.
+    """
+    rate = np.asarray(rate, dtype=float)
+    positive = rate > 0
+    r = np.where(positive, rate, 1.0)
+    period = 1.0 / r
+    q = np.exp(-period / tau_s)
+    a, b = 1 / (1 - q), period * q / (1 - q) ** 2
+    c = 2.0 / tau_s
+    e = np.exp(-c * period)
+    i0 = (1 - e) / c
+    i1 = (1 - e * (1 + c * period)) / c**2
+    i2 = (2 - e * ((c * period) ** 2 + 2 * c * period + 2)) / c**3
+    second = (a * a * i2 + 2 * a * b * i1 + b * b * i0) / (period * tau_s**4)
+    return np.where(positive, np.sqrt(np.maximum(second - r * r, 0.0)), 0.0)
+
+
+@register_noise("spike")
+class SpikeNoise(TrainingNoise):
+    """Noise drawn from the real distribution of an alpha-filtered LIF spike train.
+
+    A spiking LIF neuron at rate ``r`` fires regularly; what the next layer sees is
+    its spike train filtered by the Alpha synapse, sampled at an unknown phase.
+    This model replaces the rate by that filtered value at a uniformly random
+    phase of the period (:func:`alpha_filtered_spike_value`): skewed, bounded,
+    with a spread that depends on the rate, and an exact mean equal to ``r``.
+    Only where ``J > 1``; straight-through gradient.
+
+    Parameters
+    ----------
+    tau_s : float
+        Alpha synapse time constant of the spiking network (s).
+    """
+
+    tau_s = NumberParam("tau_s", low=0, low_open=True)
+
+    def __init__(self, tau_s=0.005):
+        super().__init__()
+        self.tau_s = tau_s
+
+    def apply(self, rates, active, rng):
+        use = active & (rates > 0)
+        safe = np.where(use, rates, 1.0)
+        value = alpha_filtered_spike_value(
+            rng.random(size=rates.shape), safe, self.tau_s
+        )
+        return np.where(use, value, rates)
+
+
+@register_noise("gaussian-rate")
+class RateGaussianNoise(TrainingNoise):
+    """Gaussian noise whose spread is that of the filtered spike train at each rate.
+
+    ``max(r + N(0, scale * s(r)), 0)`` where ``s(r)`` is the standard deviation of
+    the alpha-filtered regular spike train at rate ``r``
+    (:func:`alpha_filtered_spike_std`). Only where ``J > 1``; straight-through.
+
+    Parameters
+    ----------
+    tau_s : float
+        Alpha synapse time constant (s).
+    scale : float
+        Multiplier of the spread.
+    """
+
+    tau_s = NumberParam("tau_s", low=0, low_open=True)
+    scale = NumberParam("scale", low=0)
+
+    def __init__(self, tau_s=0.005, scale=1.0):
+        super().__init__()
+        self.tau_s = tau_s
+        self.scale = scale
+
+    def apply(self, rates, active, rng):
+        std = self.scale * alpha_filtered_spike_std(np.maximum(rates, 0), self.tau_s)
+        noisy = np.maximum(rates + rng.normal(size=rates.shape) * std, 0)
+        return np.where(active, noisy, rates)
+
+
+class _NoiseTuple(TupleParam):
+    """A tuple of noise models, compared by value (for equal neuron types)."""
+
+    equatable = True
+
+
 class Compose(TrainingNoise):
     """Several noise models applied one after the other.
 
@@ -159,7 +280,7 @@ class Compose(TrainingNoise):
         Applied in the given order (e.g. rate noise, then dropout).
     """
 
-    noises = TupleParam("noises")
+    noises = _NoiseTuple("noises")
 
     def __init__(self, *noises):
         super().__init__()
@@ -207,8 +328,10 @@ def parse_noise(spec):
     Parameters
     ----------
     spec : str or None
-        ``"none"``, ``"gaussian:10"``, ``"dropout:0.5"``, or several joined with
-        ``"+"`` (``"gaussian:10+dropout:0.5"``).
+        ``"none"``, ``"gaussian:10"``, ``"dropout:0.5"``, ``"spike:0.005"``,
+        ``"gaussian-rate:0.005:1"`` (a model's name, then its constructor's
+        arguments in order, separated by ``":"``), or several joined with ``"+"``
+        (``"gaussian:10+dropout:0.5"``).
 
     Returns
     -------
@@ -218,7 +341,7 @@ def parse_noise(spec):
         return None
     parts = []
     for item in str(spec).split("+"):
-        name, _, arg = item.strip().partition(":")
+        name, *args = item.strip().split(":")
         if name not in NOISE_MODELS:
             raise ValueError(
                 f"Unknown noise model {name!r} in {spec!r}; registered models: "
@@ -226,7 +349,7 @@ def parse_noise(spec):
             )
         cls = NOISE_MODELS[name]
         try:
-            parts.append(cls(float(arg)) if arg else cls())
+            parts.append(cls(*(float(a) for a in args if a)))
         except Exception as err:
             raise ValueError(f"Bad parameter in noise spec {item!r}: {err}") from err
     return parts[0] if len(parts) == 1 else Compose(*parts)
@@ -257,8 +380,6 @@ def to_spec(noise):
             for p in inspect.signature(type(component).__init__).parameters
             if p != "self"
         ]
-        value = getattr(component, args[0]) if args else None
-        parts.append(
-            component.registered_name + ("" if value is None else f":{value:g}")
-        )
+        values = "".join(f":{getattr(component, a):g}" for a in args)
+        parts.append(component.registered_name + values)
     return "+".join(parts)

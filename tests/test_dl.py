@@ -218,3 +218,18 @@ def test_builders_register_when_nengo_dl_is_imported_first_or_later():
 
 def test_version_is_exposed():
     assert isinstance(nengo_softlif.__version__, str)
+
+
+def test_works_in_nengo_dl_layer():
+    neuron = SoftLIFRate(tau_rc=TAU_RC, tau_ref=TAU_REF, amplitude=AMP)
+    J = np.linspace(0, 3, 10)
+    with nengo.Network(seed=0) as net:
+        inp = nengo.Node(np.zeros(10))
+        layer = nengo_dl.Layer(neuron)(inp)
+        probe = nengo.Probe(layer)
+    with nengo_dl.Simulator(net, progress_bar=False) as sim:
+        out = sim.predict({inp: J[None, None, :]})[probe]
+        built = sim.data[layer.ensemble]
+    # the layer's neurons get input J directly: rate = r(gain * J + bias)
+    expected = soft_lif_rates(built.gain * J + built.bias, 0.02, TAU_RC, TAU_REF, AMP)
+    assert np.allclose(out[0, 0], expected, rtol=1e-5)
