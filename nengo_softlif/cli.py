@@ -43,6 +43,13 @@ def _add_training(parser):
         help="training noise: none, gaussian:STD, ... (default gaussian:10)",
     )
     parser.add_argument("--sigma", type=float, default=0.02, help="soft LIF smoothing")
+    parser.add_argument(
+        "--anneal-sigma",
+        type=float,
+        default=None,
+        metavar="END",
+        help="anneal sigma geometrically to END over training",
+    )
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     parser.add_argument(
         "--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam"
@@ -200,6 +207,7 @@ def _experiment_config(args):
         n_test=getattr(args, "n_test", None),
         spiking_backend=getattr(args, "backend", "nengo-dl"),
         minibatch_size=getattr(args, "eval_minibatch", 100),
+        anneal_to=getattr(args, "anneal_sigma", None),
     )
 
 

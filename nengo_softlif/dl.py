@@ -39,6 +39,7 @@ from tensorflow.python.framework import smart_cond  # noqa: E402
 
 __all__ = [
     "soft_lif_rates_tf",
+    "SIGMA_SCALE",
     "TrainingNoiseMixin",
     "SoftLIFRateBuilder",
     "RectifiedLinearBuilder",
@@ -52,6 +53,10 @@ __all__ = [
 ]
 
 _ASYMPTOTIC_X = -30.0
+
+#: Multiplier of every `.SoftLIFRate`'s sigma in nengo-dl simulators (1 except
+#: while :class:`nengo_softlif.anneal.SigmaAnnealing` anneals during training).
+SIGMA_SCALE = tf.Variable(1.0, trainable=False, name="nengo_softlif_sigma_scale")
 
 
 def soft_lif_rates_tf(J, sigma, tau_rc, tau_ref):
@@ -322,7 +327,8 @@ class SoftLIFRateBuilder(TrainingNoiseMixin, LIFRateBuilder):
 
     def rates_hz(self, J):
         """Clean soft LIF rates before amplitude scaling."""
-        return soft_lif_rates_tf(J, self.sigma, self.tau_rc, self.tau_ref)
+        sigma = self.sigma * tf.cast(SIGMA_SCALE, self.sigma.dtype)
+        return soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
 
 
 class RectifiedLinearBuilder(TrainingNoiseMixin, _ReLUBuilder):

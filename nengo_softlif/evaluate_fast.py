@@ -223,7 +223,11 @@ def transform_matrix(conn, rng=None):
     post_sel = _selection(conn.post_slice, post_obj.size_in)
     if post_sel is not None and len(np.unique(post_sel.indices)) < post_sel.shape[0]:
         raise TypeError(f"{conn} has repeated indices in its post slice")
-    maps = [m for m in (pre_sel, core, None if post_sel is None else post_sel.T) if m is not None]
+    maps = [
+        m
+        for m in (pre_sel, core, None if post_sel is None else post_sel.T)
+        if m is not None
+    ]
     return _compose(maps)
 
 
@@ -265,9 +269,9 @@ class MatrixCore:
     def __init__(self, matrix, dtype, dense_threshold=DENSE_THRESHOLD):
         n_out, n_in = matrix.shape
         self.shape = (n_out, n_in)
-        density = (matrix.nnz if sp.issparse(matrix) else np.count_nonzero(matrix)) / max(
-            n_out * n_in, 1
-        )
+        density = (
+            matrix.nnz if sp.issparse(matrix) else np.count_nonzero(matrix)
+        ) / max(n_out * n_in, 1)
         self.dense = density >= dense_threshold or n_out * n_in <= 65536
         if self.dense:
             dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
@@ -302,7 +306,7 @@ class ConvCore:
     filters) product, whose inner loop runs over the contiguous filters.
     """
 
-    def __init__(self, conv, kernel, dtype):
+    def __init__(self, conv, kernel, dtype, matrix=None):
         (h, w), (ho, wo), (kh, kw), _, _ = _conv_geometry(conv)
         self.conv = conv
         self.shape = (conv.size_out, conv.size_in)
@@ -316,7 +320,9 @@ class ConvCore:
             dtype=dtype,
         )
         self.offsets = (np.arange(kh * kw, dtype=np.int32) * self.channels)[None, :]
-        self._matrix = convolution_matrix(conv, kernel=kernel)
+        self._matrix = (
+            convolution_matrix(conv, kernel=kernel) if matrix is None else matrix
+        )
 
     def apply_sparse(self, x):
         """Convolution of a CSR (batch, n_in) input; dense (batch, n_out)."""
@@ -367,13 +373,24 @@ class SpikeMap:
         self.shape = (core.shape[0], n_in)
 
     @classmethod
-    def from_maps(cls, maps, transforms, dtype, dense_threshold=DENSE_THRESHOLD):
-        """Build from a path's per-connection matrices and its last transform."""
-        last = transforms[-1]
+    def from_maps(cls, maps, last, dtype, dense_threshold=DENSE_THRESHOLD, kernel=None):
+        """Build from a path's per-connection matrices.
+
+        Parameters
+        ----------
+        maps : list
+            (post, pre) matrix of each connection of the path, in order.
+        last : `nengo.Connection`
+            The last connection of the path.
+        dtype : dtype
+        dense_threshold : float
+        kernel : ndarray, optional
+            The kernel of ``last``, if it is a `nengo.Convolution`.
+        """
         pre = _compose(maps[:-1]) if len(maps) > 1 else None
         if pre is not None and not sp.issparse(pre):
             return cls(None, MatrixCore(_compose(maps), dtype, dense_threshold))
-        conv = last.transform if last is not None else None
+        conv = last.transform
         plain_conv = (
             type(conv) is Convolution
             and conv.channels_last
@@ -383,8 +400,7 @@ class SpikeMap:
             and last.post_slice == slice(None)
         )
         if plain_conv:
-            kernel = last.transform.sample(rng=np.random)  # arrays: returned as is
-            core = ConvCore(conv, kernel, dtype)
+            core = ConvCore(conv, kernel, dtype, matrix=maps[-1])
         else:
             core = MatrixCore(maps[-1], dtype, dense_threshold)
         if pre is not None:
@@ -562,8 +578,9 @@ class _FilterGroup:
         self.dtype = dtype
         self.sources = []  # (layer index, SpikeMap)
         A, B, C, D = synapse._get_ss(dt)  # noqa: SLF001 (nengo's discretisation)
-        state = synapse.make_state((1,), (1,), dt, dtype=dtype)
-        step = synapse.make_step((1,), (1,), dt, None, state)
+        # (2,): a size-1 signal would select nengo's scalar-only step class
+        state = synapse.make_state((2,), (2,), dt, dtype=dtype)
+        step = synapse.make_step((2,), (2,), dt, None, state)
         self.step_class = type(step)
         self.matrices = [np.asarray(m, dtype=dtype) for m in (A, B, C, D)]
         self.n_states = state["X"].shape[0]
@@ -594,7 +611,9 @@ class _FilterGroup:
                 u = x if u is None else u + x
         if u is None:
             u = np.zeros(self.batch * self.n, dtype=self.dtype)
-        self.y = self.step_f(None, np.ascontiguousarray(u, dtype=self.dtype).reshape(-1))
+        self.y = self.step_f(
+            None, np.ascontiguousarray(u, dtype=self.dtype).reshape(-1)
+        )
 
 
 class _NodeSink:
@@ -736,7 +755,9 @@ class CompiledNetwork:
                 timings["currents"] = timings.get("currents", 0) + t1 - t0
                 timings["lif"] = timings.get("lif", 0) + t2 - t1
                 t0 = t2
-        values = {node: sink.value(spikes, self.batch) for node, sink in self.sinks.items()}
+        values = {
+            node: sink.value(spikes, self.batch) for node, sink in self.sinks.items()
+        }
         if clock:
             t1 = clock()
             timings["readout"] = timings.get("readout", 0) + t1 - t0
@@ -748,7 +769,9 @@ class CompiledNetwork:
         return values
 
 
-def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENSE_THRESHOLD):
+def compile_network(
+    net, probes, dt=0.001, dtype="float32", dense_threshold=DENSE_THRESHOLD
+):
     """Check that ``net`` is a feed-forward LIF chain and compile it.
 
     Parameters
@@ -826,14 +849,18 @@ def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENS
             isinstance(conn.synapse, LinearFilter)
             and type(conn.synapse).make_step is LinearFilter.make_step
         ):
-            raise _unsupported(conn, f"its synapse {conn.synapse} is not a LinearFilter")
+            raise _unsupported(
+                conn, f"its synapse {conn.synapse} is not a LinearFilter"
+            )
         out_conns.setdefault(pre, []).append(conn)
 
     matrices = {}
 
     def conn_matrix(conn):
         if conn not in matrices:
-            matrices[conn] = transform_matrix(conn, rng=np.random.RandomState(seeds[conn]))
+            matrices[conn] = transform_matrix(
+                conn, rng=np.random.RandomState(seeds[conn])
+            )
         return matrices[conn]
 
     # every path from a source through passthrough nodes to a target
@@ -855,14 +882,22 @@ def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENS
                 paths.append((source, post.ensemble, path, syn))
             elif isinstance(post, nengo.Node):
                 if post in on_path:
-                    raise _unsupported(conn, "it closes a loop through passthrough nodes")
+                    raise _unsupported(
+                        conn, "it closes a loop through passthrough nodes"
+                    )
                 if post in probed:
                     paths.append((source, post, path, syn))
                 walk(post, source, path, on_path | {post})
 
-    sources = [ens.neurons for ens in ensembles] + [inp] + [
-        node for node in net.all_nodes if node is not inp and _node_kind(node, inp) == "constant"
-    ]
+    sources = (
+        [ens.neurons for ens in ensembles]
+        + [inp]
+        + [
+            node
+            for node in net.all_nodes
+            if node is not inp and _node_kind(node, inp) == "constant"
+        ]
+    )
     for src in sources:
         walk(src, src.ensemble if isinstance(src, Neurons) else src, [], set())
 
@@ -872,7 +907,9 @@ def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENS
     for source, target, path, _ in paths:
         if isinstance(source, nengo.Ensemble) and isinstance(target, nengo.Ensemble):
             if source is target:
-                raise _unsupported(path[0], f"it is a recurrent connection on {_name(source)}")
+                raise _unsupported(
+                    path[0], f"it is a recurrent connection on {_name(source)}"
+                )
             edges[source].add(target)
     indegree = {ens: 0 for ens in ensembles}
     for ens in ensembles:
@@ -904,7 +941,11 @@ def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENS
     groups, group_index, spike_maps = [], {}, {}
     for source, target, path, syn in paths:
         maps = [conn_matrix(c) for c in path]
-        sink = layers[position[target]] if isinstance(target, nengo.Ensemble) else sinks[target]
+        sink = (
+            layers[position[target]]
+            if isinstance(target, nengo.Ensemble)
+            else sinks[target]
+        )
         if not isinstance(source, nengo.Ensemble):  # input or constant node
             if syn is not None:
                 raise _unsupported(
@@ -919,10 +960,17 @@ def compile_network(net, probes, dt=0.001, dtype="float32", dense_threshold=DENS
             else:
                 value = np.asarray(source.output, dtype=float).reshape(-1)
                 const = np.asarray(full @ value).reshape(-1).astype(dtype)
-                sink.constant = const if sink.constant is None else sink.constant + const
+                sink.constant = (
+                    const if sink.constant is None else sink.constant + const
+                )
                 spike_map = None
         else:
-            spike_map = SpikeMap.from_maps(maps, path, dtype, dense_threshold)
+            last = path[-1]
+            kernel = None
+            if type(last.transform) is Convolution:
+                rng = np.random.RandomState(seeds[last])
+                kernel = last.transform.sample(rng=rng)
+            spike_map = SpikeMap.from_maps(maps, last, dtype, dense_threshold, kernel)
             src = position[source]
             if syn is None:
                 sink.direct.append((src, spike_map))
@@ -1003,6 +1051,7 @@ def run_fast(
     n_steps = protocol.n_steps
     mb = max(1, min(minibatch_size, n_images))
     per_stream = math.ceil(n_images / mb)
+    mb = math.ceil(n_images / per_stream)  # streams that show at least one image
     outputs = np.zeros((n_images, n_steps, out_node.size_in), dtype=np.float32)
     sums = np.zeros((n_images, 2 * len(monitors)))
     compiled.reset(mb)

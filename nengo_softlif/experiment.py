@@ -14,6 +14,7 @@ import time
 
 import nengo
 
+from nengo_softlif.anneal import SigmaAnnealing
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.checkpoint import load_network
 from nengo_softlif.convert import to_hard_rate, to_spiking
@@ -46,6 +47,9 @@ class ExperimentConfig:
         Parallel image streams in nengo-dl evaluation.
     unroll : int
         nengo-dl ``unroll_simulation`` in evaluation.
+    anneal_to : float or None
+        Anneal sigma geometrically to this value over training (None: no
+        annealing; see :class:`nengo_softlif.anneal.SigmaAnnealing`).
     """
 
     sigma: float = 0.02
@@ -55,6 +59,7 @@ class ExperimentConfig:
     synapse_tau: float = 0.005
     minibatch_size: int = 100
     unroll: int = 10
+    anneal_to: float | None = None
 
 
 def train_task(
@@ -83,11 +88,15 @@ def train_task(
         architecture = task.build_architecture(dataset)
     net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
     train_data, _, _ = task.training_data(dataset)
+    callbacks = []
+    if config.anneal_to is not None:
+        callbacks.append(SigmaAnnealing(train_config.epochs, end=config.anneal_to))
     result = train(
         net,
         train_data,
         train_config,
         checkpoint_path=os.path.join(out_dir, "checkpoint.npz"),
+        callbacks=callbacks,
         verbose=verbose,
     )
     return net, result

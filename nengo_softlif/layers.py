@@ -22,6 +22,7 @@ import nengo
 import numpy as np
 
 from nengo_softlif.compat import set_trainable
+from nengo_softlif.neurons import replace_params
 
 __all__ = [
     "Conv",
@@ -453,10 +454,4 @@ def with_dropout(neuron_type, rate):
         if neuron_type.noise is None
         else Compose(neuron_type.noise, Dropout(rate))
     )
-    params = {
-        p.name: getattr(neuron_type, p.name)
-        for p in neuron_type._params  # noqa: SLF001
-        if p.name != "initial_state"
-    }
-    params["noise"] = noise
-    return type(neuron_type)(**params)
+    return replace_params(neuron_type, noise=noise)

@@ -15,6 +15,7 @@ __all__ = [
     "PRESETS",
     "soft_lif_rates",
     "soft_lif_derivative",
+    "replace_params",
 ]
 
 #: Below this value of (J - 1) / sigma, softplus(x) == exp(x) to double precision
@@ -190,6 +191,24 @@ class RectifiedLinear(nengo.RectifiedLinear):
     def __init__(self, amplitude=1.0, noise=None, initial_state=None):
         super().__init__(amplitude=amplitude, initial_state=initial_state)
         self.noise = noise
+
+
+def replace_params(neuron_type, **changes):
+    """A copy of a neuron type with some parameters changed.
+
+    Parameters
+    ----------
+    neuron_type : `nengo.neurons.NeuronType`
+    **changes
+        New values of its parameters (e.g. ``sigma=0.01``, ``noise=None``).
+    """
+    names = {p.name for p in neuron_type._params}  # noqa: SLF001
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise TypeError(f"{type(neuron_type).__name__} has no parameters {unknown}")
+    params = {n: getattr(neuron_type, n) for n in names if n != "initial_state"}
+    params.update(changes)
+    return type(neuron_type)(**params)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -160,7 +160,9 @@ def train(
         an existing file, training continues from its epoch (the optimizer's
         moment estimates restart).
     callbacks : sequence of callable
-        ``callback(epoch, sim, net)`` before every epoch (e.g. sigma annealing).
+        ``callback(epoch, sim, net)`` before every epoch (e.g.
+        :class:`nengo_softlif.anneal.SigmaAnnealing`); an ``on_train_end(net)``
+        method, if present, is called at the end.
     verbose : int
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
     unroll : int, optional
@@ -249,6 +251,9 @@ def train(
                 )
             if verbose:
                 print(json.dumps(entry), flush=True)
+    for callback in callbacks:
+        if hasattr(callback, "on_train_end"):
+            callback.on_train_end(net)
     return TrainResult(
         history, config.epochs - start_epoch, time.perf_counter() - start
     )

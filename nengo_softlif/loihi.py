@@ -1,0 +1,1313 @@
+"""Run converted spiking networks on Loihi with nengo-loihi (emulator or chip).
+
+:func:`to_loihi` turns a spiking `.SoftLIFNetwork` (from
+:func:`nengo_softlif.to_spiking`) into a network that `nengo_loihi.Simulator` can
+build, and importing this module registers the ``"loihi"`` evaluation backend
+(:func:`run_loihi`). Without nengo-loihi, importing this module raises an
+ImportError that says how to install it (``pip install nengo-softlif[loihi]``).
+
+What changes on the way to the chip
+-----------------------------------
+Input
+    The input node stays off chip and drives an off-chip layer of
+    `nengo.SpikingRectifiedLinear` neurons, one per pixel (two, on and off, for
+    signed inputs such as mean-subtracted CIFAR-10) firing at ``input_rates`` Hz
+    per unit of input; their spikes, scaled by ``1 / input_rates``, average to
+    the image. nengo-loihi needs this: only spikes go from the host to the chip,
+    and convolutions into the chip must start from neurons. The first layer's
+    weights are unchanged (on/off pairs get ``[W, -W]``).
+Average pooling
+    A pooling layer is a passthrough node with fixed sparse weights in the
+    trained network. nengo-loihi cannot fold a sparse pooling into the next
+    layer's convolution, and folding it into a dense layer multiplies that
+    layer's input axons by the pool area (the paper's MNIST ``fc`` layer would
+    need 12,544 input axons per core instead of 3,136; a core has 4,096). So each
+    pool becomes a layer of on-chip integrate-and-fire counters
+    (`nengo_loihi.neurons.LoihiSpikingRectifiedLinear`, which resets to zero like
+    the chip does): a pool neuron over ``n`` inputs fires once for every ``n``
+    input spikes (each input spike adds ``(1 + 0.25 / n) / n`` of the threshold),
+    so its rate is the mean rate of its window, and its spikes have the
+    amplitude of the layer below. Counting is exact except when several input
+    spikes reach a counter in the step it crosses threshold: the excess is lost
+    at the reset (a few per cent of the pooled rate at the rates these networks
+    use). Pool neurons add one time step of delay and are not counted in
+    `.evaluate`'s rates and operation counts (those follow the architecture).
+Synapses
+    Loihi filters a core's input with one first-order low-pass (no alpha
+    synapse). Every `nengo.Alpha` on a connection into the chip becomes
+    ``nengo.Lowpass(2 * tau)`` (or ``Lowpass(synapse_tau)``): with the same
+    (unit) integral, the low-pass of twice the time constant has the same mean
+    delay (``2 tau``) and the same white-noise power gain
+    (``integral h^2 = 1 / (4 tau)``) as the alpha filter. It passes more of the
+    regular spike trains' ripple at high rates (the alpha filter falls as
+    ``1/f^2``, the low-pass as ``1/f``); :func:`synapse_comparison` measures it
+    (coefficient of variation of a filtered regular spike train, Alpha(5 ms) /
+    Lowpass(10 ms) / Lowpass(5 ms): 10 Hz 2.00 / 2.00 / 2.99, 50 Hz 0.43 / 0.56 /
+    1.03, 100 Hz 0.13 / 0.28 / 0.56, 200 Hz 0.033 / 0.14 / 0.28; 50% step
+    response after 8 / 6 / 3 ms). Connections that leave the chip (the read-out)
+    keep their alpha synapse: the host filters them.
+Neurons
+    `nengo.LIF` runs as Loihi's discrete LIF: spikes fall on whole time steps and
+    the voltage resets to zero, so a neuron's period is rounded up to whole steps
+    (`nengo_loihi.neurons.LoihiLIF` gives the rates) and the refractory period is
+    ``round(tau_ref / dt)`` steps; ``tau_rc`` is quantised to 12 bits. Neurons
+    start at zero voltage on the chip (the copy says so, so nengo-loihi does not
+    warn).
+Weights
+    nengo-loihi quantises each core's weights to 8-bit mantissas with a shared
+    exponent (:func:`quantisation_report`); ``target="simreal"`` runs the
+    emulator without that quantisation.
+Cores
+    Every on-chip layer gets a `nengo_loihi.BlockShape` chosen by
+    :func:`choose_block_shapes` so that every block fits a core: at most 1,024
+    compartments, 4,096 input axons, 4,096 output axons and 1,048,576 bits of
+    synapse memory, counted the way nengo-loihi counts them (population axons
+    for convolutions, discrete axons for dense and sparse weights). A layer that
+    no block shape can place raises `LoihiPlacementError` naming the layer and
+    the limit.
+
+Importing nengo-loihi imports TensorFlow and nengo-dl when they are installed
+(for nengo-loihi's nengo-dl neuron builders, which also need nengo-extras).
+This module imports nengo-loihi with TensorFlow hidden when TensorFlow is not
+imported yet, which saves 5-20 s; importing TensorFlow later works as usual.
+"""
+
+import dataclasses
+import functools
+import itertools
+import math
+import sys
+import warnings
+
+import nengo
+import numpy as np
+import scipy.sparse
+from nengo.dists import Choice
+from nengo.transforms import SparseMatrix
+
+from nengo_softlif.compat import import_nengo_loihi
+from nengo_softlif.convert import copy_network
+from nengo_softlif.evaluate import _progress, register_backend
+from nengo_softlif.layers import AvgPool
+
+__all__ = [
+    "to_loihi",
+    "run_loihi",
+    "quantisation_report",
+    "synapse_comparison",
+    "loihi_synapse",
+    "choose_block_shapes",
+    "chip_utilisation",
+    "LoihiPlan",
+    "LayerPlacement",
+    "LoihiPlacementError",
+    "LIMITS",
+]
+
+
+def _import_nengo_loihi():
+    """Import nengo-loihi; hide TensorFlow from it unless it is already imported."""
+    if "tensorflow" in sys.modules:
+        return import_nengo_loihi()
+    sys.modules["tensorflow"] = None  # `import tensorflow` raises ImportError
+    try:
+        return import_nengo_loihi()
+    finally:
+        if "tensorflow" in sys.modules and sys.modules["tensorflow"] is None:
+            del sys.modules["tensorflow"]
+
+
+nengo_loihi = _import_nengo_loihi()
+
+# pylint: disable=wrong-import-position,wrong-import-order
+from nengo_loihi.block import (  # noqa: E402
+    MAX_COMPARTMENTS,
+    MAX_IN_AXONS,
+    MAX_OUT_AXONS,
+    MAX_SYNAPSE_BITS,
+    SynapseConfig,
+)
+from nengo_loihi.builder.discretize import discretize_block  # noqa: E402
+from nengo_loihi.neurons import (  # noqa: E402
+    LoihiSpikingRectifiedLinear,
+    discretize_tau_rc,
+    discretize_tau_ref,
+)
+
+#: Resources of one Loihi core, as nengo-loihi 1.1 checks them.
+LIMITS = {
+    "compartments": MAX_COMPARTMENTS,
+    "in_axons": MAX_IN_AXONS,
+    "out_axons": MAX_OUT_AXONS,
+    "synapse_bits": MAX_SYNAPSE_BITS,
+}
+
+_LIMIT_WORDS = {
+    "compartments": "compartments (neurons)",
+    "in_axons": "input axons",
+    "out_axons": "output axons",
+    "synapse_bits": "bits of synapse memory",
+}
+
+#: A pool counter over n inputs gets (1 + POOL_MARGIN / n) / n of its threshold per
+#: input spike: n spikes cross the (strict) threshold despite 8-bit weights, n - 1
+#: do not.
+POOL_MARGIN = 0.25
+
+#: nengo-loihi's default axon format for convolutions (2 axon slots per pixel).
+POP_TYPE = 32
+
+
+class LoihiPlacementError(ValueError):
+    """A layer cannot be split into blocks that each fit a Loihi core."""
+
+
+# --------------------------------------------------------------------------------------
+# Synapses
+# --------------------------------------------------------------------------------------
+
+
+def loihi_synapse(synapse, synapse_tau=None):
+    """The first-order synapse that replaces ``synapse`` on the chip.
+
+    Parameters
+    ----------
+    synapse : `nengo.synapses.Synapse` or None
+        The synapse of a connection into the chip.
+    synapse_tau : float, optional
+        Time constant of the replacement low-pass; by default twice the alpha
+        time constant (same mean delay and white-noise power as the alpha).
+
+    Returns
+    -------
+    `nengo.Lowpass` or None
+        None stays None, a low-pass stays itself, ``Alpha(tau)`` becomes
+        ``Lowpass(synapse_tau or 2 * tau)``.
+
+    Raises
+    ------
+    TypeError
+        For other synapses (Loihi has only a first-order filter per core).
+    """
+    if synapse is None or isinstance(synapse, nengo.Lowpass):
+        return synapse
+    if isinstance(synapse, nengo.Alpha):
+        return nengo.Lowpass(2 * synapse.tau if synapse_tau is None else synapse_tau)
+    raise TypeError(
+        f"Loihi filters on-chip inputs with one first-order low-pass; cannot map "
+        f"{synapse} onto it. Use nengo.Alpha, nengo.Lowpass or None"
+    )
+
+
+def synapse_comparison(
+    tau=0.005, synapse_tau=None, rates=(10, 20, 50, 100, 200), dt=0.001, duration=4.0
+):
+    """How the on-chip low-pass differs from the alpha synapse it replaces.
+
+    Regular spike trains (as LIF neurons fire under constant input) at each rate
+    are filtered by ``Alpha(tau)``, by its replacement ``Lowpass(synapse_tau or
+    2 tau)`` and by ``Lowpass(tau)``; the variability is the standard deviation
+    of the filtered train over its mean, after the filter has settled.
+
+    Parameters
+    ----------
+    tau : float
+        Alpha time constant (the paper: 5 ms).
+    synapse_tau : float, optional
+        Replacement time constant (default ``2 * tau``).
+    rates : sequence of float
+        Firing rates (Hz).
+    dt, duration : float
+        Time step and length (s) of the filtered trains.
+
+    Returns
+    -------
+    dict
+        ``synapses``: names; ``mean_delay_s`` and ``noise_power`` (integral of the
+        squared impulse response, 1/s) per synapse; ``step_response_ms``: steps to
+        10, 50 and 90% of a step per synapse; ``variability``: rate -> coefficient
+        of variation per synapse.
+    """
+    chip = loihi_synapse(nengo.Alpha(tau), synapse_tau)
+    synapses = {
+        f"Alpha({tau:g})": nengo.Alpha(tau),
+        f"Lowpass({chip.tau:g})": chip,
+        f"Lowpass({tau:g})": nengo.Lowpass(tau),
+    }
+    n = int(round(duration / dt))
+    result = {
+        "synapses": list(synapses),
+        "mean_delay_s": {},
+        "noise_power": {},
+        "step_response_ms": {},
+        "variability": {},
+    }
+    for name, syn in synapses.items():
+        alpha = isinstance(syn, nengo.Alpha)
+        result["mean_delay_s"][name] = (2 if alpha else 1) * syn.tau
+        result["noise_power"][name] = 1 / ((4 if alpha else 2) * syn.tau)
+        step = syn.filt(np.ones(int(round(0.2 / dt))), dt=dt, y0=0)
+        result["step_response_ms"][name] = [
+            float(np.argmax(step >= q) * dt * 1000) for q in (0.1, 0.5, 0.9)
+        ]
+    for rate in rates:
+        spikes = np.zeros(n)
+        times = np.arange(0.0123, duration, 1.0 / rate)  # phase off the grid
+        spikes[(times / dt).astype(int)] = 1 / dt
+        row = {}
+        for name, syn in synapses.items():
+            filtered = syn.filt(spikes, dt=dt, y0=0)[n // 2 :]
+            row[name] = float(filtered.std() / filtered.mean())
+        result["variability"][float(rate)] = row
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Counting what a block needs (mirrors nengo_loihi.builder.split_blocks and conv)
+# --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _axon_bits(n_weights, compression, idx_bits=6):
+    """Synapse memory (bits) of one input axon with ``n_weights`` weights."""
+    cfg = SynapseConfig(
+        weight_bits=7,
+        compression=compression,
+        n_synapses=63,
+        fanout_type=1,
+        idx_bits=SynapseConfig.INDEX_BITS_MAP.index(idx_bits),
+    )
+    return cfg.bits_per_axon(int(n_weights))
+
+
+def _index_bits(max_index):
+    bits = max(int(math.ceil(math.log2(max_index + 1))), 0)
+    return max(bits, SynapseConfig.INDEX_BITS_MAP[1])
+
+
+def _ranges(size, block):
+    return [(s, min(s + block, size)) for s in range(0, size, block)]
+
+
+def _blocks(shape, block_shape):
+    """Blocks in nengo-loihi's order: tuples of (start, stop) per dimension."""
+    return list(itertools.product(*(_ranges(n, b) for n, b in zip(shape, block_shape))))
+
+
+def _n_blocks(shape, block_shape):
+    return int(np.prod([-(-n // b) for n, b in zip(shape, block_shape)]))
+
+
+def _block_ids(shape, block_shape):
+    """Block index of every neuron (flat, row-major order)."""
+    idx = np.indices(shape).reshape(len(shape), -1)
+    splits = tuple(-(-n // b) for n, b in zip(shape, block_shape))
+    return np.ravel_multi_index(
+        tuple(idx[d] // block_shape[d] for d in range(len(shape))), splits
+    )
+
+
+class _DenseLink:
+    """Dense weights (nengo.Dense): every presynaptic neuron reaches every block."""
+
+    def __init__(self, n_pre, n_post):
+        self.n_pre, self.n_post = n_pre, n_post
+
+    def min_in_axons(self):
+        return self.n_pre
+
+    def post_usage(self, shape, block_shape):
+        sizes = np.array([np.prod([b - a for a, b in blk]) for blk in _blocks(shape, block_shape)])
+        in_axons = np.full(len(sizes), self.n_pre)
+        bits = np.array([self.n_pre * _axon_bits(s, 3) for s in sizes])
+        return in_axons, bits
+
+    def pre_out_axons(self, pre_shape, pre_block, post_shape, post_block):
+        sizes = np.bincount(_block_ids(pre_shape, pre_block))
+        return sizes * _n_blocks(post_shape, post_block)
+
+
+class _SparseLink:
+    """Sparse weights (pooling, locally-connected, identity): discrete axons."""
+
+    def __init__(self, rows, cols, n_pre, n_post):
+        self.matrix = scipy.sparse.csr_matrix(
+            (np.ones(len(rows)), (cols, rows)), shape=(n_pre, n_post)
+        )  # (pre, post) incidence
+        self.matrix.sum_duplicates()
+        self.matrix.data[:] = 1
+        self.n_pre, self.n_post = n_pre, n_post
+
+    def min_in_axons(self):
+        return int(np.diff(self.matrix.tocsc().indptr).max(initial=0))
+
+    def _counts(self, post_shape, post_block):
+        ids = _block_ids(post_shape, post_block)
+        n_blocks = int(ids.max()) + 1
+        onehot = scipy.sparse.csr_matrix(
+            (np.ones(self.n_post), (np.arange(self.n_post), ids)),
+            shape=(self.n_post, n_blocks),
+        )
+        return (self.matrix @ onehot).tocoo(), n_blocks  # (pre, block) -> n weights
+
+    def post_usage(self, shape, block_shape):
+        counts, n_blocks = self._counts(shape, block_shape)
+        if n_blocks == 1:  # not split: one axon per presynaptic neuron
+            in_axons = np.array([self.n_pre])
+        else:
+            in_axons = np.bincount(counts.col, minlength=n_blocks)
+        per_axon = np.array([_axon_bits(c, 3) for c in counts.data.astype(int)])
+        bits = np.bincount(counts.col, weights=per_axon, minlength=n_blocks)
+        return in_axons, bits
+
+    def pre_out_axons(self, pre_shape, pre_block, post_shape, post_block):
+        pre_ids = _block_ids(pre_shape, pre_block)
+        counts, n_blocks = self._counts(post_shape, post_block)
+        if n_blocks == 1:
+            return np.bincount(pre_ids)
+        return np.bincount(pre_ids[counts.row], minlength=int(pre_ids.max()) + 1)
+
+
+class _ConvLink:
+    """nengo.Convolution: population (shared-weight) axons, one per input pixel."""
+
+    def __init__(self, transform):
+        if not transform.channels_last:
+            raise NotImplementedError("Only channels_last convolutions are supported")
+        self.in_shape = tuple(transform.input_shape.shape)
+        self.out_shape = tuple(transform.output_shape.shape)
+        self.kernel = tuple(transform.kernel_size)
+        self.axes = [
+            self._axis(n_in, n_out, k, s, transform.padding)
+            for n_in, n_out, k, s in zip(
+                self.in_shape[:2], self.out_shape[:2], transform.kernel_size, transform.strides
+            )
+        ]
+
+    @staticmethod
+    def _axis(n_in, n_out, kernel, stride, padding):
+        """Per input index: (output index, kernel index) pairs, as conv2d_loihi_weights."""
+        pad = max((n_out - 1) * stride + kernel - n_in, 0) // 2 if padding == "same" else 0
+        ri_max = (n_out - 1) * stride + 1
+        reach = []
+        for i in range(n_in):
+            ri0 = i + pad + 1 - kernel
+            reach.append(
+                [
+                    (ri // stride, k)
+                    for k, ri in enumerate(range(ri0, ri0 + kernel))
+                    if 0 <= ri < ri_max and ri % stride == 0
+                ]
+            )
+        return reach
+
+    def min_in_axons(self):
+        return 1
+
+    def _touch(self, axis, start, stop):
+        """Inputs reaching outputs [start, stop): (key, first, last, count) each."""
+        out = []
+        for targets in self.axes[axis]:
+            inside = [(y, k) for y, k in targets if start <= y < stop]
+            if inside:
+                out.append((tuple(k for _, k in inside), inside[0][0], inside[-1][0], len(inside)))
+        return out
+
+    def _touch_count(self, axis, start, stop):
+        return np.array(
+            [any(start <= y < stop for y, _ in targets) for targets in self.axes[axis]]
+        )
+
+    def post_usage(self, shape, block_shape):
+        assert tuple(shape) == self.out_shape
+        n_channels = self.in_shape[2]
+        blocks = _blocks(shape, block_shape)
+        single = len(blocks) == 1
+        cache = {}
+        in_axons, bits = [], []
+        touch = {}
+        for (r0, r1), (c0, c1), (f0, f1) in blocks:
+            width, depth = c1 - c0, f1 - f0
+            key = (r0, r1, c0, c1, depth)
+            if key not in cache:
+                rows = touch.setdefault((0, r0, r1), self._touch(0, r0, r1))
+                cols = touch.setdefault((1, c0, c1), self._touch(1, c0, c1))
+                sets, max_index = {}, 0
+                for rkey, rfirst, rlast, rn in rows:
+                    for ckey, cfirst, clast, cn in cols:
+                        first = ((rfirst - r0) * width + (cfirst - c0)) * depth
+                        last = ((rlast - r0) * width + (clast - c0)) * depth + depth - 1
+                        offset = first - first % 256
+                        sets[(rkey, ckey, offset)] = n_channels * rn * cn * depth
+                        max_index = max(max_index, last - first % 256)
+                idx_bits = _index_bits(max_index)
+                total = (
+                    sum(_axon_bits(n, 0, idx_bits) for n in sets.values())
+                    if idx_bits <= SynapseConfig.INDEX_BITS_MAP[-1]
+                    else np.inf
+                )
+                n_axons = (
+                    self.in_shape[0] * self.in_shape[1] if single else len(rows) * len(cols)
+                )
+                cache[key] = (n_axons, total)
+            in_axons.append(cache[key][0])
+            bits.append(cache[key][1])
+        return np.array(in_axons), np.array(bits, dtype=float)
+
+    def pre_out_axons(self, pre_shape, pre_block, post_shape, post_block):
+        slots = 2 if POP_TYPE == 32 else 1
+        post_blocks = _blocks(post_shape, post_block)
+        n_filter_ranges = len(_ranges(post_shape[2], post_block[2]))
+        spatial = sorted({(r, c) for r, c, _ in post_blocks})
+        touch_r = {r: self._touch_count(0, *r) for r, _ in spatial}
+        touch_c = {c: self._touch_count(1, *c) for _, c in spatial}
+        out = []
+        for (a0, a1), (b0, b1), _ in _blocks(pre_shape, pre_block):
+            if len(post_blocks) == 1:
+                n = (a1 - a0) * (b1 - b0)
+            else:
+                n = n_filter_ranges * sum(
+                    int(touch_r[r][a0:a1].sum()) * int(touch_c[c][b0:b1].sum())
+                    for r, c in spatial
+                )
+            out.append(slots * n)
+        return np.array(out)
+
+
+def _sparse_parts(transform, shape_out, shape_in):
+    """(rows, cols, values) of a Sparse, Dense or identity transform."""
+    if isinstance(transform, nengo.Sparse):
+        init = transform.init
+        if isinstance(init, SparseMatrix):
+            return init.indices[:, 0], init.indices[:, 1], np.asarray(init.data, float)
+        if scipy.sparse.issparse(init):
+            coo = init.tocoo()
+            return coo.row, coo.col, coo.data.astype(float)
+        values = np.broadcast_to(np.asarray(init, dtype=float), (len(transform.indices),))
+        return transform.indices[:, 0], transform.indices[:, 1], np.array(values)
+    if isinstance(transform, nengo.transforms.NoTransform):
+        n = shape_in
+        return np.arange(n), np.arange(n), np.ones(n)
+    if isinstance(transform, nengo.Dense):
+        weights = np.asarray(transform.init, dtype=float)
+        if weights.ndim < 2:
+            n = shape_in
+            return np.arange(n), np.arange(n), np.broadcast_to(weights, (n,)).copy()
+        rows, cols = np.nonzero(np.ones_like(weights, dtype=bool))
+        return rows, cols, weights[rows, cols]
+    raise NotImplementedError(f"Unsupported transform {type(transform).__name__}")
+
+
+def _link(conn):
+    transform = conn.transform
+    if isinstance(transform, nengo.Convolution):
+        return _ConvLink(transform)
+    n_pre, n_post = conn.pre_obj.size_out, conn.post_obj.size_in
+    if isinstance(transform, nengo.Dense) and np.ndim(transform.init) == 2:
+        return _DenseLink(n_pre, n_post)
+    rows, cols, _ = _sparse_parts(transform, n_post, n_pre)
+    return _SparseLink(rows, cols, n_pre, n_post)
+
+
+# --------------------------------------------------------------------------------------
+# Block shapes
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LayerPlacement:
+    """How one on-chip layer is split into blocks (one block per core).
+
+    Attributes
+    ----------
+    name : str
+        Layer name (``pool1`` for the counters of a pooling layer).
+    shape : tuple of int
+        Shape of the layer's neurons.
+    block_shape : tuple of int
+        Shape of each block (`nengo_loihi.BlockShape`).
+    n_blocks : int
+        Number of blocks, i.e. cores.
+    usage : dict of str -> int
+        Largest use of each core resource over the blocks (see :data:`LIMITS`).
+    """
+
+    name: str
+    shape: tuple
+    block_shape: tuple
+    n_blocks: int
+    usage: dict
+
+    @property
+    def utilisation(self):
+        """Largest fraction of any core resource used by any block."""
+        return max(self.usage[k] / LIMITS[k] for k in LIMITS)
+
+    def broken_limits(self):
+        """Resources above the core limits: name -> (needed, limit)."""
+        return {k: (v, LIMITS[k]) for k, v in self.usage.items() if v > LIMITS[k]}
+
+
+@dataclasses.dataclass
+class LoihiPlan:
+    """What :func:`to_loihi` did to a network.
+
+    Attributes
+    ----------
+    layers : dict of str -> LayerPlacement
+        On-chip layers in order (conv, pool counters, dense ...).
+    input_rates : float
+        Rate (Hz) of an input spike generator per unit of input.
+    signed_input : bool
+        Whether inputs are split into on/off generators.
+    synapses : dict of str -> (str, str)
+        Connection label -> (original synapse, on-chip synapse).
+    ensembles : dict of str -> `nengo.Ensemble`
+        On-chip ensembles by layer name.
+    input_ensemble : `nengo.Ensemble`
+        The off-chip spike generators.
+    """
+
+    layers: dict
+    input_rates: float
+    signed_input: bool
+    synapses: dict
+    ensembles: dict
+    input_ensemble: object = None
+
+    @property
+    def n_cores(self):
+        """Cores (blocks) used by the on-chip layers."""
+        return sum(p.n_blocks for p in self.layers.values())
+
+    def summary(self):
+        """A table of the layers, their blocks and their largest core usage."""
+        lines = [
+            f"{'layer':<10}{'neurons':>9}  {'block shape':<14}{'cores':>6}"
+            f"{'compart.':>10}{'in-axons':>10}{'out-axons':>10}{'syn. bits':>11}"
+        ]
+        for p in self.layers.values():
+            u = p.usage
+            lines.append(
+                f"{p.name:<10}{int(np.prod(p.shape)):>9}  {str(p.block_shape):<14}"
+                f"{p.n_blocks:>6}{u['compartments']:>10}{u['in_axons']:>10}"
+                f"{u['out_axons']:>10}{int(u['synapse_bits']):>11}"
+            )
+        lines.append(f"total cores: {self.n_cores}")
+        return "\n".join(lines)
+
+
+def _candidates(shape):
+    """Block shapes with at most MAX_COMPARTMENTS, fewest blocks first."""
+    per_dim = [sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True) for n in shape]
+    found = []
+    for block in itertools.product(*per_dim):
+        if np.prod(block) <= MAX_COMPARTMENTS:
+            # fewer cores first; then the squarer spatial block (less halo)
+            spatial = block[:2] if len(block) == 3 else block
+            found.append((_n_blocks(shape, block), -min(spatial), block))
+    found.sort()
+    return [(n, block) for n, _, block in found]
+
+
+def _usage(layer, block_shape, post):
+    """Largest use of each resource over the blocks of ``layer`` with ``block_shape``."""
+    name, shape, link = layer
+    comps = max(np.prod([b - a for a, b in blk]) for blk in _blocks(shape, block_shape))
+    in_axons, bits = link.post_usage(shape, block_shape)
+    out_axons = np.zeros(_n_blocks(shape, block_shape))
+    for post_shape, post_block, post_link in post:
+        out_axons = out_axons + post_link.pre_out_axons(shape, block_shape, post_shape, post_block)
+    return {
+        "compartments": int(comps),
+        "in_axons": int(in_axons.max()),
+        "out_axons": int(out_axons.max(initial=0)),
+        "synapse_bits": float(bits.max()),
+    }
+
+
+def _fits(usage):
+    return all(usage[k] <= LIMITS[k] for k in LIMITS)
+
+
+def _placement_error(name, shape, usage, block_shape):
+    broken = {k: usage[k] for k in LIMITS if usage[k] > LIMITS[k]}
+    parts = [
+        f"{_LIMIT_WORDS[k]}: {int(v)} needed, {LIMITS[k]} per core" for k, v in broken.items()
+    ]
+    hints = []
+    if "in_axons" in broken:
+        hints.append(
+            "every core holding part of a dense or sparse layer needs one input axon "
+            "per presynaptic neuron, so the layer feeding it must have fewer neurons "
+            "(pool or downsample before it)"
+        )
+    if "out_axons" in broken:
+        hints.append(
+            "its neurons project to too many cores of the next layer; give the next "
+            "layer larger blocks or this layer fewer neurons per block"
+        )
+    if "synapse_bits" in broken:
+        hints.append("its weights do not fit in the synapse memory of the cores")
+    return LoihiPlacementError(
+        f"Layer {name!r} (shape {tuple(shape)}) cannot be placed on Loihi cores: even "
+        f"with block shape {tuple(block_shape)} it needs more than a core has ("
+        + "; ".join(parts)
+        + "). "
+        + "; ".join(hints)
+    )
+
+
+def choose_block_shapes(layers, fixed=None):
+    """Choose a block shape for each on-chip layer so that every block fits a core.
+
+    Layers are placed from the last to the first, because a layer's output axons
+    depend on how many blocks of the next layer each of its neurons reaches. For
+    each layer the block shapes are tried from the fewest blocks up; among the
+    shapes with the fewest blocks that fit, the one with the lowest largest
+    resource use is taken.
+
+    Parameters
+    ----------
+    layers : list of (name, shape, link, pre_name)
+        On-chip layers in order; ``link`` describes the incoming weights and
+        ``pre_name`` is the on-chip layer they come from (None if off chip).
+    fixed : dict of str -> tuple, optional
+        Block shapes given by the user; they are checked, not searched.
+
+    Returns
+    -------
+    dict of str -> LayerPlacement
+
+    Raises
+    ------
+    LoihiPlacementError
+        Naming the first layer (from the end) that cannot be placed and the limit.
+    """
+    fixed = fixed or {}
+    by_name = {name: (name, shape, link) for name, shape, link, _ in layers}
+    targets = {name: [] for name, _, _, _ in layers}
+    for name, _, _, pre in layers:
+        if pre is not None:
+            targets[pre].append(name)
+    chosen = {}
+    for name, shape, link, _ in reversed(layers):
+        post = [
+            (by_name[t][1], chosen[t].block_shape, by_name[t][2]) for t in targets[name]
+        ]
+        if name in fixed:
+            block = tuple(int(b) for b in fixed[name])
+            if len(block) != len(shape):
+                raise ValueError(
+                    f"Block shape {block} for layer {name!r} must have "
+                    f"{len(shape)} dimensions like the layer's shape {tuple(shape)}"
+                )
+            usage = _usage(by_name[name], block, post)
+            if not _fits(usage):
+                raise _placement_error(name, shape, usage, block)
+            chosen[name] = LayerPlacement(name, tuple(shape), block, _n_blocks(shape, block), usage)
+            continue
+        if link.min_in_axons() > MAX_IN_AXONS:
+            block = (1,) * len(shape)
+            usage = {
+                "compartments": 1,
+                "in_axons": link.min_in_axons(),
+                "out_axons": 0,
+                "synapse_bits": 0,
+            }
+            raise _placement_error(name, shape, usage, block)
+        best = None
+        for n_blocks, group in itertools.groupby(_candidates(shape), key=lambda c: c[0]):
+            scored = []
+            for _, block in group:
+                usage = _usage(by_name[name], block, post)
+                score = max(usage[k] / LIMITS[k] for k in LIMITS)
+                if best is None or score < best[0]:
+                    best = (score, block, usage)
+                if _fits(usage):
+                    scored.append((score, block, usage))
+            if scored:
+                score, block, usage = min(scored, key=lambda s: s[0])
+                chosen[name] = LayerPlacement(name, tuple(shape), block, n_blocks, usage)
+                break
+        else:
+            raise _placement_error(name, shape, best[2], best[1])
+    return {name: chosen[name] for name, _, _, _ in layers}
+
+
+# --------------------------------------------------------------------------------------
+# Network conversion
+# --------------------------------------------------------------------------------------
+
+
+def _check_network(net):
+    for attr in ("architecture", "layers", "inp", "out", "out_probe"):
+        if not hasattr(net, attr):
+            raise TypeError(
+                "to_loihi needs a SoftLIFNetwork (from build_network / to_spiking / "
+                f"load_network); {type(net).__name__} has no {attr!r}"
+            )
+    if getattr(net, "loihi_plan", None) is not None:
+        raise ValueError("This network was already prepared by to_loihi")
+    rate = sorted(
+        f"{name} ({type(ens.neuron_type).__name__})"
+        for name, ens in net.layer_ensembles.items()
+        if not isinstance(ens.neuron_type, (nengo.LIF, nengo.SpikingRectifiedLinear))
+    )
+    if rate:
+        raise TypeError(
+            f"Loihi runs spiking LIF or SpikingRectifiedLinear neurons; layer(s) "
+            f"{', '.join(rate)} are not. Convert the network with "
+            "nengo_softlif.to_spiking first"
+        )
+    if isinstance(net.architecture.layers[0], AvgPool):
+        raise NotImplementedError(
+            "An AvgPool directly on the input cannot run on Loihi: pool the images "
+            "before presenting them, or start the architecture with a layer of neurons"
+        )
+
+
+def _remove(net, objs):
+    objs = set(objs)
+    for sub in [net, *net.all_networks]:
+        for container in (sub.connections, sub.nodes, sub.ensembles):
+            for obj in [o for o in container if o in objs]:
+                container.remove(obj)
+
+
+def _signed_transform(transform, input_shape, n_in):
+    """The transform from on/off generators (2 per input, channels-last) to post."""
+    channels = input_shape[-1] if len(input_shape) == 3 else 1
+    flat = np.arange(n_in)
+    on = (flat // channels) * 2 * channels + flat % channels
+    off = on + channels
+    if isinstance(transform, nengo.Convolution):
+        kernel = np.asarray(transform.init)
+        height, width = transform.input_shape.spatial_shape
+        return nengo.Convolution(
+            n_filters=transform.n_filters,
+            input_shape=(height, width, 2 * transform.input_shape.n_channels),
+            kernel_size=transform.kernel_size,
+            strides=transform.strides,
+            padding=transform.padding,
+            channels_last=True,
+            init=np.concatenate([kernel, -kernel], axis=2),
+        )
+    if isinstance(transform, nengo.Dense) and np.ndim(transform.init) == 2:
+        weights = np.asarray(transform.init)
+        signed = np.zeros((weights.shape[0], 2 * n_in))
+        signed[:, on] = weights
+        signed[:, off] = -weights
+        return nengo.Dense(signed.shape, init=signed)
+    n_post = transform.size_out if hasattr(transform, "size_out") else n_in
+    rows, cols, values = _sparse_parts(transform, n_post, n_in)
+    return nengo.Sparse(
+        (n_post, 2 * n_in),
+        indices=np.concatenate(
+            [np.stack([rows, on[cols]], 1), np.stack([rows, off[cols]], 1)]
+        ),
+        init=np.concatenate([values, -values]),
+    )
+
+
+def _lif_starting_at_zero(neuron_type):
+    """The same neuron type, with the chip's zero initial voltage."""
+    params = {
+        p.name: getattr(neuron_type, p.name)
+        for p in neuron_type._params  # noqa: SLF001
+        if p.name != "initial_state"
+    }
+    state = {"voltage": Choice([0])}
+    if isinstance(neuron_type, nengo.LIF):
+        state["refractory_time"] = Choice([0])
+    return type(neuron_type)(initial_state=state, **params)
+
+
+def _add_input_spikes(net, signed, input_rates):
+    inp = net.inp
+    n_in = inp.size_out
+    n_gen = 2 * n_in if signed else n_in
+    out_conns = [c for c in net.all_connections if c.pre_obj is inp]
+    with net:
+        gen = nengo.Ensemble(
+            n_gen,
+            1,
+            neuron_type=nengo.SpikingRectifiedLinear(amplitude=1.0 / input_rates),
+            gain=np.full(n_gen, float(input_rates)),
+            bias=np.zeros(n_gen),
+            label="input.spikes",
+        )
+        net.config[gen].on_chip = False
+        if signed:
+            flat = np.arange(n_in)
+            channels = net.architecture.input_shape[-1]
+            on = (flat // channels) * 2 * channels + flat % channels
+            to_gen = nengo.Sparse(
+                (n_gen, n_in),
+                indices=np.concatenate(
+                    [np.stack([on, flat], 1), np.stack([on + channels, flat], 1)]
+                ),
+                init=np.concatenate([np.ones(n_in), -np.ones(n_in)]),
+            )
+        else:
+            to_gen = nengo.transforms.NoTransform(n_in)
+        nengo.Connection(inp, gen.neurons, transform=to_gen, synapse=None, label="input.to_spikes")
+        for conn in out_conns:
+            transform = conn.transform
+            if signed:
+                transform = _signed_transform(transform, net.architecture.input_shape, n_in)
+            nengo.Connection(
+                gen.neurons, conn.post, transform=transform, synapse=conn.synapse, label=conn.label
+            )
+    _remove(net, out_conns)
+    return gen
+
+
+def _pool_counters(net, name, built):
+    """Replace a pooling node by on-chip counters; return the new ensemble."""
+    node, conn_in = built.output, built.connection
+    pre = conn_in.pre_obj
+    if not isinstance(pre, nengo.ensemble.Neurons):
+        raise NotImplementedError(f"Pooling layer {name!r} must follow a layer of neurons")
+    amplitude = getattr(pre.ensemble.neuron_type, "amplitude", 1.0)
+    rows, cols, values = _sparse_parts(conn_in.transform, node.size_in, pre.size_out)
+    counts = np.bincount(rows, minlength=node.size_in)
+    if np.any(counts == 0):
+        raise ValueError(f"Pooling layer {name!r} has outputs without inputs")
+    if not np.allclose(values, 1.0 / counts[rows]):
+        raise ValueError(f"Pooling layer {name!r} does not average its windows")
+    out_conns = [c for c in net.all_connections if c.pre_obj is node]
+    with net:
+        ens = nengo.Ensemble(
+            node.size_in,
+            1,
+            neuron_type=LoihiSpikingRectifiedLinear(amplitude=amplitude),
+            gain=(1.0 + POOL_MARGIN / counts) / amplitude,
+            bias=np.zeros(node.size_in),
+            label=name,
+        )
+        nengo.Connection(
+            conn_in.pre, ens.neurons, transform=conn_in.transform, synapse=None, label=conn_in.label
+        )
+        for conn in out_conns:
+            synapse = conn_in.synapse if conn.synapse is None else conn.synapse
+            nengo.Connection(
+                ens.neurons, conn.post, transform=conn.transform, synapse=synapse, label=conn.label
+            )
+    _remove(net, [node, conn_in, *out_conns])
+    built.output = ens.neurons
+    built.connection = None
+    return ens
+
+
+def to_loihi(
+    spiking_net,
+    synapse_tau=None,
+    block_shapes=None,
+    input_rates=1000.0,
+    signed_input=False,
+    copy=True,
+):
+    """A copy of a spiking network, ready for `nengo_loihi.Simulator`.
+
+    See the module documentation for every change. The result keeps the
+    attributes of a `.SoftLIFNetwork` (``inp``, ``out``, ``out_probe``,
+    ``layers``, ``layer_ensembles``, ``architecture``) and adds ``loihi_plan``
+    (a `.LoihiPlan`).
+
+    Parameters
+    ----------
+    spiking_net : `.SoftLIFNetwork`
+        A spiking network (:func:`nengo_softlif.to_spiking`) of LIF or spiking
+        rectified-linear neurons.
+    synapse_tau : float, optional
+        Time constant of the low-pass that replaces each alpha synapse on the
+        chip; by default twice the alpha's (see :func:`loihi_synapse`).
+    block_shapes : dict of str -> tuple, optional
+        Block shape of some on-chip layers (by layer name, pool counters by the
+        pool's name); the others are chosen by :func:`choose_block_shapes`.
+    input_rates : float
+        Firing rate (Hz) of an input spike generator for an input of 1. Loihi
+        receives at most one spike per generator and step, so keep
+        ``input_rates * max|input| <= 1 / dt``.
+    signed_input : bool
+        Use an on and an off generator per input (needed when inputs can be
+        negative, e.g. mean-subtracted images).
+    copy : bool
+        Work on a copy (True) or change ``spiking_net`` in place.
+
+    Returns
+    -------
+    `.SoftLIFNetwork`
+
+    Raises
+    ------
+    LoihiPlacementError
+        If a layer cannot be split into blocks that fit Loihi cores.
+    TypeError
+        For rate neurons, unsupported synapses or a network of another kind.
+    """
+    _check_network(spiking_net)
+    if not input_rates > 0:
+        raise ValueError(f"input_rates must be > 0 (got {input_rates})")
+    net = copy_network(spiking_net) if copy else spiking_net
+    nengo_loihi.add_params(net)
+    names = net.architecture.layer_names()
+    shapes = {name: tuple(net.layers[name].shape) for name in names}
+
+    gen = _add_input_spikes(net, signed_input, input_rates)
+    chip = {}
+    for name, spec in zip(names, net.architecture.layers):
+        built = net.layers[name]
+        if isinstance(spec, AvgPool):
+            chip[name] = _pool_counters(net, name, built)
+        elif built.ensemble is not None:
+            ens = built.ensemble
+            ens.neuron_type = _lif_starting_at_zero(ens.neuron_type)
+            chip[name] = ens
+
+    # synapses: first-order low-pass into the chip, unchanged into the host
+    chip_objs = set(chip.values())
+    synapses = {}
+    incoming = {}
+    for conn in net.all_connections:
+        post = conn.post_obj.ensemble if isinstance(conn.post_obj, nengo.ensemble.Neurons) else conn.post_obj
+        if post in chip_objs:
+            new = loihi_synapse(conn.synapse, synapse_tau)
+            if new is not conn.synapse:
+                synapses[str(conn.label)] = (str(conn.synapse), str(new))
+                conn.synapse = new
+            incoming.setdefault(post, []).append(conn)
+
+    # block shapes
+    ens_names = {ens: name for name, ens in chip.items()}
+    layers = []
+    for name, ens in chip.items():
+        conns = incoming.get(ens, [])
+        if len(conns) != 1 or not isinstance(conns[0].post_obj, nengo.ensemble.Neurons):
+            raise NotImplementedError(
+                f"Layer {name!r} must receive exactly one connection into its neurons"
+            )
+        conn = conns[0]
+        pre = conn.pre_obj.ensemble if isinstance(conn.pre_obj, nengo.ensemble.Neurons) else None
+        layers.append((name, shapes[name], _link(conn), ens_names.get(pre)))
+    unknown = sorted(set(block_shapes or {}) - set(chip))
+    if unknown:
+        raise ValueError(
+            f"block_shapes names unknown on-chip layer(s) {unknown}; the on-chip "
+            f"layers are {list(chip)}"
+        )
+    placements = choose_block_shapes(layers, fixed=block_shapes)
+    for name, ens in chip.items():
+        net.config[ens].block_shape = nengo_loihi.BlockShape(
+            placements[name].block_shape, shapes[name]
+        )
+
+    net.loihi_plan = LoihiPlan(
+        layers=placements,
+        input_rates=float(input_rates),
+        signed_input=bool(signed_input),
+        synapses=synapses,
+        ensembles=chip,
+        input_ensemble=gen,
+    )
+    net.label = f"{spiking_net.label} (loihi)"
+    return net
+
+
+def chip_utilisation(net, dt=0.001):
+    """Build a prepared network with nengo-loihi and read each block's usage.
+
+    This is nengo-loihi's own count (``LoihiBlock.utilization``), to check the
+    block shapes of :func:`to_loihi`; weights are not discretised.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        A network from :func:`to_loihi`.
+    dt : float
+
+    Returns
+    -------
+    dict of str -> dict
+        Per on-chip layer: ``n_blocks`` and the largest ``compartments``,
+        ``in_axons``, ``out_axons``, ``synapse_bits`` over its blocks.
+    """
+    model = _build_model(net, dt, discretize=False)
+    keys = dict(zip(["compartments", "in-axons", "out-axons", "synapses"], LIMITS))
+    result = {}
+    for name, ens in net.loihi_plan.ensembles.items():
+        blocks = model.objs[ens]["in"]
+        blocks = blocks if isinstance(blocks, list) else [blocks]
+        usage = {k: 0 for k in LIMITS}
+        for block in blocks:
+            for key, (value, _) in block.utilization().items():
+                usage[keys[key]] = max(usage[keys[key]], int(value))
+        result[name] = {"n_blocks": len(blocks), **usage}
+    return result
+
+
+def _build_model(net, dt, discretize):
+    from nengo_loihi.builder import Model  # pylint: disable=import-outside-toplevel
+    from nengo_loihi.builder.builder import (  # pylint: disable=import-outside-toplevel
+        ValidationLevel,
+    )
+
+    model = Model(dt=float(dt))
+    model.validation_level = ValidationLevel.NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.build(net, discretize=discretize)
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# Simulation
+# --------------------------------------------------------------------------------------
+
+
+def _prepare_options(images, protocol, input_rates, signed_input):
+    peak = float(np.abs(images).max()) if images.size else 1.0
+    if signed_input is None:
+        signed_input = bool(images.min() < 0)
+    if input_rates is None:
+        # the largest input fires once per step: the most spikes Loihi takes
+        input_rates = (1.0 / protocol.dt) / max(peak, 1e-9)
+    elif input_rates * peak * protocol.dt > 1 + 1e-9:
+        warnings.warn(
+            f"input_rates={input_rates:g} Hz makes the largest input fire "
+            f"{input_rates * peak:g} Hz, above one spike per step (1/dt = "
+            f"{1 / protocol.dt:g} Hz): Loihi drops the extra spikes"
+        )
+    return input_rates, signed_input
+
+
+def _simulate(net, images, protocol, monitors, target, seed, progress, precompute):
+    current = [images[0]]
+    net.inp.output = lambda t: current[0]
+    n_steps = protocol.n_steps
+    outputs = np.zeros((len(images), n_steps, net.out.size_out), dtype=np.float32)
+    sums = np.zeros((len(images), 2 * len(monitors)))
+
+    def simulator():
+        with warnings.catch_warnings():
+            # "Model is precomputable..." and similar notes of nengo-loihi
+            warnings.simplefilter("ignore", UserWarning)
+            return nengo_loihi.Simulator(
+                net, dt=protocol.dt, seed=seed, target=target, precompute=precompute
+            )
+
+    sim = simulator()
+    try:
+        for i in _progress(range(len(images)), progress, f"loihi-{target}"):
+            current[0] = images[i]
+            if protocol.reset and i > 0:
+                # nengo-loihi 1.1 cannot reset a simulator: build a new one
+                sim.close()
+                sim = simulator()
+            sim.run_steps(n_steps)
+            outputs[i] = sim.data[net.out_probe][-n_steps:]
+            sums[i] = np.concatenate(
+                [np.asarray(sim.data[p][-n_steps:]).sum(0) for p in monitors.values()]
+            )
+            sim.clear_probes()
+    finally:
+        sim.close()
+    return outputs, sums
+
+
+@register_backend("loihi")
+def run_loihi(
+    net,
+    images,
+    protocol,
+    monitors,
+    progress=False,
+    target="sim",
+    seed=0,
+    synapse_tau=None,
+    block_shapes=None,
+    input_rates=None,
+    signed_input=None,
+    precompute=None,
+):
+    """Evaluation backend: `nengo_loihi.Simulator`, one image after another.
+
+    The network (``evaluate``'s private copy, with its monitors) is prepared in
+    place with :func:`to_loihi` and run like the ``"nengo"`` reference backend:
+    the input node reads the current image, images follow each other without a
+    reset unless ``protocol.reset`` (then a new simulator is built per image,
+    because nengo-loihi 1.1 cannot reset one). The monitors are connections from
+    on-chip neurons to off-chip nodes, which nengo-loihi turns into spike probes.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        Spiking network with monitors (from `.add_monitors`).
+    images : ndarray
+        (n_images, n_inputs) float32.
+    protocol : `.Protocol`
+    monitors : dict of str -> `nengo.Probe`
+    progress : bool
+    target : str
+        ``"sim"`` (emulator, discretised like the chip), ``"simreal"`` (emulator
+        in floating point: no weight quantisation) or ``"loihi"`` (hardware).
+    seed : int
+    synapse_tau, block_shapes
+        Passed to :func:`to_loihi`.
+    input_rates : float, optional
+        Input generator rate per unit of input; by default the largest input
+        fires once per step.
+    signed_input : bool, optional
+        On/off input generators; by default if any input is negative.
+    precompute : bool, optional
+        Passed to `nengo_loihi.Simulator`.
+
+    Returns
+    -------
+    outputs : ndarray (n_images, n_steps, n_out) float32
+    monitor_sums : ndarray (n_images, 2 * len(monitors))
+    """
+    input_rates, signed_input = _prepare_options(images, protocol, input_rates, signed_input)
+    to_loihi(
+        net,
+        synapse_tau=synapse_tau,
+        block_shapes=block_shapes,
+        input_rates=input_rates,
+        signed_input=signed_input,
+        copy=False,
+    )
+    return _simulate(net, images, protocol, monitors, target, seed, progress, precompute)
+
+
+# --------------------------------------------------------------------------------------
+# Quantisation
+# --------------------------------------------------------------------------------------
+
+
+def _effective_weights(synapse, float_weights, info, w_max_i):
+    """Real weights that the discretised integer weights of a synapse stand for."""
+    w_scale = info["w_scale"]
+    w_scale = float(np.asarray(w_scale).ravel()[0])
+    if w_max_i > 1e-16:
+        dw_exp = int(np.floor(np.log2(info["w_max"] / w_max_i)))
+    else:
+        dw_exp = info["w_exp"] + 6
+    scale = w_scale * 2.0**dw_exp * 2.0 ** (6 + synapse.synapse_cfg.weight_exp)
+    return [np.asarray(w, dtype=float) / scale for w in synapse.weights], float_weights
+
+
+def quantisation_report(net, images=None, protocol=None, seed=0, **options):
+    """How much Loihi's discretisation changes a network's weights (and outputs).
+
+    Each block's weights, biases and thresholds are discretised as nengo-loihi
+    does for the chip (`nengo_loihi.builder.discretize.discretize_block`) and
+    compared with their floating-point values. With ``images``, the network is
+    also run on the emulator with (``target="sim"``) and without
+    (``target="simreal"``) discretisation.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        A spiking network, or one already prepared by :func:`to_loihi`.
+    images : ndarray, optional
+        A few preprocessed images, (n, ...) on the network's input.
+    protocol : `.Protocol`, optional
+        Presentation of the images (default: the paper's).
+    seed : int
+    **options
+        Passed to :func:`to_loihi` (when ``net`` is not prepared yet).
+
+    Returns
+    -------
+    dict
+        ``layers``: per on-chip layer ``weight_rel_rms_error`` (RMS change over
+        RMS weight), ``weight_max_abs_error`` (over the largest weight),
+        ``weights_zeroed`` (fraction of nonzero weights that became 0),
+        ``n_weights``, ``bias_rel_max_error``, ``threshold_rel_max_error``;
+        ``tau_rc`` and ``tau_ref``: the chip's values per layer neuron type;
+        ``outputs`` (with images): ``rel_mean_abs_diff`` of the read-out
+        (window mean) between the two emulator runs, ``prediction_agreement``,
+        ``max_abs_diff``.
+    """
+    from nengo_softlif.evaluate import (  # pylint: disable=import-outside-toplevel
+        Protocol,
+        add_monitors,
+        check_images,
+    )
+
+    protocol = Protocol() if protocol is None else protocol
+    if getattr(net, "loihi_plan", None) is None:
+        if images is not None:
+            flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+            rates, signed = _prepare_options(
+                flat, protocol, options.pop("input_rates", None), options.pop("signed_input", None)
+            )
+            options.update(input_rates=rates, signed_input=signed)
+        prepared = to_loihi(net, **options)
+    else:
+        prepared = net
+    model = _build_model(prepared, protocol.dt, discretize=False)
+    layers = {}
+    for name, ens in prepared.loihi_plan.ensembles.items():
+        blocks = model.objs[ens]["in"]
+        blocks = blocks if isinstance(blocks, list) else [blocks]
+        err2 = ref2 = 0.0
+        max_err = w_max = 0.0
+        zeroed = nonzero = n_weights = 0
+        bias_err = vth_err = 0.0
+        for block in blocks:
+            float_w = [[np.array(w, dtype=float) for w in s.weights] for s in block.synapses]
+            w_max_i = [s.max_abs_weight() for s in block.synapses]
+            bias = block.compartment.bias.astype(float).copy()
+            vth = block.compartment.vth.astype(float).copy()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                discretize_block(block)
+            info = block.compartment.discretize_info
+            for syn, ws, wmi in zip(block.synapses, float_w, w_max_i):
+                effective, _ = _effective_weights(syn, ws, info, wmi)
+                for eff, ref in zip(effective, ws):
+                    err2 += float(((eff - ref) ** 2).sum())
+                    ref2 += float((ref**2).sum())
+                    max_err = max(max_err, float(np.abs(eff - ref).max(initial=0)))
+                    w_max = max(w_max, float(np.abs(ref).max(initial=0)))
+                    nonzero += int(np.count_nonzero(ref))
+                    zeroed += int(np.count_nonzero((ref != 0) & (eff == 0)))
+                    n_weights += ref.size
+            eff_bias = block.compartment.bias.astype(float) / float(np.asarray(info["b_scale"]).ravel()[0])
+            eff_vth = block.compartment.vth.astype(float) / float(info["v_scale"])
+            scale_b = max(np.abs(bias).max(initial=0), 1e-12)
+            bias_err = max(bias_err, float(np.abs(eff_bias - bias).max(initial=0) / scale_b))
+            vth_err = max(vth_err, float(np.abs(eff_vth - vth).max(initial=0) / vth.max()))
+        layers[name] = {
+            "weight_rel_rms_error": float(np.sqrt(err2 / ref2)) if ref2 > 0 else 0.0,
+            "weight_max_abs_error": max_err / w_max if w_max > 0 else 0.0,
+            "weights_zeroed": zeroed / nonzero if nonzero else 0.0,
+            "n_weights": n_weights,
+            "bias_rel_max_error": bias_err,
+            "threshold_rel_max_error": vth_err,
+        }
+    report = {"layers": layers, "tau_rc": {}, "tau_ref": {}}
+    for name, ens in prepared.loihi_plan.ensembles.items():
+        if isinstance(ens.neuron_type, nengo.LIF):
+            nt = ens.neuron_type
+            report["tau_rc"][name] = (nt.tau_rc, float(discretize_tau_rc(nt.tau_rc, protocol.dt)))
+            report["tau_ref"][name] = (nt.tau_ref, float(discretize_tau_ref(nt.tau_ref, protocol.dt)))
+    if images is not None:
+        flat, _ = check_images(images, np.zeros(len(images), dtype=int), net.inp.size_out)
+        runs = {}
+        for target in ("sim", "simreal"):
+            copy = copy_network(prepared)
+            monitors = add_monitors(copy)
+            outputs, _ = _simulate(copy, flat, protocol, monitors, target, seed, False, None)
+            runs[target] = outputs[:, protocol.window].mean(axis=1)
+        diff = np.abs(runs["sim"] - runs["simreal"])
+        report["outputs"] = {
+            "rel_mean_abs_diff": float(diff.mean() / max(np.abs(runs["simreal"]).mean(), 1e-12)),
+            "max_abs_diff": float(diff.max()),
+            "prediction_agreement": float(
+                np.mean(runs["sim"].argmax(1) == runs["simreal"].argmax(1))
+            ),
+        }
+    return report

@@ -1,0 +1,77 @@
+"""Sigma annealing during nengo-dl training."""
+
+import nengo
+import numpy as np
+import pytest
+
+from nengo_softlif import PRESETS, SoftLIFRate
+from nengo_softlif.anneal import SigmaAnnealing
+from nengo_softlif.checkpoint import load_checkpoint
+from nengo_softlif.layers import Conv, Dense, Output
+from nengo_softlif.networks import Architecture, build_network
+from nengo_softlif.neurons import soft_lif_rates
+from nengo_softlif.train import ArrayData, TrainConfig, train
+
+pytest.importorskip("tensorflow")
+
+
+def test_schedule_values():
+    anneal = SigmaAnnealing(epochs=5, end=0.002)
+    sigmas = [anneal.sigma_at(e, 0.02) for e in range(5)]
+    assert sigmas[0] == pytest.approx(0.02) and sigmas[-1] == pytest.approx(0.002)
+    assert np.allclose(np.diff(np.log(sigmas)), np.log(0.1) / 4)  # geometric
+    with pytest.raises(ValueError, match="end sigma"):
+        SigmaAnnealing(epochs=3, end=0)
+
+
+def test_annealing_changes_the_running_simulator_and_the_network(tmp_path):
+    from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
+
+    nengo_dl = import_nengo_dl()
+    import tensorflow as tf  # noqa: PLC0415
+
+    from nengo_softlif import dl  # noqa: PLC0415
+
+    n = 50
+    J = np.linspace(0.8, 1.3, n)  # near the threshold, where sigma matters
+    neuron = SoftLIFRate(sigma=0.05, tau_rc=0.05, tau_ref=0.001)
+    with nengo.Network(seed=0) as net:
+        inp = nengo.Node(np.zeros(n))
+        ens = nengo.Ensemble(
+            n, 1, neuron_type=neuron, gain=np.ones(n), bias=np.zeros(n)
+        )
+        nengo.Connection(inp, ens.neurons, synapse=None)
+        nengo.Probe(ens.neurons)
+    anneal = SigmaAnnealing(epochs=3, end=0.005)
+    with nengo_dl.Simulator(net, progress_bar=False) as sim:
+        x = tf.constant(J[None, None, :], dtype=tf.float32)
+        steps = np.ones((1, 1), np.int32)
+        for epoch, sigma in enumerate([0.05, np.sqrt(0.05 * 0.005), 0.005]):
+            anneal(epoch, sim, net)
+            out = sim.keras_model([x, steps], training=False)
+            out = (out[0] if isinstance(out, (list, tuple)) else out).numpy()[0, 0]
+            assert np.allclose(out, soft_lif_rates(J, sigma, 0.05, 0.001), rtol=1e-4)
+            assert ens.neuron_type.sigma == pytest.approx(sigma)
+    anneal.on_train_end(net)
+    assert float(dl.SIGMA_SCALE.numpy()) == 1.0
+
+
+def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
+    arch = Architecture(
+        "small", (6, 6, 1), (Conv(2, 3, padding=1), Dense(8), Output(2))
+    )
+    preset = PRESETS["mnist"]
+    net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
+    images, labels = rng.uniform(size=(100, 6, 6, 1)), rng.integers(0, 2, 100)
+    path = tmp_path / "ck.npz"
+    train(
+        net,
+        ArrayData(images, labels),
+        TrainConfig(epochs=2, minibatch_size=50),
+        checkpoint_path=str(path),
+        callbacks=[SigmaAnnealing(epochs=2, end=0.004)],
+        verbose=0,
+    )
+    _, meta = load_checkpoint(path)
+    assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
+    assert all(e.neuron_type.sigma == pytest.approx(0.004) for e in net.all_ensembles)
