@@ -20,6 +20,7 @@ import numpy as np
 
 from nengo_softlif.convert import copy_network
 from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.plots import error_vs_time
 
 __all__ = [
     "Protocol",
@@ -112,6 +113,11 @@ class EvaluationResult:
         Operation counts per image (spiking networks of known architecture).
     energy_ratio : float or None
         Paper's estimate: spiking energy / rate-network energy per image.
+    rate_flops_per_image : float or None
+        FLOPs of the rate network per image (2 per connection).
+    error_vs_time : dict or None
+        Spiking networks: ``{"t_ms": [...], "error": [...]}``, the error when
+        each image is read out at time t (mean over the last 40% of [0, t]).
     wall_time : float
         Seconds for the simulation.
     backend : str
@@ -127,6 +133,7 @@ class EvaluationResult:
     neuron_updates_per_image: object = None
     energy_ratio: object = None
     rate_flops_per_image: object = None
+    error_vs_time: object = None
     wall_time: float = 0.0
     backend: str = ""
     protocol: Protocol = None
@@ -140,6 +147,8 @@ class EvaluationResult:
             "synaptic_events_per_image": self.synaptic_events_per_image,
             "neuron_updates_per_image": self.neuron_updates_per_image,
             "energy_ratio": self.energy_ratio,
+            "rate_flops_per_image": self.rate_flops_per_image,
+            "error_vs_time": self.error_vs_time,
             "wall_time_s": self.wall_time,
             "backend": self.backend,
             "protocol": dataclasses.asdict(self.protocol) if self.protocol else None,
@@ -383,6 +392,12 @@ def evaluate(
         result.synaptic_events_per_image = float(events * protocol.dt)
         result.neuron_updates_per_image = float(net.n_neurons * n_steps)
         result.rate_flops_per_image = float(_rate_flops(net.architecture))
+        times, errors = error_vs_time(outputs, labels, protocol.dt)
+        every = max(1, n_steps // 40)
+        result.error_vs_time = {
+            "t_ms": [float(1000 * t) for t in times[every - 1 :: every]],
+            "error": [float(e) for e in errors[every - 1 :: every]],
+        }
         result.energy_ratio = (
             ENERGY_PER_SYNAPTIC_EVENT * result.synaptic_events_per_image
             + ENERGY_PER_NEURON_UPDATE * result.neuron_updates_per_image

@@ -253,9 +253,46 @@ def _compose(maps):
 # Spike -> current operators
 # --------------------------------------------------------------------------
 
+try:  # scipy >= 1.13: COO @ dense accumulating into a given output, in C++
+    from scipy.sparse._sparsetools import coo_matmat_dense as _coo_matmat_dense
+except ImportError:  # pragma: no cover
+    _coo_matmat_dense = None
+
+
+def _coo_accumulate(rows, cols, data, dense, out):
+    """``out += coo(data, (rows, cols)) @ dense`` for a C-contiguous 2-D ``out``.
+
+    Entries are processed in the order given: sorted by ``cols``, every row of
+    ``dense`` is read once (it may not fit in cache) while ``out`` (small) is
+    written at random.
+    """
+    if not data.size:
+        return
+    if (
+        _coo_matmat_dense is not None
+        and data.dtype == dense.dtype == out.dtype
+        and rows.dtype == cols.dtype
+        and out.flags.c_contiguous
+        and dense.flags.c_contiguous
+    ):
+        _coo_matmat_dense(
+            data.size,
+            dense.shape[1],
+            rows,
+            cols,
+            data,
+            dense.reshape(-1),
+            out.reshape(-1),
+        )
+    else:
+        matrix = sp.coo_matrix(
+            (data, (rows, cols)), shape=(out.shape[0], dense.shape[0])
+        )
+        out += np.asarray(matrix @ dense, dtype=out.dtype)
+
 
 class MatrixCore:
-    """A general linear map, stored dense or sparse (transposed, for row products).
+    """A general linear map, stored dense or sparse, transposed (n_in, n_out).
 
     Parameters
     ----------
@@ -266,12 +303,13 @@ class MatrixCore:
         Store dense when the density is at least this.
     """
 
+    pad = 0  # extra output values written past the end of the batch (none)
+
     def __init__(self, matrix, dtype, dense_threshold=DENSE_THRESHOLD):
         n_out, n_in = matrix.shape
         self.shape = (n_out, n_in)
-        density = (
-            matrix.nnz if sp.issparse(matrix) else np.count_nonzero(matrix)
-        ) / max(n_out * n_in, 1)
+        nnz = matrix.nnz if sp.issparse(matrix) else np.count_nonzero(matrix)
+        density = nnz / max(n_out * n_in, 1)
         self.dense = density >= dense_threshold or n_out * n_in <= 65536
         if self.dense:
             dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
@@ -280,11 +318,25 @@ class MatrixCore:
             self.weights_t = sp.csr_matrix(matrix.T, dtype=dtype)
             self.weights_t.sum_duplicates()
 
-    def apply_sparse(self, spikes):
-        """``spikes @ W.T`` for a CSR (batch, n_in) input; dense (batch, n_out)."""
+    def scale(self, factor):
+        """Multiply the weights by ``factor`` (in place)."""
         if self.dense:
-            return np.asarray(spikes @ self.weights_t)
-        return (spikes @ self.weights_t).toarray()
+            self.weights_t *= factor
+        else:
+            self.weights_t.data *= factor
+
+    def accumulate(self, x, out):
+        """``out[:batch * n_out] += x @ W.T`` for a CSR (batch, n_in) input ``x``."""
+        batch, n_out = x.shape[0], self.shape[0]
+        out = out[: batch * n_out].reshape(batch, n_out)
+        if self.dense:
+            # column-sorted entries: each weight row is read once per step
+            csc = x.tocsc()
+            cols = np.repeat(np.arange(x.shape[1], dtype=np.int32), np.diff(csc.indptr))
+            rows = csc.indices.astype(np.int32, copy=False)
+            _coo_accumulate(rows, cols, csc.data, self.weights_t, out)
+        else:
+            out += (x @ self.weights_t).toarray()
 
     def apply_dense(self, x):
         """``x @ W.T`` for a dense (batch, n_in) input."""
@@ -301,20 +353,25 @@ class ConvCore:
     """A channels-last 2-D convolution applied to sparse inputs (im2col of actives).
 
     Every active input value ``v`` at pixel ``p``, channel ``c`` adds
-    ``v * kernel[offset, c, :]`` to each output pixel that sees it; the product is
-    one sparse (output pixels, offsets*channels) @ dense (offsets*channels,
-    filters) product, whose inner loop runs over the contiguous filters.
+    ``v * kernel[offset, c, :]`` to each output pixel that sees it; this is one
+    sparse (output pixels, offsets*channels) @ dense (offsets*channels, filters)
+    product whose inner loop runs over the contiguous filters.
     """
 
+    _NOWHERE = 2**30  # table entry of offsets that reach no output pixel
+
     def __init__(self, conv, kernel, dtype, matrix=None):
-        (h, w), (ho, wo), (kh, kw), _, _ = _conv_geometry(conv)
+        _, (ho, wo), (kh, kw), _, _ = _conv_geometry(conv)
         self.conv = conv
         self.shape = (conv.size_out, conv.size_in)
         self.channels = conv.input_shape.n_channels
         self.filters = conv.n_filters
+        self.pad = self.filters  # one discarded output pixel after the batch
         self.n_out_pixels = ho * wo
         self.n_offsets = kh * kw
-        self.table = _conv_table(conv)
+        table = _conv_table(conv)
+        table[table == ho * wo] = self._NOWHERE
+        self.table = table
         self.kernel = np.ascontiguousarray(
             np.asarray(kernel).reshape(kh * kw * self.channels, self.filters),
             dtype=dtype,
@@ -323,38 +380,43 @@ class ConvCore:
         self._matrix = (
             convolution_matrix(conv, kernel=kernel) if matrix is None else matrix
         )
+        self._scale = 1.0
 
-    def apply_sparse(self, x):
-        """Convolution of a CSR (batch, n_in) input; dense (batch, n_out)."""
+    def scale(self, factor):
+        """Multiply the kernel by ``factor`` (in place)."""
+        self.kernel *= factor
+        self._scale *= factor
+
+    def accumulate(self, x, out):
+        """``out += conv(x)`` for a CSR (batch, n_in) input; ``out`` has ``pad`` spare."""
         batch = x.shape[0]
-        stride = self.n_out_pixels + 1  # one discard pixel per image
         cols = x.indices.astype(np.int32, copy=False)
-        counts = np.diff(x.indptr)
         if self.channels == 1:
             pix, chan = cols, None
         else:
-            pix, chan = np.divmod(cols, self.channels)
-        item = np.repeat(np.arange(batch, dtype=np.int32) * stride, counts)
-        rows = self.table[pix]
-        rows += item[:, None]
-        idx = self.offsets if chan is None else self.offsets + chan[:, None]
-        idx = np.broadcast_to(idx, rows.shape)
-        data = np.repeat(x.data, self.n_offsets)
-        im2col = sp.coo_matrix(
-            (data, (rows.ravel(), idx.ravel())),
-            shape=(batch * stride, self.kernel.shape[0]),
+            pix, chan = np.divmod(cols, np.int32(self.channels))
+        start = np.repeat(
+            np.arange(batch, dtype=np.int32) * np.int32(self.n_out_pixels),
+            np.diff(x.indptr),
         )
-        out = np.asarray(im2col @ self.kernel)
-        out = out.reshape(batch, stride, self.filters)[:, : self.n_out_pixels]
-        return out.reshape(batch, -1)
+        rows = self.table[pix]
+        rows += start[:, None]
+        discard = batch * self.n_out_pixels
+        np.minimum(rows, discard, out=rows)
+        idx = self.offsets if chan is None else self.offsets + chan[:, None]
+        idx = np.broadcast_to(idx, rows.shape).ravel()
+        data = np.repeat(x.data, self.n_offsets)
+        out = out[: (discard + 1) * self.filters].reshape(discard + 1, self.filters)
+        _coo_accumulate(rows.ravel(), idx, data, self.kernel, out)
 
     def apply_dense(self, x):
         """Convolution of a dense (batch, n_in) input."""
-        return np.asarray((self._matrix @ x.T).T).astype(x.dtype, copy=False)
+        y = np.asarray((self._matrix @ x.T).T) * self._scale
+        return y.astype(x.dtype, copy=False)
 
     def matrix(self):
         """The (n_out, n_in) map as a CSR matrix."""
-        return self._matrix
+        return self._matrix * self._scale
 
 
 class SpikeMap:
@@ -371,6 +433,7 @@ class SpikeMap:
         self.core = core
         n_in = core.shape[1] if pre is None else pre.shape[1]
         self.shape = (core.shape[0], n_in)
+        self.pad = core.pad
 
     @classmethod
     def from_maps(cls, maps, last, dtype, dense_threshold=DENSE_THRESHOLD, kernel=None):
@@ -407,10 +470,21 @@ class SpikeMap:
             pre = sp.csr_matrix(pre, dtype=dtype)
         return cls(pre, core)
 
-    def apply_sparse(self, spikes):
-        """Apply to a CSR (batch, n_in) spike matrix; dense (batch, n_out)."""
+    def scale(self, factor):
+        """Multiply the map by ``factor``."""
+        self.core.scale(factor)
+
+    def accumulate(self, spikes, out):
+        """``out += map(spikes)`` for CSR (batch, n_in) spikes; flat ``out``."""
         x = spikes if self.pre_t is None else (spikes @ self.pre_t).tocsr()
-        return self.core.apply_sparse(x)
+        self.core.accumulate(x, out)
+
+    def apply(self, spikes):
+        """``map(spikes)`` as a new dense (batch, n_out) array."""
+        batch, n_out = spikes.shape[0], self.shape[0]
+        out = np.zeros(batch * n_out + self.pad, dtype=spikes.dtype)
+        self.accumulate(spikes, out)
+        return out[: batch * n_out].reshape(batch, n_out)
 
     def apply_dense(self, x):
         """Apply to a dense (batch, n_in) array."""
@@ -440,17 +514,18 @@ class _LIFLayer:
         self.dt = dt
         self.tau_rc = float(nt.tau_rc)
         self.tau_ref = float(nt.tau_ref)
-        self.min_voltage = float(nt.min_voltage)
+        self.min_voltage = dtype.type(nt.min_voltage)
         self.spike_value = float(nt.amplitude) / dt
         self.gain = np.asarray(ens.gain, dtype=dtype)
         self.bias = np.asarray(ens.bias, dtype=dtype)
         self.unit_gain = bool(np.all(self.gain == 1))
+        self.uniform_gain = bool(np.all(self.gain == self.gain.flat[0]))
         self.v0 = np.asarray(initial["voltage"], dtype=dtype)
         self.ref0 = np.asarray(initial["refractory_time"], dtype=dtype)
         # expm1(-dt / tau_rc): nengo's factor for every neuron that is not refractory
         self.decay = np.expm1(-np.full(1, dt, dtype=dtype) / self.tau_rc)[0]
-        self.incoming = []  # (group, gain applies) filtered inputs
-        self.direct = []  # (source layer, SpikeMap) unfiltered (no delay)
+        self.incoming = []  # filter groups (their output is read one step later)
+        self.direct = []  # (source layer, SpikeMap): unfiltered, no delay
         self.from_input = []  # SpikeMaps from the input node
         self.constant = None  # (n,) constant input (before gain)
         self.base = None
@@ -463,51 +538,59 @@ class _LIFLayer:
 
     def _alloc(self, batch):
         self.batch = batch
-        self.work = np.empty((batch, self.n), dtype=self.dtype)
+        self.J = np.empty((batch, self.n), dtype=self.dtype)
+        self.work = np.empty(batch * self.n, dtype=self.dtype)
+        self.above = np.empty(batch * self.n, dtype=bool)
         self.mark = np.zeros(batch * self.n, dtype=bool)
         self.indptr_edges = np.arange(batch + 1) * self.n
+        if self.base is not None and self.base.ndim == 2:
+            self.base = np.ascontiguousarray(self.base[:batch])
 
     def shrink(self, batch):
         """Keep the first ``batch`` streams."""
         self.v = np.ascontiguousarray(self.v[:batch])
         self.ref = np.ascontiguousarray(self.ref[:batch])
         self.busy = self.busy[self.busy < batch * self.n]
-        if self.base is not None and self.base.ndim == 2:
-            self.base = np.ascontiguousarray(self.base[:batch])
         self._alloc(batch)
 
     def set_input(self, images):
         """Per presentation: ``bias + gain * (input and constant currents)``."""
         if not self.from_input and self.constant is None:
             self.base = self.bias
-            return
-        total = np.zeros((images.shape[0], self.n), dtype=self.dtype)
-        for spike_map in self.from_input:
-            total += spike_map.apply_dense(images)
-        if self.constant is not None:
-            total += self.constant
-        self.base = self.bias + self.gain * total
+        else:
+            total = np.zeros((images.shape[0], self.n), dtype=self.dtype)
+            for spike_map in self.from_input:
+                total += spike_map.apply_dense(images)
+            if self.constant is not None:
+                total += self.constant
+            self.base = self.bias + self.gain * total
+        if not self.incoming and not self.direct:
+            np.copyto(self.J, self.base)  # constant current during the presentation
 
     def current(self, spikes):
-        """Input current J (batch, n) of this step."""
-        base = self.base
+        """Input current J (batch, n) of this step: ``bias + gain * inputs``."""
+        J = self.J
         if not self.incoming and not self.direct:
-            if base.ndim == 1:
-                return np.broadcast_to(base, (self.batch, self.n))
-            return base
-        J = None
+            return J
+        first = True
         for group in self.incoming:
-            y = group.y.reshape(self.batch, self.n)
-            term = y if self.unit_gain else self.gain * y
-            J = base + term if J is None else J + term
+            y = group.y[: J.size].reshape(J.shape)
+            if not (group.gain_folded or self.unit_gain):
+                term = np.multiply(self.gain, y, out=self.work.reshape(J.shape))
+            else:
+                term = y
+            if first:
+                np.add(self.base, term, out=J)
+                first = False
+            else:
+                J += term
+        if first:
+            np.copyto(J, self.base)
         for source, spike_map in self.direct:
             S = spikes[source]
             if S.nnz:
-                x = spike_map.apply_sparse(S)
-                term = x if self.unit_gain else self.gain * x
-                J = base + term if J is None else J + term
-        if J is None:
-            J = np.broadcast_to(base, (self.batch, self.n))
+                x = spike_map.apply(S)
+                J += x if self.unit_gain else self.gain * x
         return J
 
     def step(self, J):
@@ -520,14 +603,14 @@ class _LIFLayer:
         dt, tau_rc = self.dt, self.tau_rc
         v = self.v.reshape(-1)
         ref = self.ref.reshape(-1)
-        Jf = np.ascontiguousarray(J).reshape(-1)
+        Jf = J.reshape(-1)
         busy = self.busy
         if busy.size:
             ref_b = ref[busy] - dt
             v_b = v[busy]
             J_b = Jf[busy]
-        # voltage -= (J - voltage) * expm1(-delta_t / tau_rc), delta_t = dt
-        work = self.work.reshape(-1)
+        # voltage -= (J - voltage) * expm1(-delta_t / tau_rc), with delta_t = dt
+        work = self.work
         np.subtract(Jf, v, out=work)
         work *= self.decay
         v -= work
@@ -535,7 +618,8 @@ class _LIFLayer:
             delta_t = clip((dt - ref_b), 0, dt)
             v[busy] = v_b - (J_b - v_b) * np.expm1(-delta_t / tau_rc)
             ref[busy] = ref_b
-        spiked = np.flatnonzero(v > 1)
+        np.greater(v, 1, out=self.above)
+        spiked = np.flatnonzero(self.above)
         if spiked.size:
             t_spike = dt + tau_rc * np.log1p(-(v[spiked] - 1) / (Jf[spiked] - 1))
         if self.min_voltage > -np.inf:
@@ -554,30 +638,90 @@ class _LIFLayer:
     def spike_matrix(self, spiked):
         """The spikes of a step as a CSR (batch, n) matrix of ``amplitude / dt``."""
         indptr = np.searchsorted(spiked, self.indptr_edges)
-        indices = (spiked - np.repeat(self.indptr_edges[:-1], np.diff(indptr))).astype(
-            np.int32
-        )
+        indices = spiked - np.repeat(self.indptr_edges[:-1], np.diff(indptr))
         data = np.full(spiked.size, self.spike_value, dtype=self.dtype)
         return sp.csr_matrix(
-            (data, indices, indptr.astype(np.int32)),
+            (data, indices.astype(np.int32), indptr.astype(np.int32)),
             shape=(self.batch, self.n),
         )
+
+
+class _FastFilter:
+    """A `nengo.LinearFilter` step in few in-place operations (float32 mode).
+
+    In a basis where the synapse's input gain is 1, a one-state filter (lowpass)
+    is ``x = a x + u``, and a two-state filter with a double pole ``e`` (alpha) is
+    ``x1 = e x1 + x0 + beta u; x0 = e x0 + u`` with output ``x1``. The input gain
+    (``scale``) is folded into the weights of the maps feeding the filter. Same
+    discrete system as nengo's (a change of state basis), different round-off.
+    """
+
+    def __init__(self, kind, coefficients, scale, dtype):
+        self.kind = kind
+        self.coefficients = [dtype.type(c) for c in coefficients]
+        self.scale = scale
+        self.dtype = dtype
+
+    @classmethod
+    def from_ss(cls, A, B, C, D, dtype):
+        """The fast form of the discrete system (A, B, C, D), or None."""
+        A, B, C, D = (np.asarray(m, dtype=float) for m in (A, B, C, D))
+        if np.any(D != 0) or A.shape not in ((1, 1), (2, 2)):
+            return None
+        if A.shape == (1, 1):
+            return cls("one", [A.item()], C.item() * B.item(), dtype)
+        e = np.trace(A) / 2
+        N = A - e * np.eye(2)
+        if np.abs(N @ N).max() > 1e-9 * max(np.abs(A).max() ** 2, 1e-300):
+            return None  # distinct poles: not handled here
+        T = np.vstack([C @ N, C])  # new states: x0 = C N x, x1 = C x
+        if abs(np.linalg.det(T)) < 1e-12 * np.abs(T).max() ** 2:
+            return None
+        Bn = (T @ B).ravel()
+        if Bn[0] == 0:
+            return None
+        return cls("double", [e, Bn[1] / Bn[0]], Bn[0], dtype)
+
+    def make_state(self, size):
+        n = 1 if self.kind == "one" else 2
+        return np.zeros((n, size), dtype=self.dtype)
+
+    def step(self, X, u):
+        """Advance state ``X`` with (scaled) input ``u`` (overwritten); return y."""
+        if self.kind == "one":
+            (a,) = self.coefficients
+            x = X[0]
+            x *= a
+            x += u
+            return x
+        e, beta = self.coefficients
+        x0, x1 = X[0], X[1]
+        x1 *= e
+        x1 += x0
+        x0 *= e
+        x0 += u
+        u *= beta
+        x1 += u
+        return x1
 
 
 class _FilterGroup:
     """One synapse (a `nengo.LinearFilter`) on the summed currents into a sink.
 
-    Uses nengo's own discretisation and step classes (``NoD`` for the alpha
-    synapse), on a flat (batch * n) signal; its output is read one step later, as
-    nengo's filtered connections (synapse ops are "update" operators).
+    Its output is read one step later, as that of nengo's filtered connections
+    (synapses are "update" operators). In float64, nengo's own discretisation and
+    step classes (``NoD`` for the alpha synapse) run on a flat (batch * n) signal
+    (same arithmetic); in float32, `_FastFilter` when it applies.
     """
 
-    def __init__(self, synapse, n, dtype, dt):
+    def __init__(self, synapse, n, dtype, dt, fast=True):
         self.synapse = synapse
         self.n = n
         self.dtype = dtype
         self.sources = []  # (layer index, SpikeMap)
+        self.gain_folded = False
         A, B, C, D = synapse._get_ss(dt)  # noqa: SLF001 (nengo's discretisation)
+        self.fast = _FastFilter.from_ss(A, B, C, D, dtype) if fast else None
         # (2,): a size-1 signal would select nengo's scalar-only step class
         state = synapse.make_state((2,), (2,), dt, dtype=dtype)
         step = synapse.make_step((2,), (2,), dt, None, state)
@@ -585,35 +729,49 @@ class _FilterGroup:
         self.matrices = [np.asarray(m, dtype=dtype) for m in (A, B, C, D)]
         self.n_states = state["X"].shape[0]
 
-    def reset(self, batch):
-        self.batch = batch
-        self.X = np.zeros((self.n_states, batch * self.n), dtype=self.dtype)
-        self.y = np.zeros(batch * self.n, dtype=self.dtype)
-        self._make_step()
+    @property
+    def input_scale(self):
+        """Factor folded into the maps that feed this filter."""
+        return 1.0 if self.fast is None else self.fast.scale
 
-    def _make_step(self):
-        self.step_f = self.step_class(*self.matrices, self.X)
+    def reset(self, batch):
+        size = batch * self.n
+        self.batch = batch
+        if self.fast is not None:
+            self.X = self.fast.make_state(size)
+        else:
+            self.X = np.zeros((self.n_states, size), dtype=self.dtype)
+            self.step_f = self.step_class(*self.matrices, self.X)
+        self.y = np.zeros(size, dtype=self.dtype)
+        pad = max([m.pad for _, m in self.sources], default=0)
+        self.u = np.zeros(size + pad, dtype=self.dtype)
 
     def shrink(self, batch):
-        X = self.X.reshape(self.n_states, self.batch, self.n)[:, :batch]
-        self.X = np.ascontiguousarray(X).reshape(self.n_states, -1)
-        self.y = np.ascontiguousarray(self.y[: batch * self.n])
+        size = batch * self.n
+        X = self.X.reshape(self.X.shape[0], self.batch, self.n)[:, :batch]
+        self.X = np.ascontiguousarray(X).reshape(self.X.shape[0], -1)
+        if self.fast is None:
+            self.step_f = self.step_class(*self.matrices, self.X)
+            self.y = np.ascontiguousarray(self.y[:size])
+        else:
+            self.y = self.X[-1]
+        pad = self.u.size - self.batch * self.n
+        self.u = np.zeros(size + pad, dtype=self.dtype)
         self.batch = batch
-        self._make_step()
 
     def update(self, spikes):
         """Filter this step's summed currents (read by the sink next step)."""
-        u = None
+        u = self.u
+        u.fill(0)
         for source, spike_map in self.sources:
             S = spikes[source]
             if S.nnz:
-                x = spike_map.apply_sparse(S)
-                u = x if u is None else u + x
-        if u is None:
-            u = np.zeros(self.batch * self.n, dtype=self.dtype)
-        self.y = self.step_f(
-            None, np.ascontiguousarray(u, dtype=self.dtype).reshape(-1)
-        )
+                spike_map.accumulate(S, u)
+        signal = u[: self.batch * self.n]
+        if self.fast is not None:
+            self.y = self.fast.step(self.X, signal)
+        else:
+            self.y = self.step_f(None, signal)
 
 
 class _NodeSink:
@@ -638,16 +796,17 @@ class _NodeSink:
         self.base = total
 
     def shrink(self, batch):
-        self.base = np.ascontiguousarray(self.base[:batch])
+        if self.base is not None:
+            self.base = np.ascontiguousarray(self.base[:batch])
 
     def value(self, spikes, batch):
         value = self.base
         for group in self.incoming:
-            value = value + group.y.reshape(batch, self.n)
+            value = value + group.y[: batch * self.n].reshape(batch, self.n)
         for source, spike_map in self.direct:
             S = spikes[source]
             if S.nnz:
-                value = value + spike_map.apply_sparse(S)
+                value = value + spike_map.apply(S)
         return value
 
 
@@ -698,6 +857,9 @@ class CompiledNetwork:
         Synaptic filters (one per post target and synapse).
     sinks : dict
         Probed passthrough nodes (output and monitors) by node.
+    last_spikes : dict
+        After a step, the spikes of each layer (by index in ``layers``) as a CSR
+        (batch, n_neurons) matrix of ``amplitude / dt``.
     spike_maps : dict
         ``(source, target) -> list of SpikeMap``: every composed linear map (the
         source is an `nengo.Ensemble`, the input node or a constant node; the
@@ -755,6 +917,7 @@ class CompiledNetwork:
                 timings["currents"] = timings.get("currents", 0) + t1 - t0
                 timings["lif"] = timings.get("lif", 0) + t2 - t1
                 t0 = t2
+        self.last_spikes = spikes
         values = {
             node: sink.value(spikes, self.batch) for node, sink in self.sinks.items()
         }
@@ -800,6 +963,7 @@ def compile_network(
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a float type, got {dtype}")
+    exact = dtype == np.float64  # nengo's arithmetic, operation for operation
     inp = getattr(net, "inp", None)
     if not isinstance(inp, nengo.Node):
         raise TypeError(f"{_name(net)} has no input node 'inp'")
@@ -978,12 +1142,25 @@ def compile_network(
                 key = (id(sink), _synapse_key(syn))
                 if key not in group_index:
                     group_index[key] = len(groups)
-                    group = _FilterGroup(syn, sink.n, dtype, dt)
+                    group = _FilterGroup(syn, sink.n, dtype, dt, fast=not exact)
+                    group.sink = sink
                     groups.append(group)
                     sink.incoming.append(group)
                 groups[group_index[key]].sources.append((src, spike_map))
         if spike_map is not None:
             spike_maps.setdefault((source, target), []).append(spike_map)
+    # float32: fold each fast filter's input gain (and a layer's uniform gain) into
+    # the weights of the maps feeding it
+    for group in groups:
+        factor = group.input_scale
+        sink = group.sink
+        if not exact and isinstance(sink, _LIFLayer) and not sink.unit_gain:
+            if sink.uniform_gain:
+                factor *= float(sink.gain.flat[0])
+                group.gain_folded = True
+        if factor != 1:
+            for _, spike_map in group.sources:
+                spike_map.scale(factor)
     return CompiledNetwork(layers, groups, sinks, spike_maps, dtype, dt)
 
 

@@ -328,15 +328,20 @@ class _DenseLink:
 
 
 class _SparseLink:
-    """Sparse weights (pooling, locally-connected, identity): discrete axons."""
+    """Sparse weights (pooling, locally-connected, identity): discrete axons.
 
-    def __init__(self, rows, cols, n_pre, n_post):
-        self.matrix = scipy.sparse.csr_matrix(
-            (np.ones(len(rows)), (cols, rows)), shape=(n_pre, n_post)
-        )  # (pre, post) incidence
+    When nengo-loihi splits a block it stores identical (weights, targets) rows
+    of different axons once; that matters for pooling (equal weights) and is
+    modelled when the weights take few distinct values. Trained weights are all
+    different, and their rows are counted one by one.
+    """
+
+    def __init__(self, rows, cols, values, n_pre, n_post):
+        coo = scipy.sparse.coo_matrix((values, (cols, rows)), shape=(n_pre, n_post))
+        self.matrix = coo.tocsr()  # (pre, post) weights
         self.matrix.sum_duplicates()
-        self.matrix.data[:] = 1
         self.n_pre, self.n_post = n_pre, n_post
+        self.dedup = len(np.unique(self.matrix.data)) <= 16
 
     def min_in_axons(self):
         return int(np.diff(self.matrix.tocsc().indptr).max(initial=0))
@@ -348,21 +353,44 @@ class _SparseLink:
             (np.ones(self.n_post), (np.arange(self.n_post), ids)),
             shape=(self.n_post, n_blocks),
         )
-        return (self.matrix @ onehot).tocoo(), n_blocks  # (pre, block) -> n weights
+        pattern = self.matrix.copy()
+        pattern.data[:] = 1
+        return (pattern @ onehot).tocoo(), n_blocks, ids  # (pre, block) -> n weights
+
+    def _dedup_bits(self, ids, n_blocks):
+        coo = self.matrix.tocoo()
+        block = ids[coo.col]
+        order = np.lexsort((coo.col, coo.row, block))
+        pre, post, val, block = coo.row[order], coo.col[order], coo.data[order], block[order]
+        starts = np.flatnonzero(np.r_[True, (np.diff(pre) != 0) | (np.diff(block) != 0)])
+        ends = np.r_[starts[1:], len(pre)]
+        seen = [set() for _ in range(n_blocks)]
+        bits = np.zeros(n_blocks)
+        for a, b in zip(starts, ends):
+            key = (post[a:b].tobytes(), val[a:b].tobytes())
+            k = block[a]
+            if key not in seen[k]:
+                seen[k].add(key)
+                bits[k] += _axon_bits(b - a, 3)
+        return bits
 
     def post_usage(self, shape, block_shape):
-        counts, n_blocks = self._counts(shape, block_shape)
-        if n_blocks == 1:  # not split: one axon per presynaptic neuron
+        counts, n_blocks, ids = self._counts(shape, block_shape)
+        if n_blocks == 1:  # not split: one axon (and weight row) per presynaptic neuron
             in_axons = np.array([self.n_pre])
         else:
             in_axons = np.bincount(counts.col, minlength=n_blocks)
-        per_axon = np.array([_axon_bits(c, 3) for c in counts.data.astype(int)])
-        bits = np.bincount(counts.col, weights=per_axon, minlength=n_blocks)
+        if n_blocks > 1 and self.dedup:
+            bits = self._dedup_bits(ids, n_blocks)
+        else:
+            sizes, inverse = np.unique(counts.data.astype(int), return_inverse=True)
+            per_axon = np.array([_axon_bits(n, 3) for n in sizes])[inverse]
+            bits = np.bincount(counts.col, weights=per_axon, minlength=n_blocks)
         return in_axons, bits
 
     def pre_out_axons(self, pre_shape, pre_block, post_shape, post_block):
         pre_ids = _block_ids(pre_shape, pre_block)
-        counts, n_blocks = self._counts(post_shape, post_block)
+        counts, n_blocks, _ = self._counts(post_shape, post_block)
         if n_blocks == 1:
             return np.bincount(pre_ids)
         return np.bincount(pre_ids[counts.row], minlength=int(pre_ids.max()) + 1)
@@ -505,8 +533,8 @@ def _link(conn):
     n_pre, n_post = conn.pre_obj.size_out, conn.post_obj.size_in
     if isinstance(transform, nengo.Dense) and np.ndim(transform.init) == 2:
         return _DenseLink(n_pre, n_post)
-    rows, cols, _ = _sparse_parts(transform, n_post, n_pre)
-    return _SparseLink(rows, cols, n_pre, n_post)
+    rows, cols, values = _sparse_parts(transform, n_post, n_pre)
+    return _SparseLink(rows, cols, values, n_pre, n_post)
 
 
 # --------------------------------------------------------------------------------------

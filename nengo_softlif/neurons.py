@@ -255,6 +255,19 @@ class LIFParams:
         """The spiking `nengo.LIF`."""
         return nengo.LIF(**self._kwargs())
 
+    def ensemble_kwargs(self, n_neurons, neuron_type=None):
+        """Keyword arguments giving an ensemble this gain, bias and neuron type.
+
+        ``nengo.Ensemble(n, 1, **preset.ensemble_kwargs(n))`` is a layer of
+        ``n`` neurons with the preset's gain and bias (and, by default, its soft
+        LIF neuron); connect to ``ens.neurons``.
+        """
+        return {
+            "neuron_type": self.soft_lif() if neuron_type is None else neuron_type,
+            "gain": np.full(n_neurons, self.gain),
+            "bias": np.full(n_neurons, self.bias),
+        }
+
 
 #: The paper's neuron settings (Hunsberger & Eliasmith 2015, 2016).
 PRESETS = {

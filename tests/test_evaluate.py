@@ -137,6 +137,8 @@ def test_spiking_same_in_nengo_and_nengo_dl(trained, reset, minibatch_size):
         ref.synaptic_events_per_image, rel=0.02
     )
     assert dl.neuron_updates_per_image == net.n_neurons * 100
+    curve = dl.error_vs_time
+    assert len(curve["t_ms"]) == len(curve["error"]) > 10 and curve["t_ms"][-1] == 100
 
 
 def test_minibatch_streams_equal_a_single_stream(trained):

@@ -135,3 +135,13 @@ def test_presets_and_their_neurons():
     )
     with pytest.raises(ValueError, match="tau_rc"):
         LIFParams(tau_rc=0, tau_ref=0.001, amplitude=1, gain=1, bias=1)
+
+
+def test_preset_gives_a_layer_its_gain_and_bias():
+    preset = PRESETS["cifar10"]
+    with nengo.Network() as net:
+        ens = nengo.Ensemble(7, 1, **preset.ensemble_kwargs(7))
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        assert np.allclose(sim.data[ens].gain, 0.825)
+        assert np.allclose(sim.data[ens].bias, 1.0)
+    assert isinstance(ens.neuron_type, SoftLIFRate) and ens.neuron_type.tau_rc == 0.05
