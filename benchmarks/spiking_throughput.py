@@ -91,8 +91,14 @@ def worker(config):
     rng = np.random.default_rng(1)
     shape = tuple(net.architecture.input_shape)
     n = config["n_images"]
-    images = rng.uniform(0, 1, size=(n,) + shape).astype(np.float32)
-    labels = rng.integers(0, 10, size=n)
+    if config["images"] == "mnist-sample":
+        from nengo_softlif.data import load_embedded_mnist, to_float
+
+        data = load_embedded_mnist()
+        images, labels = to_float(data.test_images[:n]), data.test_labels[:n]
+    else:
+        images = rng.uniform(0, 1, size=(n,) + shape).astype(np.float32)
+        labels = rng.integers(0, 10, size=n)
     protocol = Protocol(presentation_time=config["presentation_time"])
     options, record = dict(config["options"]), {}
     backend = config["backend"]
@@ -119,6 +125,7 @@ def worker(config):
         "rss_before_mb": rss_before,
         "peak_rss_mb": _rss_mb(),
         "layer_rates": result.layer_rates,
+        "classification_error": result.error,
         "predictions": result.predictions.tolist(),
         "outputs": result.outputs.tolist(),
     }
@@ -134,7 +141,7 @@ def run_config(config):
     )
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        return {"error": f"exit {proc.returncode}: {tail}"}
+        return {"failure": f"exit {proc.returncode}: {tail}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -144,6 +151,7 @@ def configurations(args):
         "arch": args.arch,
         "checkpoint": args.checkpoint,
         "presentation_time": args.presentation_time,
+        "images": args.images,
     }
     configs = []
     for mb in args.fast_minibatch:
@@ -202,6 +210,13 @@ def main(argv=None):
     parser.add_argument("--unroll", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--skip-nengo-dl", action="store_true")
     parser.add_argument("--presentation-time", type=float, default=0.2)
+    parser.add_argument(
+        "--images",
+        choices=["random", "mnist-sample"],
+        default="random",
+        help="random images in [0, 1], or the MNIST test images shipped with the "
+        "package (MNIST only; gives realistic activity for trained weights)",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -209,10 +224,13 @@ def main(argv=None):
         print(json.dumps(worker(json.loads(args.worker))))
         return
 
+    if args.images == "mnist-sample" and args.arch != "mnist":
+        parser.error("--images mnist-sample needs --arch mnist")
     weights = args.checkpoint or "random weights"
     print(
-        f"# {args.arch} ({weights}), {args.presentation_time * 1000:.0f} ms per image, "
-        f"dt 1 ms; {os.cpu_count()} CPUs"
+        f"# {args.arch} ({weights}; {args.images} images), "
+        f"{args.presentation_time * 1000:.0f} ms per image, dt 1 ms; "
+        f"{os.cpu_count()} CPUs"
     )
     results = []
     for config in configurations(args):
@@ -221,8 +239,8 @@ def main(argv=None):
         )
         result = run_config(config)
         results.append((config, result))
-        if "error" in result:
-            print(f"  failed: {result['error']}")
+        if "failure" in result:
+            print(f"  failed: {result['failure']}")
             continue
         print(f"  {result['wall']:.1f} s (setup {result['setup']:.1f} s)", flush=True)
 
@@ -230,7 +248,7 @@ def main(argv=None):
         seconds = result["wall"] - (result["setup"] if steady else 0.0)
         return float("nan") if seconds <= 0 else config["n_images"] / seconds
 
-    ok = [(c, r) for c, r in results if "error" not in r]
+    ok = [(c, r) for c, r in results if "failure" not in r]
     ref = {
         kind: max(
             (rate(c, r, True) for c, r in ok if c["backend"] == kind), default=None
@@ -262,10 +280,12 @@ def main(argv=None):
     if ref["fast"] and ref["nengo-dl"]:
         print(f"fast / nengo-dl = {ref['fast'] / ref['nengo-dl']:.1f}x (best of each)")
 
-    print("\nmean firing rates (Hz) per layer:")
+    print("\nmean firing rates (Hz) per layer, and classification error:")
     for config, result in ok:
         rates = ", ".join(f"{k} {v:.1f}" for k, v in result["layer_rates"].items())
-        print(f"  {config['label']:<28}{rates}")
+        print(
+            f"  {config['label']:<28}{rates}; error {100 * result['classification_error']:.1f}%"
+        )
     for config, result in ok:
         if config["backend"] == "fast" and result["phases"]:
             total = sum(result["phases"].values())

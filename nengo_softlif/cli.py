@@ -69,9 +69,9 @@ def _add_training(parser):
 def _add_evaluation(parser):
     parser.add_argument(
         "--backend",
-        choices=["nengo-dl", "nengo", "loihi"],
-        default="nengo-dl",
-        help="simulator of the spiking run",
+        choices=["fast", "nengo-dl", "nengo", "loihi"],
+        default="fast",
+        help="simulator of the spiking run (default fast: event-driven, same dynamics)",
     )
     parser.add_argument(
         "--n-test", type=int, default=None, help="evaluate the first N test images"
@@ -205,7 +205,7 @@ def _experiment_config(args):
         sigma=getattr(args, "sigma", 0.02),
         noise=getattr(args, "noise", "gaussian:10"),
         n_test=getattr(args, "n_test", None),
-        spiking_backend=getattr(args, "backend", "nengo-dl"),
+        spiking_backend=getattr(args, "backend", "fast"),
         minibatch_size=getattr(args, "eval_minibatch", 100),
         anneal_to=getattr(args, "anneal_sigma", None),
     )

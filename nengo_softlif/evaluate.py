@@ -6,8 +6,10 @@ output averaged over ``[t_start, t_end]`` of its presentation; images follow eac
 other without resetting the network (``reset=True`` to reset). A static (rate)
 network is run for one step per image.
 
-Backends are kept in :data:`BACKENDS` (``"nengo-dl"``, ``"nengo"``; the optional
-``"loihi"`` registers itself); add one with :func:`register_backend`.
+Backends are kept in :data:`BACKENDS`: ``"nengo"`` (the reference simulator),
+``"nengo-dl"`` (minibatched TensorFlow), ``"fast"`` (event-driven numpy/scipy with
+the same LIF and synapse dynamics, for feed-forward LIF networks) and the optional
+``"loihi"`` (nengo-loihi emulator); add one with :func:`register_backend`.
 """
 
 import dataclasses
@@ -165,6 +167,7 @@ BACKENDS = {}
 #: imported only then): name -> module that registers it.
 LAZY_BACKENDS = {
     "nengo-dl": "nengo_softlif.evaluate_dl",
+    "fast": "nengo_softlif.evaluate_fast",
     "loihi": "nengo_softlif.loihi",
 }
 
@@ -340,8 +343,9 @@ def evaluate(
         Presentation and read-out; by default the paper's MNIST protocol for
         spiking networks and one step for rate networks.
     backend : str
-        One of :data:`BACKENDS`: ``"nengo-dl"`` (minibatched), ``"nengo"`` (the
-        reference simulator), or ``"loihi"`` (if nengo-loihi is installed).
+        One of :data:`BACKENDS`: ``"nengo-dl"`` (minibatched), ``"fast"``
+        (event-driven, spiking LIF networks only), ``"nengo"`` (the reference
+        simulator), or ``"loihi"`` (if nengo-loihi is installed).
     progress : bool
         Show a progress bar.
     **options

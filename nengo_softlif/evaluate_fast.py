@@ -10,20 +10,28 @@ post-synaptic currents, so the cost of a step scales with the number of spikes
 times their fan-out, not with the size of the weight matrices.
 
 * The maps between two neuron layers (e.g. average pooling then a convolution)
-  are composed once, when the network is compiled. A map ending in a
-  `nengo.Convolution` is applied to the (pooled) spikes with an im2col product of
-  the active inputs only; a dense map as ``spikes (CSR) @ W.T (dense)``; other
+  are composed once, when the network is compiled (:class:`SpikeMap`): a fixed
+  sparse part (pooling) is applied to the spikes first, then the last transform.
+  A `nengo.Convolution` is applied to the (pooled) active inputs only, by an
+  im2col product (:class:`ConvCore`); a dense map as a product of the active
+  inputs, sorted by input, with the dense weights (:class:`MatrixCore`); other
   sparse maps as a sparse-sparse product.
 * The input is constant during a presentation: the first layer's current is
   computed once per image.
-* The neuron update is `nengo.LIF.step` (nengo 3.2), operation for operation, and
-  the synapses are nengo's own discretised `nengo.LinearFilter` step objects, with
-  nengo's one-step delay of a filtered connection. Initial voltages are those a
-  `nengo.Simulator` draws for the same network (nengo's seeding), the same for
-  every stream. With ``dtype="float64"`` the spike trains are those of the
-  reference simulator, step for step (up to round-off in the order of the
-  summations, which in practice never moves a spike); ``float32`` (the default)
-  is faster and agrees statistically.
+* The neuron update is `nengo.LIF.step` (nengo 3.2), operation for operation
+  (refractory periods with partial steps, spike-time interpolation,
+  ``min_voltage``, ``amplitude / dt`` spikes), with nengo's one-step delay of a
+  filtered connection. Initial voltages are those a `nengo.Simulator` draws for
+  the same network (nengo's seeding of the network and ``seed + 1`` per
+  ensemble), the same for every stream, and again after each reset.
+* ``dtype="float64"``: the synapses are nengo's own discretised
+  `nengo.LinearFilter` step classes, so the spike trains are those of the
+  reference simulator, step for step (only the order of summations differs,
+  which in practice never moves a spike).
+* ``dtype="float32"`` (the default, ~2x faster): the alpha (or lowpass) synapse
+  runs in a change of state basis with a few in-place operations, its input gain
+  and uniform neuron gains folded into the weights; it agrees with the
+  reference statistically (same rates and read-outs, not the same spikes).
 
 Minibatch items are independent image streams, as in the nengo-dl backend.
 """
@@ -66,7 +74,10 @@ DENSE_THRESHOLD = 0.05
 
 
 def _name(obj):
-    return repr(obj)
+    if isinstance(obj, nengo.Connection):
+        label = f' "{obj.label}"' if obj.label else ""
+        return f"<Connection{label} from {obj.pre_obj} to {obj.post_obj}>"
+    return str(obj)
 
 
 def _conv_geometry(conv):
@@ -214,15 +225,14 @@ def transform_matrix(conn, rng=None):
     elif type(transform) is Convolution:
         core = convolution_matrix(transform, rng=rng)
     else:
-        raise TypeError(
-            f"{conn} has a {type(transform).__name__} transform, which the fast "
-            f"backend does not support; {_USE_OTHER_BACKEND}"
+        raise _unsupported(
+            conn, f"its {type(transform).__name__} transform is not supported"
         )
     pre_sel = _selection(conn.pre_slice, conn.pre_obj.size_out)
     post_obj = conn.post_obj
     post_sel = _selection(conn.post_slice, post_obj.size_in)
     if post_sel is not None and len(np.unique(post_sel.indices)) < post_sel.shape[0]:
-        raise TypeError(f"{conn} has repeated indices in its post slice")
+        raise _unsupported(conn, "its post slice repeats indices")
     maps = [
         m
         for m in (pre_sel, core, None if post_sel is None else post_sel.T)
@@ -329,7 +339,9 @@ class MatrixCore:
         """``out[:batch * n_out] += x @ W.T`` for a CSR (batch, n_in) input ``x``."""
         batch, n_out = x.shape[0], self.shape[0]
         out = out[: batch * n_out].reshape(batch, n_out)
-        if self.dense:
+        if self.dense and n_out <= 32:  # small read-outs (monitors, output)
+            out += x @ self.weights_t
+        elif self.dense:
             # column-sorted entries: each weight row is read once per step
             csc = x.tocsc()
             cols = np.repeat(np.arange(x.shape[1], dtype=np.int32), np.diff(csc.indptr))
@@ -377,9 +389,8 @@ class ConvCore:
             dtype=dtype,
         )
         self.offsets = (np.arange(kh * kw, dtype=np.int32) * self.channels)[None, :]
-        self._matrix = (
-            convolution_matrix(conv, kernel=kernel) if matrix is None else matrix
-        )
+        self._kernel = kernel
+        self._matrix = matrix  # built when first needed
         self._scale = 1.0
 
     def scale(self, factor):
@@ -411,11 +422,13 @@ class ConvCore:
 
     def apply_dense(self, x):
         """Convolution of a dense (batch, n_in) input."""
-        y = np.asarray((self._matrix @ x.T).T) * self._scale
+        y = np.asarray((self.matrix() @ x.T).T)
         return y.astype(x.dtype, copy=False)
 
     def matrix(self):
         """The (n_out, n_in) map as a CSR matrix."""
+        if self._matrix is None:
+            self._matrix = convolution_matrix(self.conv, kernel=self._kernel)
         return self._matrix * self._scale
 
 
@@ -436,23 +449,27 @@ class SpikeMap:
         self.pad = core.pad
 
     @classmethod
-    def from_maps(cls, maps, last, dtype, dense_threshold=DENSE_THRESHOLD, kernel=None):
-        """Build from a path's per-connection matrices.
+    def from_path(
+        cls, path, matrix_of, dtype, dense_threshold=DENSE_THRESHOLD, kernel=None
+    ):
+        """Build from a path of connections (through passthrough nodes).
 
         Parameters
         ----------
-        maps : list
-            (post, pre) matrix of each connection of the path, in order.
-        last : `nengo.Connection`
-            The last connection of the path.
+        path : list of `nengo.Connection`
+            The connections, from the source population to the target.
+        matrix_of : callable
+            ``matrix_of(conn)`` -> (post, pre) matrix of a connection.
         dtype : dtype
         dense_threshold : float
         kernel : ndarray, optional
-            The kernel of ``last``, if it is a `nengo.Convolution`.
+            The kernel of the last connection, if it is a `nengo.Convolution`.
         """
-        pre = _compose(maps[:-1]) if len(maps) > 1 else None
+        last = path[-1]
+        pre = _compose([matrix_of(c) for c in path[:-1]]) if len(path) > 1 else None
         if pre is not None and not sp.issparse(pre):
-            return cls(None, MatrixCore(_compose(maps), dtype, dense_threshold))
+            full = _compose([matrix_of(c) for c in path])
+            return cls(None, MatrixCore(full, dtype, dense_threshold))
         conv = last.transform
         plain_conv = (
             type(conv) is Convolution
@@ -463,9 +480,9 @@ class SpikeMap:
             and last.post_slice == slice(None)
         )
         if plain_conv:
-            core = ConvCore(conv, kernel, dtype, matrix=maps[-1])
+            core = ConvCore(conv, kernel, dtype)
         else:
-            core = MatrixCore(maps[-1], dtype, dense_threshold)
+            core = MatrixCore(matrix_of(last), dtype, dense_threshold)
         if pre is not None:
             pre = sp.csr_matrix(pre, dtype=dtype)
         return cls(pre, core)
@@ -827,12 +844,16 @@ def _node_kind(node, inp):
         return "input"
     if node.output is None:
         return "passthrough"
-    if node.size_in == 0 and not callable(node.output):
+    if (
+        node.size_in == 0
+        and not callable(node.output)
+        and not isinstance(node.output, nengo.Process)
+    ):
         return "constant"
     raise _unsupported(
         node,
         "nodes other than the input must be passthrough nodes (output=None) or "
-        "constants (an array output); this one computes a function",
+        "constants (an array output); this one computes a function or a process",
     )
 
 
@@ -1088,7 +1109,7 @@ def compile_network(
             if indegree[tgt] == 0:
                 ready.append(tgt)
     if len(order) < len(ensembles):
-        cycle = sorted((_name(e) for e in ensembles if indegree[e] > 0))
+        cycle = sorted(_name(e) for e in ensembles if indegree[e] > 0)
         raise TypeError(
             f"The fast backend cannot run recurrent networks: {', '.join(cycle)} are "
             f"connected in a loop; {_USE_OTHER_BACKEND}."
@@ -1104,7 +1125,6 @@ def compile_network(
     sinks = {node: _NodeSink(node, dtype) for node in probed}
     groups, group_index, spike_maps = [], {}, {}
     for source, target, path, syn in paths:
-        maps = [conn_matrix(c) for c in path]
         sink = (
             layers[position[target]]
             if isinstance(target, nengo.Ensemble)
@@ -1117,7 +1137,7 @@ def compile_network(
                     f"the path from {_name(source)} is filtered (input and constant "
                     "paths must have synapse=None)",
                 )
-            full = _compose(maps)
+            full = _compose([conn_matrix(c) for c in path])
             if source is inp:
                 spike_map = SpikeMap(None, MatrixCore(full, dtype, dense_threshold))
                 sink.from_input.append(spike_map)
@@ -1134,7 +1154,9 @@ def compile_network(
             if type(last.transform) is Convolution:
                 rng = np.random.RandomState(seeds[last])
                 kernel = last.transform.sample(rng=rng)
-            spike_map = SpikeMap.from_maps(maps, last, dtype, dense_threshold, kernel)
+            spike_map = SpikeMap.from_path(
+                path, conn_matrix, dtype, dense_threshold, kernel
+            )
             src = position[source]
             if syn is None:
                 sink.direct.append((src, spike_map))
@@ -1180,6 +1202,7 @@ def run_fast(
     dtype="float32",
     seed=0,
     dense_threshold=DENSE_THRESHOLD,
+    stream_chunk=None,
     timings=None,
 ):
     """Evaluate with event-driven sparse spike propagation (numpy/scipy).
@@ -1204,6 +1227,11 @@ def run_fast(
         stochastic parts, and the initial voltages come from the network's seeds.
     dense_threshold : float
         Maps at least this dense are stored as dense arrays.
+    stream_chunk : int, "auto" or None
+        Simulate the streams this many at a time (each chunk through all its
+        images, then the next): the same results as all at once (streams are
+        independent), with smaller arrays that stay in cache. ``"auto"``: about
+        2**18 neurons per chunk; None: all ``minibatch_size`` streams at once.
     timings : dict, optional
         If given, seconds spent per phase are added to it (``"currents"``,
         ``"lif"``, ``"readout"``, ``"synapses"``, ``"setup"``).
@@ -1215,8 +1243,26 @@ def run_fast(
     monitor_sums : ndarray
         (n_images, 2 * len(monitors)): per presentation, the sum over its steps of
         each monitor node's output.
+
+    Raises
+    ------
+    TypeError
+        If the network is not a feed-forward chain of `nengo.LIF` layers with
+        linear connections (see :func:`compile_network`).
+
+    Notes
+    -----
+    The state of a minibatch is a few arrays of (minibatch, neurons) values per
+    layer; the largest memory is the dense weights of dense layers (stored
+    transposed, in ``dtype``) and ``outputs`` (``4 * n_steps * n_out`` bytes per
+    image, as the other backends return).
     """
     del seed
+    if len(images) == 0:
+        return (
+            np.zeros((0, protocol.n_steps, net.out.size_out), dtype=np.float32),
+            np.zeros((0, 2 * len(monitors))),
+        )
     start = time.perf_counter()
     probes = [net.out_probe] + list(monitors.values())
     compiled = compile_network(
@@ -1231,19 +1277,28 @@ def run_fast(
     mb = math.ceil(n_images / per_stream)  # streams that show at least one image
     outputs = np.zeros((n_images, n_steps, out_node.size_in), dtype=np.float32)
     sums = np.zeros((n_images, 2 * len(monitors)))
-    compiled.reset(mb)
+    if stream_chunk == "auto":
+        n_neurons = sum(layer.n for layer in compiled.layers)
+        stream_chunk = max(1, 2**18 // max(n_neurons, 1))
+    chunk = mb if stream_chunk is None else max(1, min(int(stream_chunk), mb))
+    # (first stream of the chunk, presentation): stream b shows images
+    # b * per_stream + k; streams past the end of the images are dropped
+    schedule = [(s0, k) for s0 in range(0, mb, chunk) for k in range(per_stream)]
     if timings is not None:
         timings["setup"] = timings.get("setup", 0) + time.perf_counter() - start
-    for k in _progress(range(per_stream), progress, "fast presentations"):
-        # stream b shows images b*per_stream + k; streams past the end are dropped
-        batch = min(mb, math.ceil((n_images - k) / per_stream))
-        compiled.shrink(batch)
-        idx = np.arange(batch) * per_stream + k
+    for s0, k in _progress(schedule, progress, "fast presentations"):
+        s1 = min(s0 + chunk, mb, math.ceil((n_images - k) / per_stream))
+        if s1 <= s0:
+            continue
+        if k == 0:
+            compiled.reset(min(s0 + chunk, mb) - s0)
+        compiled.shrink(s1 - s0)
+        idx = np.arange(s0, s1) * per_stream + k
         if protocol.reset and k > 0:
-            compiled.reset(batch)
+            compiled.reset(s1 - s0)
         compiled.present(images[idx])
-        out_buf = np.empty((batch, n_steps, out_node.size_in), dtype=np.float32)
-        mon_buf = np.zeros((batch, 2 * len(monitors)))
+        out_buf = np.empty((s1 - s0, n_steps, out_node.size_in), dtype=np.float32)
+        mon_buf = np.zeros((s1 - s0, 2 * len(monitors)))
         for t in range(n_steps):
             values = compiled.step(timings)
             out_buf[:, t] = values[out_node]

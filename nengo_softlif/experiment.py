@@ -40,7 +40,7 @@ class ExperimentConfig:
     n_test : int or None
         Number of test images to evaluate (None: all).
     spiking_backend : str
-        Backend for the spiking run.
+        Backend for the spiking run (default "fast": event-driven, same dynamics).
     synapse_tau : float
         Alpha synapse time constant of the spiking network.
     minibatch_size : int
@@ -55,7 +55,7 @@ class ExperimentConfig:
     sigma: float = 0.02
     noise: str = "gaussian:10"
     n_test: int | None = None
-    spiking_backend: str = "nengo-dl"
+    spiking_backend: str = "fast"
     synapse_tau: float = 0.005
     minibatch_size: int = 100
     unroll: int = 10
@@ -138,11 +138,10 @@ def evaluate_checkpoint(
     if not spiking:
         return {k: v.summary() for k, v in results.items()}, meta
     spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
-    options = (
-        dict(dl_options, unroll=config.unroll)
-        if config.spiking_backend == "nengo-dl"
-        else {}
-    )
+    options = {
+        "nengo-dl": dict(dl_options, unroll=config.unroll),
+        "fast": dl_options,
+    }.get(config.spiking_backend, {})
     results["spiking"] = evaluate(
         spiking_net,
         test_images,
