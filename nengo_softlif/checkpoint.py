@@ -288,7 +288,13 @@ def load_network(path, neuron_type=None):
             f"Checkpoint {path} has an unreadable header: {err}"
         ) from err
     if neuron_type is None:
-        neuron_type = rebuild_neuron_type(saved)
+        # LIF constants the description lacks are the network's neuron setting
+        defaults = {
+            k: getattr(lif_params, k)
+            for k in ("tau_rc", "tau_ref", "amplitude")
+            if saved["type"] in ("SoftLIFRate", "LIFRate", "LIF")
+        }
+        neuron_type = rebuild_neuron_type({**defaults, **saved})
     net = build_network(
         architecture, neuron_type, lif_params, seed=meta.get("seed") or 0
     )

@@ -240,3 +240,20 @@ def test_mismatched_and_corrupt_checkpoints_raise(tmp_path):
         load_checkpoint(tmp_path / "broken.npz")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_checkpoint_neuron_description_falls_back_to_the_lif_setting(tmp_path):
+    """A description without LIF constants takes them from the neuron setting."""
+    import json  # noqa: PLC0415
+
+    net = build_network(TINY, PRESETS["cifar10"].soft_lif(), "cifar10")
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, net)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["neuron_type"] = {"type": "SoftLIFRate", "sigma": 0.02, "noise": "none"}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    loaded, _ = load_network(path)
+    assert loaded.neuron_type.amplitude == 0.063 and loaded.neuron_type.tau_rc == 0.05
