@@ -1,0 +1,204 @@
+"""Sphinx configuration of the nengo-softlif documentation.
+
+Build with ``bash .ci/docs`` (executes the notebooks first) or, for the pages
+alone, ``sphinx-build -W -b html docs docs/_build/html``.
+
+Before Sphinx reads the sources, this file writes (into folders that git
+ignores, see ``docs/.gitignore``):
+
+* ``docs/examples/*.ipynb``: the notebooks of ``examples/``, each replaced by its
+  executed copy from ``docs/_build/executed/`` when that copy is newer; the
+  notebooks are rendered by MyST-NB and never executed here;
+* ``docs/_generated/cli-*.txt``: the ``--help`` text of every ``nengo-softlif``
+  command, for :doc:`cli`;
+* ``docs/_generated/api-loihi.rst``: the API of ``nengo_softlif.loihi`` if
+  nengo-loihi is installed (a note otherwise), for :doc:`api`;
+* ``docs/_generated/results_body.md``: ``docs/results.md`` (the team's measured
+  results, with its top heading level made H1), or a placeholder if that file
+  does not exist yet, for :doc:`reproducing`.
+"""
+
+import filecmp
+import importlib.util
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+GENERATED = DOCS / "_generated"
+EXECUTED = DOCS / "_build" / "executed"
+
+# autodoc imports the package from the source tree, installed or not
+sys.path.insert(0, str(ROOT))
+# quiet TensorFlow's C++ start-up messages while autodoc imports nengo-dl
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import nengo_softlif  # noqa: E402  pylint: disable=wrong-import-position
+
+# -- project -----------------------------------------------------------------------
+
+project = "nengo-softlif"
+author = "the nengo-softlif developers"
+copyright = "2026, the nengo-softlif developers"  # pylint: disable=redefined-builtin
+release = nengo_softlif.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- extensions --------------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_nb",
+]
+# MathJax shipped with the HTML, so that equations render without a network
+# (CI artifacts, local copies); without the package MathJax comes from its CDN
+if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
+    extensions.append("sphinx-mathjax-offline")
+
+exclude_patterns = [
+    "_build",
+    "_generated",
+    "results.md",  # included by reproducing.rst (through _generated/)
+    "**.ipynb_checkpoints",
+]
+
+# autodoc and numpydoc
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+# an override without a docstring gets none, not its nengo parent's (which can
+# say the opposite, e.g. LIFRate.rates' "Always use LIFRate to determine rates")
+autodoc_inherit_docstrings = False
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+default_role = "py:obj"
+# `.evaluate` in a docstring matches both the module nengo_softlif.evaluate and
+# its function evaluate(); Sphinx links one of them, which is fine
+suppress_warnings = ["ref.python"]
+
+# MyST-NB: render the notebooks as they are (``.ci/docs`` executed them)
+nb_execution_mode = "off"
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+
+# -- HTML --------------------------------------------------------------------------
+
+html_theme = "alabaster"
+html_title = f"nengo-softlif {release}"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "description": "Spiking deep networks of LIF neurons, trained as soft LIF "
+    "rate networks in nengo-dl",
+    "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "240px",
+    "show_relbars": True,
+}
+html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
+
+# -- generated sources ------------------------------------------------------------
+
+
+def _copy_notebooks():
+    """Copy ``examples/*.ipynb`` (or their newer executed copies) into the docs."""
+    dest = DOCS / "examples"
+    dest.mkdir(exist_ok=True)
+    wanted = set()
+    for src in sorted((ROOT / "examples").glob("*.ipynb")):
+        executed = EXECUTED / src.name
+        use = executed
+        if not executed.exists() or executed.stat().st_mtime < src.stat().st_mtime:
+            use = src
+        if not (dest / src.name).exists() or not filecmp.cmp(
+            use, dest / src.name, shallow=False
+        ):
+            shutil.copyfile(use, dest / src.name)
+        wanted.add(src.name)
+        print(f"nengo-softlif docs: {src.name} from {use.relative_to(ROOT)}")
+    for old in dest.glob("*.ipynb"):
+        if old.name not in wanted:
+            old.unlink()
+
+
+def _write_cli_help():
+    """The ``--help`` text of ``nengo-softlif`` and of each subcommand."""
+    os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width
+    from nengo_softlif.cli import build_parser  # pylint: disable=C0415
+
+    parser = build_parser()
+    subparsers = next(
+        a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"
+    )
+    texts = {"main": parser.format_help()}
+    for name, sub in subparsers.choices.items():
+        texts[name] = sub.format_help()
+    for name, text in texts.items():
+        _write_if_changed(GENERATED / f"cli-{name}.txt", text)
+
+
+def _write_optional_api():
+    """API of the modules that need optional packages, when those are installed."""
+    if importlib.util.find_spec("nengo_loihi") is not None:
+        text = ".. automodule:: nengo_softlif.loihi\n   :members:\n"
+    else:
+        text = (
+            ".. note::\n\n   ``nengo_softlif.loihi`` needs the optional nengo-loihi "
+            "package (``pip install -e \".[loihi]\"``), which was not installed when "
+            "this page was built.\n"
+        )
+    _write_if_changed(GENERATED / "api-loihi.rst", text)
+
+
+def _write_results_body():
+    """``docs/results.md`` with its top heading level made H1, or a placeholder.
+
+    The include nests the file's sections under the page's "Measured results"
+    section; MyST wants the included text to start at H1.
+    """
+    results = DOCS / "results.md"
+    if results.exists():
+        lines = results.read_text(encoding="utf-8").splitlines()
+        levels, fenced = [], False
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            match = None if fenced else re.match(r"(#{1,6}) ", line)
+            if match:
+                levels.append((i, len(match.group(1))))
+        shift = min((level for _, level in levels), default=1) - 1
+        body = list(lines)
+        for i, _ in levels:
+            body[i] = body[i][shift:]
+        text = (
+            "*The tables below are* `docs/results.md` *as the team last "
+            "committed it.*\n\n" + "\n".join(body) + "\n"
+        )
+    else:
+        text = (
+            "```{note}\n"
+            "**To be filled from `docs/results.md`.** That file does not exist yet: "
+            "run the commands above and commit the `results.md` tables they write, "
+            "with the exact commands and the machine, as `docs/results.md`; this "
+            "page then shows it here.\n"
+            "```\n"
+        )
+    _write_if_changed(GENERATED / "results_body.md", text)
+
+
+def _write_if_changed(path, text):
+    """Write ``text`` unless ``path`` already holds it (keeps Sphinx's cache valid)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+_write_cli_help()
+_write_optional_api()
+_copy_notebooks()
+_write_results_body()
