@@ -141,6 +141,20 @@ class SoftLIFRate(nengo.LIFRate):
         self.noise = noise
 
     def rates(self, x, gain, bias):
+        """Soft LIF rates for inputs ``x`` (noise-free).
+
+        Parameters
+        ----------
+        x : array_like
+            Inputs (scaled by ``gain`` and shifted by ``bias``).
+        gain, bias : array_like
+            Neuron gains and biases.
+
+        Returns
+        -------
+        ndarray
+            ``amplitude`` times the soft LIF rate at ``J = gain * x + bias``.
+        """
         J = self.current(x, gain, bias)
         return soft_lif_rates(J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude)
 
