@@ -34,7 +34,7 @@ args = parser.parse_args()
 task, dataset = get_task("mnist"), load_mnist(args.data_dir)
 os.makedirs(args.out, exist_ok=True)
 checkpoint = os.path.join(args.out, "checkpoint.npz")
-net, meta = load_network(args.checkpoint)
+net, pretrained = load_network(args.checkpoint)
 train_data, _, _ = task.training_data(dataset)
 result = train(
     net,
@@ -50,6 +50,6 @@ record, meta = evaluate_checkpoint(
     task, dataset, checkpoint, ExperimentConfig(n_test=args.n_test)
 )
 record["finetune_history"] = result.history
-record["pretrained_epochs"] = meta["state"].get("epoch")
+record["pretrained_epochs"] = pretrained["state"].get("epoch")
 record["sigma_after"] = meta["neuron_type"]["sigma"]
 print(json.dumps(record, indent=2, default=str))
