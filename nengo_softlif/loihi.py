@@ -15,23 +15,30 @@ Input
     per unit of input; their spikes, scaled by ``1 / input_rates``, average to
     the image. nengo-loihi needs this: only spikes go from the host to the chip,
     and convolutions into the chip must start from neurons. The first layer's
-    weights are unchanged (on/off pairs get ``[W, -W]``).
+    weights are unchanged (on/off pairs get ``[W, -W]``); its input is filtered
+    by ``input_synapse`` (5 ms), where nengo has an analog input.
 Average pooling
     A pooling layer is a passthrough node with fixed sparse weights in the
-    trained network. nengo-loihi cannot fold a sparse pooling into the next
-    layer's convolution, and folding it into a dense layer multiplies that
-    layer's input axons by the pool area (the paper's MNIST ``fc`` layer would
-    need 12,544 input axons per core instead of 3,136; a core has 4,096). So each
-    pool becomes a layer of on-chip integrate-and-fire counters
-    (`nengo_loihi.neurons.LoihiSpikingRectifiedLinear`, which resets to zero like
-    the chip does): a pool neuron over ``n`` inputs fires once for every ``n``
-    input spikes (each input spike adds ``(1 + 0.25 / n) / n`` of the threshold),
-    so its rate is the mean rate of its window, and its spikes have the
-    amplitude of the layer below. Counting is exact except when several input
-    spikes reach a counter in the step it crosses threshold: the excess is lost
-    at the reset (a few per cent of the pooled rate at the rates these networks
-    use). Pool neurons add one time step of delay and are not counted in
-    `.evaluate`'s rates and operation counts (those follow the architecture).
+    trained network, which nengo-loihi cannot merge into the next layer. A pool
+    that tiles its input (size = stride, e.g. MNIST's 2x2) followed by a
+    convolution is folded into it: pooling then a ``k x k`` convolution is one
+    ``(2k) x (2k)`` convolution of stride 2 with the kernel spread over each
+    window (exact; MNIST's conv2 then needs 32 cores instead of 13 + 4). Other
+    pools (before a dense layer, where folding would multiply the layer's input
+    axons by the pool area: the paper's MNIST ``fc`` layer would need 12,544 input
+    axons per core instead of 3,136, and a core has 4,096; or with overlapping,
+    clipped windows as CIFAR-10's 3x3/2) become a layer of on-chip
+    integrate-and-fire counters (`nengo_loihi.neurons.LoihiSpikingRectifiedLinear`,
+    which resets to zero like the chip): by default a counter over ``n`` inputs
+    fires once per ``n`` input spikes (each adds ``(1 + 0.25 / n) / n`` of the
+    threshold) with spikes of the inputs' amplitude, so it fires at the window's
+    mean rate. Spikes that arrive in the step a counter crosses threshold are
+    partly lost at the reset (3-6% of the pooled rate at 50 Hz inputs); counting
+    fewer spikes per output spike (``pool_spikes``) sends more, smaller spikes
+    but loses more to coincidences (on the MNIST network, read-out difference
+    from nengo 0.045 counting 4, 0.093 counting 2, 0.18 counting 1). Counters add
+    one time step of delay and are not counted in `.evaluate`'s rates and
+    operation counts (those follow the architecture).
 Synapses
     Loihi filters a core's input with one first-order low-pass (no alpha
     synapse). Every `nengo.Alpha` on a connection into the chip becomes
@@ -54,17 +61,20 @@ Neurons
     start at zero voltage on the chip (the copy says so, so nengo-loihi does not
     warn).
 Weights
-    nengo-loihi quantises each core's weights to 8-bit mantissas with a shared
-    exponent (:func:`quantisation_report`); ``target="simreal"`` runs the
-    emulator without that quantisation.
+    nengo-loihi scales each core's weights so that the largest is 255, keeps
+    signed 8-bit values (steps of 1/127 of the largest weight, finer for a
+    synapse group whose largest weight is a power of two smaller) and quantises
+    biases and thresholds likewise (:func:`quantisation_report`: on the MNIST
+    network 0.8-1.9% RMS weight change, 1-2.4% of the weights rounded to zero);
+    ``target="simreal"`` runs the emulator without that quantisation.
 Cores
     Every on-chip layer gets a `nengo_loihi.BlockShape` chosen by
     :func:`choose_block_shapes` so that every block fits a core: at most 1,024
     compartments, 4,096 input axons, 4,096 output axons and 1,048,576 bits of
     synapse memory, counted the way nengo-loihi counts them (population axons
-    for convolutions, discrete axons for dense and sparse weights). A layer that
-    no block shape can place raises `LoihiPlacementError` naming the layer and
-    the limit.
+    for convolutions, discrete axons for dense and sparse weights; the paper's
+    MNIST network needs 141 cores, CIFAR-10's 102). A layer that no block shape
+    can place raises `LoihiPlacementError` naming the layer and the limit.
 
 Importing nengo-loihi imports TensorFlow and nengo-dl when they are installed
 (for nengo-loihi's nengo-dl neuron builders, which also need nengo-extras).
@@ -159,7 +169,17 @@ POP_TYPE = 32
 
 
 class LoihiPlacementError(ValueError):
-    """A layer cannot be split into blocks that each fit a Loihi core."""
+    """A layer cannot be split into blocks that each fit a Loihi core.
+
+    Attributes
+    ----------
+    layer : str
+        Name of the layer.
+    """
+
+    def __init__(self, message, layer=None):
+        super().__init__(message)
+        self.layer = layer
 
 
 # --------------------------------------------------------------------------------------
@@ -242,6 +262,13 @@ def synapse_comparison(
         "step_response_ms": {},
         "variability": {},
     }
+    with warnings.catch_warnings():
+        # nengo 3.2's filt warns on numpy >= 1.25 (array-to-scalar conversion)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _compare_synapses(synapses, rates, dt, n, result)
+
+
+def _compare_synapses(synapses, rates, dt, n, result):
     for name, syn in synapses.items():
         alpha = isinstance(syn, nengo.Alpha)
         result["mean_delay_s"][name] = (2 if alpha else 1) * syn.tau
@@ -252,7 +279,7 @@ def synapse_comparison(
         ]
     for rate in rates:
         spikes = np.zeros(n)
-        times = np.arange(0.0123, duration, 1.0 / rate)  # phase off the grid
+        times = np.arange(0.0123, n * dt, 1.0 / rate)  # phase off the grid
         spikes[(times / dt).astype(int)] = 1 / dt
         row = {}
         for name, syn in synapses.items():
@@ -267,7 +294,7 @@ def synapse_comparison(
 # --------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _axon_bits(n_weights, compression, idx_bits=6):
     """Synapse memory (bits) of one input axon with ``n_weights`` weights."""
     cfg = SynapseConfig(
@@ -291,17 +318,21 @@ def _ranges(size, block):
 
 def _blocks(shape, block_shape):
     """Blocks in nengo-loihi's order: tuples of (start, stop) per dimension."""
-    return list(itertools.product(*(_ranges(n, b) for n, b in zip(shape, block_shape))))
+    return list(
+        itertools.product(
+            *(_ranges(n, b) for n, b in zip(shape, block_shape, strict=True))
+        )
+    )
 
 
 def _n_blocks(shape, block_shape):
-    return int(np.prod([-(-n // b) for n, b in zip(shape, block_shape)]))
+    return int(np.prod([-(-n // b) for n, b in zip(shape, block_shape, strict=True)]))
 
 
 def _block_ids(shape, block_shape):
     """Block index of every neuron (flat, row-major order)."""
     idx = np.indices(shape).reshape(len(shape), -1)
-    splits = tuple(-(-n // b) for n, b in zip(shape, block_shape))
+    splits = tuple(-(-n // b) for n, b in zip(shape, block_shape, strict=True))
     return np.ravel_multi_index(
         tuple(idx[d] // block_shape[d] for d in range(len(shape))), splits
     )
@@ -317,7 +348,9 @@ class _DenseLink:
         return self.n_pre
 
     def post_usage(self, shape, block_shape):
-        sizes = np.array([np.prod([b - a for a, b in blk]) for blk in _blocks(shape, block_shape)])
+        sizes = np.array(
+            [np.prod([b - a for a, b in blk]) for blk in _blocks(shape, block_shape)]
+        )
         in_axons = np.full(len(sizes), self.n_pre)
         bits = np.array([self.n_pre * _axon_bits(s, 3) for s in sizes])
         return in_axons, bits
@@ -361,12 +394,19 @@ class _SparseLink:
         coo = self.matrix.tocoo()
         block = ids[coo.col]
         order = np.lexsort((coo.col, coo.row, block))
-        pre, post, val, block = coo.row[order], coo.col[order], coo.data[order], block[order]
-        starts = np.flatnonzero(np.r_[True, (np.diff(pre) != 0) | (np.diff(block) != 0)])
+        pre, post, val, block = (
+            coo.row[order],
+            coo.col[order],
+            coo.data[order],
+            block[order],
+        )
+        starts = np.flatnonzero(
+            np.r_[True, (np.diff(pre) != 0) | (np.diff(block) != 0)]
+        )
         ends = np.r_[starts[1:], len(pre)]
         seen = [set() for _ in range(n_blocks)]
         bits = np.zeros(n_blocks)
-        for a, b in zip(starts, ends):
+        for a, b in zip(starts, ends, strict=True):
             key = (post[a:b].tobytes(), val[a:b].tobytes())
             k = block[a]
             if key not in seen[k]:
@@ -408,14 +448,22 @@ class _ConvLink:
         self.axes = [
             self._axis(n_in, n_out, k, s, transform.padding)
             for n_in, n_out, k, s in zip(
-                self.in_shape[:2], self.out_shape[:2], transform.kernel_size, transform.strides
+                self.in_shape[:2],
+                self.out_shape[:2],
+                transform.kernel_size,
+                transform.strides,
+                strict=True,
             )
         ]
 
     @staticmethod
     def _axis(n_in, n_out, kernel, stride, padding):
         """Per input index: (output index, kernel index) pairs, as conv2d_loihi_weights."""
-        pad = max((n_out - 1) * stride + kernel - n_in, 0) // 2 if padding == "same" else 0
+        pad = (
+            max((n_out - 1) * stride + kernel - n_in, 0) // 2
+            if padding == "same"
+            else 0
+        )
         ri_max = (n_out - 1) * stride + 1
         reach = []
         for i in range(n_in):
@@ -438,7 +486,14 @@ class _ConvLink:
         for targets in self.axes[axis]:
             inside = [(y, k) for y, k in targets if start <= y < stop]
             if inside:
-                out.append((tuple(k for _, k in inside), inside[0][0], inside[-1][0], len(inside)))
+                out.append(
+                    (
+                        tuple(k for _, k in inside),
+                        inside[0][0],
+                        inside[-1][0],
+                        len(inside),
+                    )
+                )
         return out
 
     def _touch_count(self, axis, start, stop):
@@ -475,7 +530,9 @@ class _ConvLink:
                     else np.inf
                 )
                 n_axons = (
-                    self.in_shape[0] * self.in_shape[1] if single else len(rows) * len(cols)
+                    self.in_shape[0] * self.in_shape[1]
+                    if single
+                    else len(rows) * len(cols)
                 )
                 cache[key] = (n_axons, total)
             in_axons.append(cache[key][0])
@@ -511,7 +568,9 @@ def _sparse_parts(transform, shape_out, shape_in):
         if scipy.sparse.issparse(init):
             coo = init.tocoo()
             return coo.row, coo.col, coo.data.astype(float)
-        values = np.broadcast_to(np.asarray(init, dtype=float), (len(transform.indices),))
+        values = np.broadcast_to(
+            np.asarray(init, dtype=float), (len(transform.indices),)
+        )
         return transform.indices[:, 0], transform.indices[:, 1], np.array(values)
     if isinstance(transform, nengo.transforms.NoTransform):
         n = shape_in
@@ -594,6 +653,8 @@ class LoihiPlan:
         On-chip ensembles by layer name.
     input_ensemble : `nengo.Ensemble`
         The off-chip spike generators.
+    folded_pools : dict of str -> str
+        Pooling layers folded into the next layer (pool -> layer).
     """
 
     layers: dict
@@ -602,6 +663,7 @@ class LoihiPlan:
     synapses: dict
     ensembles: dict
     input_ensemble: object = None
+    folded_pools: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_cores(self):
@@ -627,7 +689,9 @@ class LoihiPlan:
 
 def _candidates(shape):
     """Block shapes with at most MAX_COMPARTMENTS, fewest blocks first."""
-    per_dim = [sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True) for n in shape]
+    per_dim = [
+        sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True) for n in shape
+    ]
     found = []
     for block in itertools.product(*per_dim):
         if np.prod(block) <= MAX_COMPARTMENTS:
@@ -645,7 +709,9 @@ def _usage(layer, block_shape, post):
     in_axons, bits = link.post_usage(shape, block_shape)
     out_axons = np.zeros(_n_blocks(shape, block_shape))
     for post_shape, post_block, post_link in post:
-        out_axons = out_axons + post_link.pre_out_axons(shape, block_shape, post_shape, post_block)
+        out_axons = out_axons + post_link.pre_out_axons(
+            shape, block_shape, post_shape, post_block
+        )
     return {
         "compartments": int(comps),
         "in_axons": int(in_axons.max()),
@@ -661,7 +727,8 @@ def _fits(usage):
 def _placement_error(name, shape, usage, block_shape):
     broken = {k: usage[k] for k in LIMITS if usage[k] > LIMITS[k]}
     parts = [
-        f"{_LIMIT_WORDS[k]}: {int(v)} needed, {LIMITS[k]} per core" for k, v in broken.items()
+        f"{_LIMIT_WORDS[k]}: {int(v)} needed, {LIMITS[k]} per core"
+        for k, v in broken.items()
     ]
     hints = []
     if "in_axons" in broken:
@@ -678,11 +745,12 @@ def _placement_error(name, shape, usage, block_shape):
     if "synapse_bits" in broken:
         hints.append("its weights do not fit in the synapse memory of the cores")
     return LoihiPlacementError(
-        f"Layer {name!r} (shape {tuple(shape)}) cannot be placed on Loihi cores: even "
+        f"Layer {name!r} (shape {tuple(shape)}) cannot be placed on Loihi cores: "
         f"with block shape {tuple(block_shape)} it needs more than a core has ("
         + "; ".join(parts)
         + "). "
-        + "; ".join(hints)
+        + "; ".join(hints),
+        layer=name,
     )
 
 
@@ -733,7 +801,9 @@ def choose_block_shapes(layers, fixed=None):
             usage = _usage(by_name[name], block, post)
             if not _fits(usage):
                 raise _placement_error(name, shape, usage, block)
-            chosen[name] = LayerPlacement(name, tuple(shape), block, _n_blocks(shape, block), usage)
+            chosen[name] = LayerPlacement(
+                name, tuple(shape), block, _n_blocks(shape, block), usage
+            )
             continue
         if link.min_in_axons() > MAX_IN_AXONS:
             block = (1,) * len(shape)
@@ -745,7 +815,9 @@ def choose_block_shapes(layers, fixed=None):
             }
             raise _placement_error(name, shape, usage, block)
         best = None
-        for n_blocks, group in itertools.groupby(_candidates(shape), key=lambda c: c[0]):
+        for n_blocks, group in itertools.groupby(
+            _candidates(shape), key=lambda c: c[0]
+        ):
             scored = []
             for _, block in group:
                 usage = _usage(by_name[name], block, post)
@@ -756,7 +828,9 @@ def choose_block_shapes(layers, fixed=None):
                     scored.append((score, block, usage))
             if scored:
                 score, block, usage = min(scored, key=lambda s: s[0])
-                chosen[name] = LayerPlacement(name, tuple(shape), block, n_blocks, usage)
+                chosen[name] = LayerPlacement(
+                    name, tuple(shape), block, n_blocks, usage
+                )
                 break
         else:
             raise _placement_error(name, shape, best[2], best[1])
@@ -851,7 +925,7 @@ def _lif_starting_at_zero(neuron_type):
     return type(neuron_type)(initial_state=state, **params)
 
 
-def _add_input_spikes(net, signed, input_rates):
+def _add_input_spikes(net, signed, input_rates, input_synapse):
     inp = net.inp
     n_in = inp.size_out
     n_gen = 2 * n_in if signed else n_in
@@ -879,24 +953,40 @@ def _add_input_spikes(net, signed, input_rates):
             )
         else:
             to_gen = nengo.transforms.NoTransform(n_in)
-        nengo.Connection(inp, gen.neurons, transform=to_gen, synapse=None, label="input.to_spikes")
+        nengo.Connection(
+            inp, gen.neurons, transform=to_gen, synapse=None, label="input.to_spikes"
+        )
         for conn in out_conns:
             transform = conn.transform
             if signed:
-                transform = _signed_transform(transform, net.architecture.input_shape, n_in)
+                transform = _signed_transform(
+                    transform, net.architecture.input_shape, n_in
+                )
             nengo.Connection(
-                gen.neurons, conn.post, transform=transform, synapse=conn.synapse, label=conn.label
+                gen.neurons,
+                conn.post,
+                transform=transform,
+                synapse=input_synapse,
+                label=conn.label,
             )
     _remove(net, out_conns)
     return gen
 
 
-def _pool_counters(net, name, built):
-    """Replace a pooling node by on-chip counters; return the new ensemble."""
+def _pool_counters(net, name, built, pool_spikes=None):
+    """Replace a pooling node by on-chip counters; return the new ensemble.
+
+    A counter over a window of ``n`` inputs (``n_max`` in the largest window)
+    fires once per ``k_i = pool_spikes * n / n_max`` input spikes, with spikes of
+    amplitude ``pool_spikes * a / n_max``: its output averages to the window's
+    mean input ``a * mean(rate)``.
+    """
     node, conn_in = built.output, built.connection
     pre = conn_in.pre_obj
     if not isinstance(pre, nengo.ensemble.Neurons):
-        raise NotImplementedError(f"Pooling layer {name!r} must follow a layer of neurons")
+        raise NotImplementedError(
+            f"Pooling layer {name!r} must follow a layer of neurons"
+        )
     amplitude = getattr(pre.ensemble.neuron_type, "amplitude", 1.0)
     rows, cols, values = _sparse_parts(conn_in.transform, node.size_in, pre.size_out)
     counts = np.bincount(rows, minlength=node.size_in)
@@ -904,28 +994,119 @@ def _pool_counters(net, name, built):
         raise ValueError(f"Pooling layer {name!r} has outputs without inputs")
     if not np.allclose(values, 1.0 / counts[rows]):
         raise ValueError(f"Pooling layer {name!r} does not average its windows")
+    n_max = int(counts.max())
+    if pool_spikes is None:
+        pool_spikes = n_max
+    per_spike = pool_spikes * counts / n_max  # input spikes per output spike
+    if pool_spikes < 1 or not np.allclose(per_spike, np.round(per_spike)):
+        raise ValueError(
+            f"pool_spikes={pool_spikes} for pooling layer {name!r}: every window "
+            f"must count a whole number of input spikes per output spike "
+            f"(windows of {sorted(set(counts.tolist()))} inputs); use "
+            f"pool_spikes={n_max} (count to the window size) or a value that "
+            "divides evenly"
+        )
+    per_spike = np.round(per_spike)
     out_conns = [c for c in net.all_connections if c.pre_obj is node]
     with net:
         ens = nengo.Ensemble(
             node.size_in,
             1,
-            neuron_type=LoihiSpikingRectifiedLinear(amplitude=amplitude),
-            gain=(1.0 + POOL_MARGIN / counts) / amplitude,
+            neuron_type=LoihiSpikingRectifiedLinear(
+                amplitude=pool_spikes * amplitude / n_max
+            ),
+            gain=counts * (1.0 + POOL_MARGIN / per_spike) / (per_spike * amplitude),
             bias=np.zeros(node.size_in),
             label=name,
         )
         nengo.Connection(
-            conn_in.pre, ens.neurons, transform=conn_in.transform, synapse=None, label=conn_in.label
+            conn_in.pre,
+            ens.neurons,
+            transform=conn_in.transform,
+            synapse=None,
+            label=conn_in.label,
         )
         for conn in out_conns:
             synapse = conn_in.synapse if conn.synapse is None else conn.synapse
             nengo.Connection(
-                ens.neurons, conn.post, transform=conn.transform, synapse=synapse, label=conn.label
+                ens.neurons,
+                conn.post,
+                transform=conn.transform,
+                synapse=synapse,
+                label=conn.label,
             )
     _remove(net, [node, conn_in, *out_conns])
     built.output = ens.neurons
     built.connection = None
     return ens
+
+
+def _folded_conv(pool, in_shape, conv):
+    """The convolution equal to average pooling then ``conv``, or None.
+
+    Exact when the pool tiles its input (size = stride, no clipped window) and
+    the convolution's padding maps onto whole pooling windows.
+    """
+    size = pool.size
+    stride = size if pool.stride is None else pool.stride
+    if not isinstance(conv, nengo.Convolution) or not conv.channels_last:
+        return None
+    height, width, channels = in_shape
+    if stride != size or height % size or width % size:
+        return None
+    if conv.padding == "same" and size > 1:
+        for n, k, t in zip(
+            (height // size, width // size), conv.kernel_size, conv.strides, strict=True
+        ):
+            out = -(-n // t)
+            if max((out - 1) * t + k - n, 0) % 2:
+                return None  # odd padding cannot be split into whole windows
+    kernel = np.asarray(conv.init, dtype=float)
+    kernel = np.repeat(np.repeat(kernel, size, axis=0), size, axis=1) / size**2
+    return nengo.Convolution(
+        n_filters=conv.n_filters,
+        input_shape=(height, width, channels),
+        kernel_size=tuple(k * size for k in conv.kernel_size),
+        strides=tuple(t * size for t in conv.strides),
+        padding=conv.padding,
+        channels_last=True,
+        init=kernel,
+    )
+
+
+def _foldable_pools(net):
+    """Pooling layers that fold exactly into the next layer: pool -> next name."""
+    names = net.architecture.layer_names()
+    specs = net.architecture.layers
+    fold = {}
+    for i, (name, spec) in enumerate(zip(names, specs, strict=True)):
+        if not isinstance(spec, AvgPool) or i == 0 or i + 1 >= len(specs):
+            continue
+        in_shape = tuple(net.layers[names[i - 1]].shape)
+        conn = net.layers[names[i + 1]].connection
+        if (
+            conn is not None
+            and _folded_conv(spec, in_shape, conn.transform) is not None
+        ):
+            fold[name] = names[i + 1]
+    return fold
+
+
+def _fold_pool(net, name, spec, built, next_built, in_shape):
+    """Replace pooling + the next convolution by one folded convolution."""
+    conn_in, conn_next = built.connection, next_built.connection
+    transform = _folded_conv(spec, in_shape, conn_next.transform)
+    with net:
+        new = nengo.Connection(
+            conn_in.pre,
+            conn_next.post,
+            transform=transform,
+            synapse=conn_in.synapse if conn_next.synapse is None else conn_next.synapse,
+            label=conn_next.label,
+        )
+    _remove(net, [built.output, conn_in, conn_next])
+    built.output, built.connection = conn_in.pre, None
+    next_built.connection = new
 
 
 def to_loihi(
@@ -934,6 +1115,9 @@ def to_loihi(
     block_shapes=None,
     input_rates=1000.0,
     signed_input=False,
+    input_synapse=nengo.Lowpass(0.005),
+    fold_pooling=True,
+    pool_spikes=None,
     copy=True,
 ):
     """A copy of a spiking network, ready for `nengo_loihi.Simulator`.
@@ -961,6 +1145,20 @@ def to_loihi(
     signed_input : bool
         Use an on and an off generator per input (needed when inputs can be
         negative, e.g. mean-subtracted images).
+    input_synapse : `nengo.Lowpass` or None
+        Filter of the input spikes into the first layer (the first layer's core
+        filter; nengo has none there, its input is analog). 5 ms smooths the
+        generators' ripple.
+    fold_pooling : bool
+        Fold each average pooling that tiles its input exactly into the
+        convolution after it (exact, no counters), unless the folded layer cannot
+        be placed; other pools become counters.
+    pool_spikes : int, optional
+        Input spikes per output spike of a pool counter over the largest window
+        (by default the window size: the counter fires at the mean rate). Smaller
+        values send more, smaller spikes (less shot noise downstream) but lose
+        more spikes that arrive in the same step; every window must count a whole
+        number of spikes, so clipped windows need the default.
     copy : bool
         Work on a copy (True) or change ``spiking_net`` in place.
 
@@ -978,17 +1176,67 @@ def to_loihi(
     _check_network(spiking_net)
     if not input_rates > 0:
         raise ValueError(f"input_rates must be > 0 (got {input_rates})")
+    options = dict(
+        synapse_tau=synapse_tau,
+        block_shapes=block_shapes,
+        input_rates=input_rates,
+        signed_input=signed_input,
+        input_synapse=input_synapse,
+        pool_spikes=pool_spikes,
+    )
+    fold = _foldable_pools(spiking_net) if fold_pooling else {}
+    while fold:
+        # place on a scratch copy; unfold a pool whose folded layer does not fit
+        try:
+            trial = _convert(copy_network(spiking_net), fold, **options)
+        except LoihiPlacementError as err:
+            pools = [pool for pool, layer in fold.items() if layer == err.layer]
+            if not pools:
+                raise
+            del fold[pools[0]]
+            continue
+        if copy:
+            trial.label = f"{spiking_net.label} (loihi)"
+            return trial
+        break
     net = copy_network(spiking_net) if copy else spiking_net
+    net = _convert(net, fold, **options)
+    net.label = f"{spiking_net.label} (loihi)"
+    return net
+
+
+def _convert(
+    net,
+    fold,
+    synapse_tau,
+    block_shapes,
+    input_rates,
+    signed_input,
+    input_synapse,
+    pool_spikes,
+):
+    """Change ``net`` in place for nengo-loihi (see `to_loihi`)."""
     nengo_loihi.add_params(net)
     names = net.architecture.layer_names()
+    specs = net.architecture.layers
     shapes = {name: tuple(net.layers[name].shape) for name in names}
 
-    gen = _add_input_spikes(net, signed_input, input_rates)
+    gen = _add_input_spikes(net, signed_input, input_rates, input_synapse)
     chip = {}
-    for name, spec in zip(names, net.architecture.layers):
+    for i, (name, spec) in enumerate(zip(names, specs, strict=True)):
         built = net.layers[name]
         if isinstance(spec, AvgPool):
-            chip[name] = _pool_counters(net, name, built)
+            if name in fold:
+                _fold_pool(
+                    net,
+                    name,
+                    spec,
+                    built,
+                    net.layers[names[i + 1]],
+                    shapes[names[i - 1]],
+                )
+            else:
+                chip[name] = _pool_counters(net, name, built, pool_spikes)
         elif built.ensemble is not None:
             ens = built.ensemble
             ens.neuron_type = _lif_starting_at_zero(ens.neuron_type)
@@ -999,7 +1247,11 @@ def to_loihi(
     synapses = {}
     incoming = {}
     for conn in net.all_connections:
-        post = conn.post_obj.ensemble if isinstance(conn.post_obj, nengo.ensemble.Neurons) else conn.post_obj
+        post = (
+            conn.post_obj.ensemble
+            if isinstance(conn.post_obj, nengo.ensemble.Neurons)
+            else conn.post_obj
+        )
         if post in chip_objs:
             new = loihi_synapse(conn.synapse, synapse_tau)
             if new is not conn.synapse:
@@ -1017,7 +1269,11 @@ def to_loihi(
                 f"Layer {name!r} must receive exactly one connection into its neurons"
             )
         conn = conns[0]
-        pre = conn.pre_obj.ensemble if isinstance(conn.pre_obj, nengo.ensemble.Neurons) else None
+        pre = (
+            conn.pre_obj.ensemble
+            if isinstance(conn.pre_obj, nengo.ensemble.Neurons)
+            else None
+        )
         layers.append((name, shapes[name], _link(conn), ens_names.get(pre)))
     unknown = sorted(set(block_shapes or {}) - set(chip))
     if unknown:
@@ -1038,8 +1294,8 @@ def to_loihi(
         synapses=synapses,
         ensembles=chip,
         input_ensemble=gen,
+        folded_pools=dict(fold),
     )
-    net.label = f"{spiking_net.label} (loihi)"
     return net
 
 
@@ -1062,7 +1318,9 @@ def chip_utilisation(net, dt=0.001):
         ``in_axons``, ``out_axons``, ``synapse_bits`` over its blocks.
     """
     model = _build_model(net, dt, discretize=False)
-    keys = dict(zip(["compartments", "in-axons", "out-axons", "synapses"], LIMITS))
+    keys = dict(
+        zip(["compartments", "in-axons", "out-axons", "synapses"], LIMITS, strict=True)
+    )
     result = {}
     for name, ens in net.loihi_plan.ensembles.items():
         blocks = model.objs[ens]["in"]
@@ -1084,7 +1342,7 @@ def _build_model(net, dt, discretize):
     model = Model(dt=float(dt))
     model.validation_level = ValidationLevel.NONE
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        _quiet_known_warnings()
         model.build(net, discretize=discretize)
     return model
 
@@ -1092,6 +1350,18 @@ def _build_model(net, dt, discretize):
 # --------------------------------------------------------------------------------------
 # Simulation
 # --------------------------------------------------------------------------------------
+
+
+def _quiet_known_warnings():
+    """Silence nengo-loihi warnings that say nothing about the network."""
+    # small weights lose bits when quantised: quantisation_report measures it
+    warnings.filterwarnings(
+        "ignore", message="Lost .* extra bits", category=UserWarning
+    )
+    # the emulator fills integer arrays with NaN placeholders before setting them
+    warnings.filterwarnings(
+        "ignore", message="invalid value encountered in cast", category=RuntimeWarning
+    )
 
 
 def _prepare_options(images, protocol, input_rates, signed_input):
@@ -1105,7 +1375,8 @@ def _prepare_options(images, protocol, input_rates, signed_input):
         warnings.warn(
             f"input_rates={input_rates:g} Hz makes the largest input fire "
             f"{input_rates * peak:g} Hz, above one spike per step (1/dt = "
-            f"{1 / protocol.dt:g} Hz): Loihi drops the extra spikes"
+            f"{1 / protocol.dt:g} Hz): Loihi drops the extra spikes",
+            stacklevel=2,
         )
     return input_rates, signed_input
 
@@ -1119,8 +1390,7 @@ def _simulate(net, images, protocol, monitors, target, seed, progress, precomput
 
     def simulator():
         with warnings.catch_warnings():
-            # "Model is precomputable..." and similar notes of nengo-loihi
-            warnings.simplefilter("ignore", UserWarning)
+            _quiet_known_warnings()
             return nengo_loihi.Simulator(
                 net, dt=protocol.dt, seed=seed, target=target, precompute=precompute
             )
@@ -1157,12 +1427,17 @@ def run_loihi(
     block_shapes=None,
     input_rates=None,
     signed_input=None,
+    input_synapse=nengo.Lowpass(0.005),
+    fold_pooling=True,
+    pool_spikes=None,
     precompute=None,
 ):
     """Evaluation backend: `nengo_loihi.Simulator`, one image after another.
 
     The network (``evaluate``'s private copy, with its monitors) is prepared in
-    place with :func:`to_loihi` and run like the ``"nengo"`` reference backend:
+    place with :func:`to_loihi` (unless it comes from :func:`to_loihi` already;
+    the conversion options are then unused) and run like the ``"nengo"``
+    reference backend:
     the input node reads the current image, images follow each other without a
     reset unless ``protocol.reset`` (then a new simulator is built per image,
     because nengo-loihi 1.1 cannot reset one). The monitors are connections from
@@ -1188,6 +1463,8 @@ def run_loihi(
         fires once per step.
     signed_input : bool, optional
         On/off input generators; by default if any input is negative.
+    input_synapse, fold_pooling, pool_spikes
+        Passed to :func:`to_loihi`.
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
 
@@ -1196,16 +1473,29 @@ def run_loihi(
     outputs : ndarray (n_images, n_steps, n_out) float32
     monitor_sums : ndarray (n_images, 2 * len(monitors))
     """
-    input_rates, signed_input = _prepare_options(images, protocol, input_rates, signed_input)
-    to_loihi(
-        net,
-        synapse_tau=synapse_tau,
-        block_shapes=block_shapes,
-        input_rates=input_rates,
-        signed_input=signed_input,
-        copy=False,
+    if getattr(net, "loihi_plan", None) is None:
+        input_rates, signed_input = _prepare_options(
+            images, protocol, input_rates, signed_input
+        )
+        to_loihi(
+            net,
+            synapse_tau=synapse_tau,
+            block_shapes=block_shapes,
+            input_rates=input_rates,
+            signed_input=signed_input,
+            input_synapse=input_synapse,
+            fold_pooling=fold_pooling,
+            pool_spikes=pool_spikes,
+            copy=False,
+        )
+    elif images.min() < 0 and not net.loihi_plan.signed_input:
+        raise ValueError(
+            "The network was prepared by to_loihi without signed_input, but some "
+            "inputs are negative: the input generators would drop them"
+        )
+    return _simulate(
+        net, images, protocol, monitors, target, seed, progress, precompute
     )
-    return _simulate(net, images, protocol, monitors, target, seed, progress, precompute)
 
 
 # --------------------------------------------------------------------------------------
@@ -1213,16 +1503,17 @@ def run_loihi(
 # --------------------------------------------------------------------------------------
 
 
-def _effective_weights(synapse, float_weights, info, w_max_i):
-    """Real weights that the discretised integer weights of a synapse stand for."""
-    w_scale = info["w_scale"]
-    w_scale = float(np.asarray(w_scale).ravel()[0])
-    if w_max_i > 1e-16:
-        dw_exp = int(np.floor(np.log2(info["w_max"] / w_max_i)))
-    else:
-        dw_exp = info["w_exp"] + 6
+def _effective_weights(synapse, info, w_max_i):
+    """Real weights that the discretised integer weights of a synapse stand for.
+
+    `discretize_synapse` turns ``w`` into ``round(w * s / 2**shift) * 2**(shift +
+    weight_exp + 6)`` with ``s = w_scale * 2**dw_exp``; dividing the integers by
+    ``s * 2**(weight_exp + 6)`` gives back the weights they represent.
+    """
+    w_scale = float(np.asarray(info["w_scale"]).ravel()[0])
+    dw_exp = int(np.floor(np.log2(info["w_max"] / w_max_i))) if w_max_i > 1e-16 else 0
     scale = w_scale * 2.0**dw_exp * 2.0 ** (6 + synapse.synapse_cfg.weight_exp)
-    return [np.asarray(w, dtype=float) / scale for w in synapse.weights], float_weights
+    return [np.asarray(w, dtype=float) / scale for w in synapse.weights]
 
 
 def quantisation_report(net, images=None, protocol=None, seed=0, **options):
@@ -1269,7 +1560,10 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
         if images is not None:
             flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
             rates, signed = _prepare_options(
-                flat, protocol, options.pop("input_rates", None), options.pop("signed_input", None)
+                flat,
+                protocol,
+                options.pop("input_rates", None),
+                options.pop("signed_input", None),
             )
             options.update(input_rates=rates, signed_input=signed)
         prepared = to_loihi(net, **options)
@@ -1285,7 +1579,9 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
         zeroed = nonzero = n_weights = 0
         bias_err = vth_err = 0.0
         for block in blocks:
-            float_w = [[np.array(w, dtype=float) for w in s.weights] for s in block.synapses]
+            float_w = [
+                [np.array(w, dtype=float) for w in s.weights] for s in block.synapses
+            ]
             w_max_i = [s.max_abs_weight() for s in block.synapses]
             bias = block.compartment.bias.astype(float).copy()
             vth = block.compartment.vth.astype(float).copy()
@@ -1293,9 +1589,10 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
                 warnings.simplefilter("ignore")
                 discretize_block(block)
             info = block.compartment.discretize_info
-            for syn, ws, wmi in zip(block.synapses, float_w, w_max_i):
-                effective, _ = _effective_weights(syn, ws, info, wmi)
-                for eff, ref in zip(effective, ws):
+            for syn, ws, wmi in zip(block.synapses, float_w, w_max_i, strict=True):
+                for eff, ref in zip(
+                    _effective_weights(syn, info, wmi), ws, strict=True
+                ):
                     err2 += float(((eff - ref) ** 2).sum())
                     ref2 += float((ref**2).sum())
                     max_err = max(max_err, float(np.abs(eff - ref).max(initial=0)))
@@ -1303,11 +1600,17 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
                     nonzero += int(np.count_nonzero(ref))
                     zeroed += int(np.count_nonzero((ref != 0) & (eff == 0)))
                     n_weights += ref.size
-            eff_bias = block.compartment.bias.astype(float) / float(np.asarray(info["b_scale"]).ravel()[0])
+            eff_bias = block.compartment.bias.astype(float) / float(
+                np.asarray(info["b_scale"]).ravel()[0]
+            )
             eff_vth = block.compartment.vth.astype(float) / float(info["v_scale"])
             scale_b = max(np.abs(bias).max(initial=0), 1e-12)
-            bias_err = max(bias_err, float(np.abs(eff_bias - bias).max(initial=0) / scale_b))
-            vth_err = max(vth_err, float(np.abs(eff_vth - vth).max(initial=0) / vth.max()))
+            bias_err = max(
+                bias_err, float(np.abs(eff_bias - bias).max(initial=0) / scale_b)
+            )
+            vth_err = max(
+                vth_err, float(np.abs(eff_vth - vth).max(initial=0) / vth.max())
+            )
         layers[name] = {
             "weight_rel_rms_error": float(np.sqrt(err2 / ref2)) if ref2 > 0 else 0.0,
             "weight_max_abs_error": max_err / w_max if w_max > 0 else 0.0,
@@ -1320,19 +1623,31 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
     for name, ens in prepared.loihi_plan.ensembles.items():
         if isinstance(ens.neuron_type, nengo.LIF):
             nt = ens.neuron_type
-            report["tau_rc"][name] = (nt.tau_rc, float(discretize_tau_rc(nt.tau_rc, protocol.dt)))
-            report["tau_ref"][name] = (nt.tau_ref, float(discretize_tau_ref(nt.tau_ref, protocol.dt)))
+            report["tau_rc"][name] = (
+                nt.tau_rc,
+                float(discretize_tau_rc(nt.tau_rc, protocol.dt)),
+            )
+            report["tau_ref"][name] = (
+                nt.tau_ref,
+                float(discretize_tau_ref(nt.tau_ref, protocol.dt)),
+            )
     if images is not None:
-        flat, _ = check_images(images, np.zeros(len(images), dtype=int), net.inp.size_out)
+        flat, _ = check_images(
+            images, np.zeros(len(images), dtype=int), net.inp.size_out
+        )
         runs = {}
         for target in ("sim", "simreal"):
             copy = copy_network(prepared)
             monitors = add_monitors(copy)
-            outputs, _ = _simulate(copy, flat, protocol, monitors, target, seed, False, None)
+            outputs, _ = _simulate(
+                copy, flat, protocol, monitors, target, seed, False, None
+            )
             runs[target] = outputs[:, protocol.window].mean(axis=1)
         diff = np.abs(runs["sim"] - runs["simreal"])
         report["outputs"] = {
-            "rel_mean_abs_diff": float(diff.mean() / max(np.abs(runs["simreal"]).mean(), 1e-12)),
+            "rel_mean_abs_diff": float(
+                diff.mean() / max(np.abs(runs["simreal"]).mean(), 1e-12)
+            ),
             "max_abs_diff": float(diff.max()),
             "prediction_agreement": float(
                 np.mean(runs["sim"].argmax(1) == runs["simreal"].argmax(1))
