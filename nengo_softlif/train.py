@@ -142,7 +142,6 @@ def train(
     resume=True,
     callbacks=(),
     verbose=1,
-    unroll=None,
 ):
     """Train a network's parameters in nengo-dl, checkpointing every epoch.
 
@@ -165,8 +164,6 @@ def train(
         method, if present, is called at the end.
     verbose : int
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
-    unroll : int, optional
-        Ignored for training (one step per image); reserved.
 
     Returns
     -------
