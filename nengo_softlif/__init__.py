@@ -11,6 +11,7 @@ registered when ``nengo_dl`` is first imported, by anyone.
 from nengo_softlif import compat, lazy
 from nengo_softlif.convert import to_hard_rate, to_spiking
 from nengo_softlif.evaluate import Protocol, evaluate
+from nengo_softlif.local import LocallyConnectedSparse
 from nengo_softlif.networks import build_network
 from nengo_softlif.neurons import PRESETS, LIFParams, RectifiedLinear, SoftLIFRate
 from nengo_softlif.noise import (
@@ -41,6 +42,7 @@ __all__ = [
     "register_noise",
     "parse_noise",
     "build_network",
+    "LocallyConnectedSparse",
     "to_spiking",
     "to_hard_rate",
     "evaluate",
@@ -48,7 +50,14 @@ __all__ = [
     "__version__",
 ]
 
+
+def _register_nengo_dl_builders(nengo_dl):
+    compat.fix_tensor_node_copy(nengo_dl)
+    import nengo_softlif.dl  # noqa: F401  (neurons and training noise)
+    import nengo_softlif.dl_local  # noqa: F401  (locally-connected transform)
+
+
 # nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl
 # builders as soon as anyone imports nengo_dl
 compat.install_keras_aliases()
-lazy.when_imported("nengo_dl", lambda _: __import__("nengo_softlif.dl"))
+lazy.when_imported("nengo_dl", _register_nengo_dl_builders)

@@ -20,6 +20,7 @@ import numpy as np
 from nengo.transforms import SparseMatrix
 
 from nengo_softlif.atomic import atomic_open
+from nengo_softlif.local import LocallyConnectedSparse
 from nengo_softlif.version import version
 
 __all__ = [
@@ -88,6 +89,8 @@ def _with_values(transform, values):
             channels_last=transform.channels_last,
             init=values,
         )
+    if isinstance(transform, LocallyConnectedSparse):
+        return transform.with_weights(values)
     if isinstance(transform, nengo.Sparse):
         init = transform.init
         indices = init.indices if isinstance(init, SparseMatrix) else transform.indices

@@ -149,7 +149,15 @@ def build_parser():
     reproduce.add_argument(
         "--rows", default=None, help="comma-separated subset of rows (default all)"
     )
-    reproduce.add_argument("--n-test", type=int, default=None)
+    reproduce.add_argument(
+        "--n-test", type=int, default=None, help="test images (default all)"
+    )
+    reproduce.add_argument(
+        "--spiking-n-test",
+        type=int,
+        default=None,
+        help="test images of the spiking runs, the first ones (default: --n-test)",
+    )
     reproduce.add_argument("--train-images", type=int, default=None)
     reproduce.add_argument("--eval-minibatch", type=int, default=100)
     _add_common(reproduce)
@@ -347,6 +355,7 @@ def cmd_reproduce(args):
         epochs=args.epochs,
         rows=args.rows.split(",") if args.rows else None,
         n_test=args.n_test,
+        spiking_n_test=args.spiking_n_test,
         train_images=args.train_images,
         seed=args.seed,
         eval_minibatch=args.eval_minibatch,

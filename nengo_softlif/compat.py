@@ -29,7 +29,12 @@ import importlib.abc
 import importlib.util
 import sys
 
-__all__ = ["install_keras_aliases", "import_nengo_dl", "import_nengo_loihi"]
+__all__ = [
+    "install_keras_aliases",
+    "import_nengo_dl",
+    "fix_tensor_node_copy",
+    "import_nengo_loihi",
+]
 
 #: Keras modules that nengo-dl 3.6 imports under their pre-2.13 names.
 _KERAS_ALIASES = {"keras.engine": "keras.src.engine"}
@@ -105,7 +110,7 @@ def import_nengo_dl():
     """
     install_keras_aliases()
     try:
-        return importlib.import_module("nengo_dl")
+        module = importlib.import_module("nengo_dl")
     except ImportError as err:
         raise ImportError(
             "nengo-softlif needs nengo-dl 3.6 with TensorFlow 2.12-2.15 for training "
@@ -113,6 +118,32 @@ def import_nengo_dl():
             "`pip install nengo-softlif -c constraints.txt` or "
             "`pip install 'tensorflow>=2.12,<2.16' 'numpy<2' nengo-dl==3.6.0`."
         ) from err
+    fix_tensor_node_copy(module)
+    return module
+
+
+def fix_tensor_node_copy(nengo_dl):
+    """Let ``copy.deepcopy`` (and so ``Network.copy``) copy a nengo-dl TensorNode.
+
+    nengo-dl 3.6's ``TensorNode`` replaces `nengo.Node`'s ``size_in``, ``size_out``
+    and ``output`` parameters (by properties computed from ``shape_in`` and
+    ``shape_out``, and by ``tensor_func``) but keeps Node's ``_param_init_order``,
+    which lists them, so restoring a copy fails with ``KeyError: 'size_in'``.
+    Keeping only the names that are still parameters is what nengo-dl would have
+    needed. Idempotent.
+
+    Parameters
+    ----------
+    nengo_dl : module
+    """
+    from nengo.params import Parameter  # pylint: disable=import-outside-toplevel
+
+    cls = nengo_dl.TensorNode
+    cls._param_init_order = [
+        name
+        for name in cls._param_init_order
+        if isinstance(getattr(cls, name, None), Parameter)
+    ]
 
 
 def import_nengo_loihi():

@@ -21,7 +21,14 @@ import nengo
 import numpy as np
 
 from nengo_softlif.convert import copy_network
-from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    LocallyConnected,
+    MaxPool,
+    Output,
+)
 from nengo_softlif.plots import error_vs_time
 
 __all__ = [
@@ -34,6 +41,9 @@ __all__ = [
     "layer_fan_out",
     "check_images",
 ]
+
+#: Pooling layers (linear reach of their windows; no neurons).
+_POOLS = (AvgPool, MaxPool)
 
 #: Relative energy per operation used by the paper's estimate (Hunsberger &
 #: Eliasmith 2016): a synaptic event, a neuron update, and a FLOP of the rate net.
@@ -213,6 +223,11 @@ def _axis_reach(spec, in_len):
         stride = spec.size if spec.stride is None else spec.stride
         out_len = max(math.ceil((in_len - spec.size) / stride), 0) + 1
         pad, kernel = 0, spec.size
+    elif isinstance(spec, MaxPool):  # TensorFlow "SAME" windows
+        stride = spec.size if spec.stride is None else spec.stride
+        out_len = math.ceil(in_len / stride)
+        pad = max((out_len - 1) * stride + spec.size - in_len, 0) // 2
+        kernel = spec.size
     else:
         stride, pad, kernel = spec.stride, spec.padding, spec.kernel
         out_len = (in_len + 2 * pad - kernel) // stride + 1
@@ -242,7 +257,7 @@ def layer_fan_out(architecture):
         else:
             h = _axis_reach(spec, shape[0]).shape[0]
             w = _axis_reach(spec, shape[1]).shape[0]
-            out = (h, w, shape[2] if isinstance(spec, AvgPool) else spec.filters)
+            out = (h, w, shape[2] if isinstance(spec, _POOLS) else spec.filters)
         shapes.append((shape, out))
         shape = out
     fan_out = {}
@@ -261,7 +276,7 @@ def layer_fan_out(architecture):
                 break
             rows = _axis_reach(nxt, in_shape[0]) @ rows
             cols = _axis_reach(nxt, in_shape[1]) @ cols
-            if not isinstance(nxt, AvgPool):
+            if not isinstance(nxt, _POOLS):
                 per_pixel = np.outer(rows.sum(0), cols.sum(0)) * nxt.filters
                 n_targets = np.repeat(per_pixel.ravel(), out_shape[2])
                 break
@@ -278,7 +293,7 @@ def _rate_flops(architecture):
             shape = (spec.units,)
             continue
         rows, cols = _axis_reach(spec, shape[0]), _axis_reach(spec, shape[1])
-        if isinstance(spec, AvgPool):
+        if isinstance(spec, _POOLS):
             shape = (rows.shape[0], cols.shape[0], shape[2])
             continue
         # pooling is folded into the next layer's weights, as on the rate hardware

@@ -213,7 +213,7 @@ def transform_matrix(conn, rng=None):
             core = sp.diags(weights, format="csr")
         else:
             core = sp.identity(size_mid, format="csr") * float(weights)
-    elif type(transform) is Sparse:
+    elif isinstance(transform, Sparse):  # incl. LocallyConnectedSparse
         weights = transform.sample(rng=rng)
         if isinstance(weights, SparseMatrix):
             indices = np.asarray(weights.indices)

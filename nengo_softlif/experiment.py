@@ -39,6 +39,9 @@ class ExperimentConfig:
         Training noise spec (``"none"``, ``"gaussian:10"``, ...).
     n_test : int or None
         Number of test images to evaluate (None: all).
+    spiking_n_test : int or None
+        Number of test images (the first ones) for the spiking run, which costs
+        200 network steps per image (None: as ``n_test``).
     spiking_backend : str
         Backend for the spiking run (default "fast": event-driven, same dynamics).
     synapse_tau : float
@@ -55,6 +58,7 @@ class ExperimentConfig:
     sigma: float = 0.02
     noise: str = "gaussian:10"
     n_test: int | None = None
+    spiking_n_test: int | None = None
     spiking_backend: str = "fast"
     synapse_tau: float = 0.005
     minibatch_size: int = 100
@@ -142,10 +146,11 @@ def evaluate_checkpoint(
         "nengo-dl": dict(dl_options, unroll=config.unroll),
         "fast": dl_options,
     }.get(config.spiking_backend, {})
+    n_spiking = config.spiking_n_test or len(test_labels)
     results["spiking"] = evaluate(
         spiking_net,
-        test_images,
-        test_labels,
+        test_images[:n_spiking],
+        test_labels[:n_spiking],
         protocol=protocol,
         backend=config.spiking_backend,
         progress=progress,

@@ -22,6 +22,7 @@ import nengo
 import numpy as np
 
 from nengo_softlif.compat import set_trainable
+from nengo_softlif.local import LocallyConnectedSparse, window_indices
 from nengo_softlif.neurons import replace_params
 
 __all__ = [
@@ -87,7 +88,7 @@ class MaxPool:
 class LocallyConnected:
     """Locally-connected layer (a convolution with untied weights), then neurons.
 
-    Implemented as a trainable `nengo.Sparse` transform.
+    Implemented as a trainable `.LocallyConnectedSparse` (a `nengo.Sparse`).
     """
 
     filters: int
@@ -218,67 +219,9 @@ def _same_or_valid(spec):
     )
 
 
-def _conv_output_size(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 def glorot_limit(fan_in, fan_out):
     """Limit of the Glorot (Xavier) uniform initialisation."""
     return math.sqrt(6.0 / (fan_in + fan_out))
-
-
-def window_indices(in_shape, kernel, stride, padding, n_out_channels=None):
-    """Sparse connectivity of a windowed layer (pooling or locally-connected).
-
-    Parameters
-    ----------
-    in_shape : (int, int, int)
-        Input ``(height, width, channels)``.
-    kernel, stride, padding : int
-        Window size, step and padding on the leading edge.
-    n_out_channels : int or None
-        None for pooling (output channel c sees input channel c only); an int for
-        a locally-connected layer (every output channel sees every input channel).
-
-    Returns
-    -------
-    out_shape : (int, int, int)
-    rows, cols : ndarray of int
-        Flat output and input indices of every connection, channels-last.
-    """
-    height, width, channels = in_shape
-    if n_out_channels is None:
-        out_h = max(math.ceil((height - kernel) / stride), 0) + 1
-        out_w = max(math.ceil((width - kernel) / stride), 0) + 1
-    else:
-        out_h = _conv_output_size(height, kernel, stride, padding)
-        out_w = _conv_output_size(width, kernel, stride, padding)
-    oi, oj, di, dj = np.meshgrid(
-        np.arange(out_h),
-        np.arange(out_w),
-        np.arange(kernel),
-        np.arange(kernel),
-        indexing="ij",
-    )
-    ii = (oi * stride + di - padding).ravel()
-    jj = (oj * stride + dj - padding).ravel()
-    oi, oj = oi.ravel(), oj.ravel()
-    valid = (ii >= 0) & (ii < height) & (jj >= 0) & (jj < width)
-    oi, oj, ii, jj = oi[valid], oj[valid], ii[valid], jj[valid]
-    if n_out_channels is None:
-        c = np.arange(channels)
-        rows = ((oi * out_w + oj)[:, None] * channels + c).ravel()
-        cols = ((ii * width + jj)[:, None] * channels + c).ravel()
-        out_channels = channels
-    else:
-        f, c = np.meshgrid(
-            np.arange(n_out_channels), np.arange(channels), indexing="ij"
-        )
-        rows = ((oi * out_w + oj)[:, None] * n_out_channels + f.ravel()).ravel()
-        cols = ((ii * width + jj)[:, None] * channels + c.ravel()).ravel()
-        out_channels = n_out_channels
-    order = np.lexsort((cols, rows))
-    return (out_h, out_w, out_channels), rows[order], cols[order]
 
 
 def _neuron_layer(name, n, ctx, neuron_type=None):
@@ -325,19 +268,18 @@ def build_conv(spec, name, ctx):
 
 @register_layer(LocallyConnected)
 def build_locally_connected(spec, name, ctx):
-    """Build a `.LocallyConnected` layer as a trainable sparse transform."""
+    """Build a `.LocallyConnected` layer (a trainable `.LocallyConnectedSparse`)."""
     _require_image(ctx.shape, spec)
     _same_or_valid(spec)
-    shape, rows, cols = window_indices(
-        ctx.shape, spec.kernel, spec.stride, spec.padding, n_out_channels=spec.filters
-    )
-    n_in, n_out = int(np.prod(ctx.shape)), int(np.prod(shape))
     limit = glorot_limit(spec.kernel**2 * ctx.shape[2], spec.kernel**2 * spec.filters)
-    transform = nengo.Sparse(
-        (n_out, n_in),
-        indices=np.stack([rows, cols], axis=1),
-        init=ctx.rng.uniform(-limit, limit, size=len(rows)),
+    transform = LocallyConnectedSparse(
+        ctx.shape, spec.filters, spec.kernel, stride=spec.stride, padding=spec.padding
     )
+    n_out = transform.size_out
+    transform = transform.with_weights(
+        ctx.rng.uniform(-limit, limit, size=len(transform.indices))
+    )
+    shape = transform.output_shape
     ens = _neuron_layer(name, n_out, ctx)
     conn = _connect(ctx, ens.neurons, transform, name)
     return BuiltLayer(name, ens.neurons, shape, ensemble=ens, connection=conn)

@@ -100,6 +100,7 @@ def reproduce(
     epochs=10,
     rows=None,
     n_test=None,
+    spiking_n_test=None,
     train_images=None,
     seed=0,
     eval_minibatch=100,
@@ -130,12 +131,19 @@ def reproduce(
         if os.path.exists(result_path):
             with open(result_path, encoding="utf-8") as f:
                 record = json.load(f)
-            if record.get("epochs") == epochs and record.get("n_test") == n_test:
+            if (
+                record.get("epochs") == epochs
+                and record.get("n_test") == n_test
+                and record.get("spiking_n_test") == spiking_n_test
+            ):
                 records[key] = record
                 continue
         os.makedirs(row_dir, exist_ok=True)
         config = ExperimentConfig(
-            noise=row.noise, n_test=n_test, minibatch_size=eval_minibatch
+            noise=row.noise,
+            n_test=n_test,
+            spiking_n_test=spiking_n_test,
+            minibatch_size=eval_minibatch,
         )
         architecture = task.build_architecture(dataset)
         if row.max_pool:
@@ -163,6 +171,7 @@ def reproduce(
             "title": row.title,
             "epochs": meta["state"].get("epoch"),
             "n_test": n_test,
+            "spiking_n_test": spiking_n_test,
             "train_seconds_per_epoch": [
                 h["seconds"] for h in meta["state"].get("history", [])
             ],
@@ -177,6 +186,7 @@ def reproduce(
         "epochs": epochs,
         "seed": seed,
         "n_test": n_test,
+        "spiking_n_test": spiking_n_test,
         "train_images": len(dataset.train_labels),
         "rows": records,
         "markdown": table,

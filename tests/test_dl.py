@@ -233,3 +233,22 @@ def test_works_in_nengo_dl_layer():
     # the layer's neurons get input J directly: rate = r(gain * J + bias)
     expected = soft_lif_rates(built.gain * J + built.bias, 0.02, TAU_RC, TAU_REF, AMP)
     assert np.allclose(out[0, 0], expected, rtol=1e-5)
+
+
+def test_max_pool_network_copies_and_evaluates_statically(rng):
+    """nengo-dl's TensorNode (max pooling) survives Network.copy (compat fix)."""
+    from nengo_softlif.evaluate import evaluate, layer_fan_out  # noqa: PLC0415
+    from nengo_softlif.layers import Conv, MaxPool, Output  # noqa: PLC0415
+    from nengo_softlif.networks import Architecture, build_network  # noqa: PLC0415
+
+    arch = Architecture(
+        "tiny-max", (6, 6, 1), (Conv(2, 3, padding=1), MaxPool(3, 2), Output(3))
+    )
+    net = build_network(arch, neuron_type=nengo_softlif.RectifiedLinear())
+    copied = net.copy()
+    (node,) = [n for n in copied.all_nodes if isinstance(n, nengo_dl.TensorNode)]
+    assert node.size_in == 6 * 6 * 2 and node.size_out == 3 * 3 * 2
+    assert set(layer_fan_out(arch)) == {"conv1"}
+    images, labels = rng.uniform(size=(4, 36)), np.arange(4) % 3
+    result = evaluate(net, images, labels, backend="nengo-dl", minibatch_size=2)
+    assert 0.0 <= result.error <= 1.0
