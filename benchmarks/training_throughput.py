@@ -1,0 +1,267 @@
+"""Training time per epoch: the package's nengo-dl training against plain tf.keras.
+
+Both sides train the paper's network (``--arch mnist`` or ``cifar10``) with soft
+LIF neurons (sigma 0.02), Gaussian training noise (std 10 Hz, where J > 1,
+straight-through gradient), dropout where the architecture has it, Adam, sparse
+softmax cross-entropy, minibatches of 100, on random images:
+
+``nengo-dl``
+    :func:`nengo_softlif.train.train` (what ``nengo-softlif train`` runs): a
+    nengo network of ensembles and connections simulated by nengo-dl for one step
+    per image.
+``keras``
+    The same architecture written directly in tf.keras: ``Conv2D`` ('same'),
+    ``AveragePooling2D`` ('same', which for these sizes has the package's windows:
+    left-aligned, clipped at the far edge), a locally-connected layer as patches +
+    per-position matmul, ``Dense``; the activation is the package's own TensorFlow
+    soft LIF function with the same noise.
+
+Each configuration runs in its own subprocess (its peak RSS is its own). The
+first epoch includes graph tracing, so ``--epochs 2`` (default) reports the
+second epoch's time; the ratio is nengo-dl / keras seconds per epoch.
+
+``--ablate`` adds nengo-dl variants that locate the overhead: rectified-linear
+neurons instead of soft LIF (neuron cost), and no training noise.
+
+Examples
+--------
+::
+
+    python benchmarks/training_throughput.py --arch mnist --n-images 6000
+    python benchmarks/training_throughput.py --arch cifar10 --n-images 5000 --ablate
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+BATCH = 100
+
+
+def _rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _data(architecture, n_images, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(size=(n_images, int(np.prod(architecture.input_shape))))
+    labels = rng.integers(0, architecture.layers[-1].units, size=n_images)
+    return images.astype(np.float32), labels
+
+
+def _network(arch, neuron, noise):
+    from nengo_softlif import RectifiedLinear, parse_noise
+    from nengo_softlif.networks import build_network
+    from nengo_softlif.neurons import PRESETS
+
+    preset = PRESETS[arch]
+    if neuron == "relu":
+        neuron_type = RectifiedLinear(noise=parse_noise(noise))
+    else:
+        neuron_type = preset.soft_lif(sigma=0.02, noise=parse_noise(noise))
+    return build_network(arch, neuron_type=neuron_type, lif_params=arch)
+
+
+def run_nengo_dl(config):
+    """Epoch times of the package's training (nengo_softlif.train.train)."""
+    import tempfile
+
+    from nengo_softlif.train import ArrayData, TrainConfig, train
+
+    net = _network(config["arch"], config["neuron"], config["noise"])
+    images, labels = _data(net.architecture, config["n_images"])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train(
+            net,
+            ArrayData(images, labels),
+            TrainConfig(epochs=config["epochs"], minibatch_size=BATCH),
+            checkpoint_path=os.path.join(tmp, "checkpoint.npz"),
+            verbose=0,
+        )
+    return [h["seconds"] for h in result.history]
+
+
+def keras_model(architecture, lif_params, noise_std, sigma=0.02):
+    """The architecture as a plain tf.keras model (same neurons and noise)."""
+    import tensorflow as tf
+
+    from nengo_softlif.dl import soft_lif_rates_tf
+    from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+
+    p = lif_params
+
+    def soft_lif(x):
+        j = p.gain * x + p.bias
+        rates = soft_lif_rates_tf(j, sigma, p.tau_rc, p.tau_ref)
+        if noise_std:
+            noisy = tf.maximum(rates + noise_std * tf.random.normal(tf.shape(rates)), 0)
+            noisy = tf.where(j > 1, noisy, rates)
+            rates = rates + tf.stop_gradient(noisy - rates)
+        return p.amplitude * rates
+
+    class Locally(tf.keras.layers.Layer):
+        def __init__(self, spec):
+            super().__init__()
+            self.spec = spec
+
+        def build(self, shape):
+            s = self.spec
+            h, w, c = shape[1:]
+            self.out_hw = (
+                (h + 2 * s.padding - s.kernel) // s.stride + 1,
+                (w + 2 * s.padding - s.kernel) // s.stride + 1,
+            )
+            self.kernel = self.add_weight(
+                shape=(self.out_hw[0] * self.out_hw[1], s.kernel**2 * c, s.filters),
+                initializer="glorot_uniform",
+            )
+
+        def call(self, x):
+            s = self.spec
+            pad = [[0, 0], [s.padding, s.padding], [s.padding, s.padding], [0, 0]]
+            patches = tf.image.extract_patches(
+                tf.pad(x, pad),
+                [1, s.kernel, s.kernel, 1],
+                [1, s.stride, s.stride, 1],
+                [1, 1, 1, 1],
+                "VALID",
+            )
+            n = self.out_hw[0] * self.out_hw[1]
+            patches = tf.reshape(patches, (-1, n, patches.shape[-1]))
+            y = tf.einsum("bpk,pkf->bpf", patches, self.kernel)
+            return tf.reshape(y, (-1,) + self.out_hw + (s.filters,))
+
+    layers = tf.keras.layers
+    inp = layers.Input(tuple(architecture.input_shape))
+    x = inp
+    for spec in architecture.layers:
+        if isinstance(spec, Conv):
+            x = layers.Conv2D(spec.filters, spec.kernel, spec.stride, padding="same")(x)
+            x = layers.Activation(soft_lif)(x)
+        elif isinstance(spec, AvgPool):
+            x = layers.AveragePooling2D(spec.size, spec.stride, padding="same")(x)
+        elif isinstance(spec, LocallyConnected):
+            x = layers.Activation(soft_lif)(Locally(spec)(x))
+        elif isinstance(spec, Dense):
+            x = layers.Activation(soft_lif)(
+                layers.Dense(spec.units)(layers.Flatten()(x))
+            )
+            if spec.dropout:
+                x = layers.Dropout(spec.dropout)(x)
+        elif isinstance(spec, Output):
+            x = layers.Dense(spec.units)(layers.Flatten()(x))
+        else:
+            raise TypeError(f"no keras equivalent written for {spec}")
+    return tf.keras.Model(inp, x)
+
+
+def run_keras(config):
+    """Epoch times of the same network in plain tf.keras."""
+    import tensorflow as tf
+
+    from nengo_softlif.networks import ARCHITECTURES
+    from nengo_softlif.neurons import PRESETS
+
+    architecture = ARCHITECTURES[config["arch"]]()
+    noise_std = float(config["noise"].split(":")[1]) if config["noise"] != "none" else 0
+    model = keras_model(architecture, PRESETS[config["arch"]], noise_std)
+    model.compile(
+        tf.optimizers.Adam(1e-3),
+        tf.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    images, labels = _data(architecture, config["n_images"])
+    images = images.reshape((-1,) + tuple(architecture.input_shape))
+    seconds = []
+    for _ in range(config["epochs"]):
+        start = time.perf_counter()
+        model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0, shuffle=True)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def worker(config):
+    runner = run_keras if config["backend"] == "keras" else run_nengo_dl
+    seconds = runner(config)
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": _rss_mb()}))
+
+
+def run_config(config):
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{config} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="mnist", choices=["mnist", "cifar10"])
+    parser.add_argument("--n-images", type=int, default=6000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--ablate", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(json.loads(args.worker))
+        return None
+    base = {"arch": args.arch, "n_images": args.n_images, "epochs": args.epochs}
+    configs = {
+        "keras": dict(base, backend="keras", neuron="softlif", noise="gaussian:10"),
+        "nengo-dl": dict(
+            base, backend="nengo-dl", neuron="softlif", noise="gaussian:10"
+        ),
+    }
+    if args.ablate:
+        configs["nengo-dl relu"] = dict(
+            base, backend="nengo-dl", neuron="relu", noise="none"
+        )
+        configs["nengo-dl no noise"] = dict(
+            base, backend="nengo-dl", neuron="softlif", noise="none"
+        )
+    results = {}
+    for name, config in configs.items():
+        result = run_config(config)
+        result["s_per_epoch"] = result["seconds"][-1]
+        result["images_per_s"] = args.n_images / result["s_per_epoch"]
+        results[name] = result
+        print(
+            f"{args.arch:8s} {name:18s} {result['s_per_epoch']:8.1f} s/epoch of "
+            f"{args.n_images} ({result['images_per_s']:6.1f} img/s)  peak RSS "
+            f"{result['peak_rss_mb']:7.0f} MB",
+            flush=True,
+        )
+    keras = results["keras"]["s_per_epoch"]
+    for name, result in results.items():
+        if name != "keras":
+            print(f"ratio {name} / keras: {result['s_per_epoch'] / keras:.2f}x")
+    full = {"mnist": 60000, "cifar10": 50000}[args.arch]
+    print(
+        f"full epoch ({full} images) estimate: nengo-dl "
+        f"{results['nengo-dl']['s_per_epoch'] * full / args.n_images / 60:.1f} min, "
+        f"keras {keras * full / args.n_images / 60:.1f} min"
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
