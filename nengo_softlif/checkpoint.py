@@ -220,10 +220,16 @@ def load_checkpoint(path):
 def _neuron_types():
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+    from nengo_softlif.refractory_relu import (
+        RefractoryRectifiedLinear,
+        SoftRefractoryRectifiedLinear,
+    )
 
     return {
         "SoftLIFRate": SoftLIFRate,
         "RectifiedLinear": RectifiedLinear,
+        "SoftRefractoryRectifiedLinear": SoftRefractoryRectifiedLinear,
+        "RefractoryRectifiedLinear": RefractoryRectifiedLinear,
         "LIFRate": nengo.LIFRate,
         "LIF": nengo.LIF,
         "SpikingRectifiedLinear": nengo.SpikingRectifiedLinear,

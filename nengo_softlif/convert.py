@@ -5,6 +5,10 @@ import warnings
 import nengo
 
 from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+from nengo_softlif.refractory_relu import (
+    RefractoryRectifiedLinear,
+    SoftRefractoryRectifiedLinear,
+)
 
 __all__ = [
     "to_spiking",
@@ -12,6 +16,7 @@ __all__ = [
     "convert_neurons",
     "copy_network",
     "SPIKING_EQUIVALENTS",
+    "HARD_EQUIVALENTS",
     "register_spiking_equivalent",
 ]
 
@@ -28,6 +33,27 @@ def _spiking_relu_from_rate(neuron_type):
     return nengo.SpikingRectifiedLinear(amplitude=neuron_type.amplitude)
 
 
+def _regular_spiking_refractory_relu(neuron_type):
+    return nengo.RegularSpiking(
+        RefractoryRectifiedLinear(tau_ref=neuron_type.tau_ref),
+        amplitude=neuron_type.amplitude,
+    )
+
+
+def _hard_lif(neuron_type):
+    return nengo.LIFRate(
+        tau_rc=neuron_type.tau_rc,
+        tau_ref=neuron_type.tau_ref,
+        amplitude=neuron_type.amplitude,
+    )
+
+
+def _hard_refractory_relu(neuron_type):
+    return RefractoryRectifiedLinear(
+        tau_ref=neuron_type.tau_ref, amplitude=neuron_type.amplitude
+    )
+
+
 #: Rate neuron type -> function returning its spiking equivalent. The mapping is
 #: by exact type; a subclass needs its own entry.
 SPIKING_EQUIVALENTS = {
@@ -35,6 +61,15 @@ SPIKING_EQUIVALENTS = {
     nengo.LIFRate: _lif_from_rate,
     nengo.RectifiedLinear: _spiking_relu_from_rate,
     RectifiedLinear: _spiking_relu_from_rate,
+    SoftRefractoryRectifiedLinear: _regular_spiking_refractory_relu,
+    RefractoryRectifiedLinear: _regular_spiking_refractory_relu,
+}
+
+#: Smoothed rate neuron type -> function returning the hard rate neuron whose rate
+#: is the mean rate of its spiking equivalent (used by :func:`to_hard_rate`).
+HARD_EQUIVALENTS = {
+    SoftLIFRate: _hard_lif,
+    SoftRefractoryRectifiedLinear: _hard_refractory_relu,
 }
 
 
@@ -102,23 +137,16 @@ def to_spiking(network, synapse=nengo.Alpha(0.005), neuron_types=None):
 
 
 def to_hard_rate(network):
-    """A copy in which every `.SoftLIFRate` is the hard `nengo.LIFRate`.
+    """A copy in which every smoothed neuron is its hard counterpart.
 
-    The hard LIF rate is the mean rate of the spiking LIF, so this is the network
-    a spiking run should be compared with; soft against hard is a separate
-    difference (the soft curve is above the hard one near threshold).
+    `.SoftLIFRate` becomes `nengo.LIFRate` (see :data:`HARD_EQUIVALENTS`). The hard
+    rate is the mean rate of the spiking neuron, so this is the network a spiking
+    run should be compared with; soft against hard is a separate difference (the
+    soft curve is above the hard one near threshold).
     """
-    rate = convert_neurons(network, {SoftLIFRate: _hard_from_soft}, what="hard-rate")
+    rate = convert_neurons(network, HARD_EQUIVALENTS, what="hard-rate")
     rate.label = f"{network.label} (hard rate)"
     return rate
-
-
-def _hard_from_soft(neuron_type):
-    return nengo.LIFRate(
-        tau_rc=neuron_type.tau_rc,
-        tau_ref=neuron_type.tau_ref,
-        amplitude=neuron_type.amplitude,
-    )
 
 
 def convert_neurons(network, mapping, what="converted"):

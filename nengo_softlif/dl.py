@@ -25,12 +25,17 @@ from nengo_softlif.noise import (
     SpikeNoise,
     alpha_filtered_spike_std,
 )
+from nengo_softlif.refractory_relu import (
+    RefractoryRectifiedLinear,
+    SoftRefractoryRectifiedLinear,
+)
 
 nengo_dl = import_nengo_dl()
 import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
 from nengo_dl.neuron_builders import (  # noqa: E402
     LIFRateBuilder,
     SimNeuronsBuilder,
+    TFNeuronBuilder,
 )
 from nengo_dl.neuron_builders import (  # noqa: E402
     RectifiedLinearBuilder as _ReLUBuilder,
@@ -43,6 +48,7 @@ __all__ = [
     "TrainingNoiseMixin",
     "SoftLIFRateBuilder",
     "RectifiedLinearBuilder",
+    "RefractoryRectifiedLinearBuilder",
     "TFNoise",
     "GaussianNoiseTF",
     "DropoutTF",
@@ -344,10 +350,46 @@ class RectifiedLinearBuilder(TrainingNoiseMixin, _ReLUBuilder):
         return tf.nn.relu(J)
 
 
+class RefractoryRectifiedLinearBuilder(TrainingNoiseMixin, TFNeuronBuilder):
+    """Builds `.RefractoryRectifiedLinear` and its soft version (with noise)."""
+
+    def build_pre(self, signals, config):
+        super().build_pre(signals, config)
+        neurons = [op.neurons for op in self.ops]
+        sizes = [op.J.shape[0] for op in self.ops]
+        self.tau_ref = signals.op_constant(neurons, sizes, "tau_ref", signals.dtype)
+        # nengo-dl merges neuron ops of one exact type only: all soft or all hard
+        self.sigma = (
+            signals.op_constant(neurons, sizes, "sigma", signals.dtype)
+            if isinstance(neurons[0], SoftRefractoryRectifiedLinear)
+            else None
+        )
+        self.threshold = tf.constant(0, dtype=signals.dtype)
+        self.build_noise(signals, config)
+
+    def rates_hz(self, J):
+        """Clean rates before amplitude scaling (soft if the neurons are)."""
+        if self.sigma is None:
+            current = tf.nn.relu(J)
+        else:
+            sigma = self.sigma * tf.cast(SIGMA_SCALE, self.sigma.dtype)
+            current = sigma * tf.nn.softplus(J / sigma)
+        return current / (self.tau_ref * current + 1.0)
+
+    def build_noise(self, signals, config):
+        """Hard neurons have no noise parameter: only soft groups get noise."""
+        if self.sigma is None:
+            self.noise = []
+        else:
+            super().build_noise(signals, config)
+
+
 def register():
     """Register the builders with nengo-dl (idempotent)."""
     SimNeuronsBuilder.TF_NEURON_IMPL[SoftLIFRate] = SoftLIFRateBuilder
     SimNeuronsBuilder.TF_NEURON_IMPL[RectifiedLinear] = RectifiedLinearBuilder
+    for neuron_type in (RefractoryRectifiedLinear, SoftRefractoryRectifiedLinear):
+        SimNeuronsBuilder.TF_NEURON_IMPL[neuron_type] = RefractoryRectifiedLinearBuilder
 
 
 register()

@@ -17,10 +17,10 @@ import nengo
 from nengo_softlif.anneal import SigmaAnnealing
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.checkpoint import load_network
-from nengo_softlif.convert import to_hard_rate, to_spiking
+from nengo_softlif.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
 from nengo_softlif.evaluate import evaluate
 from nengo_softlif.networks import build_network
-from nengo_softlif.neurons import PRESETS, SoftLIFRate
+from nengo_softlif.neurons import PRESETS
 from nengo_softlif.noise import parse_noise, to_spec
 from nengo_softlif.train import TrainConfig, train
 
@@ -111,9 +111,9 @@ def evaluate_checkpoint(
 ):
     """Static (soft and hard) and spiking evaluation of a trained checkpoint.
 
-    Networks without soft LIF neurons (ReLU baselines) get only the static run
-    (``static_soft`` is then simply the static network); ``spiking=False`` skips
-    the spiking run.
+    Networks without smoothed neurons (the ReLU baselines; see
+    `.HARD_EQUIVALENTS`) get only the static run (``static_soft`` is then simply
+    the static network); ``spiking=False`` skips the spiking run.
 
     Returns
     -------
@@ -134,7 +134,7 @@ def evaluate_checkpoint(
             net, test_images, test_labels, backend="nengo-dl", **dl_options
         ),
     }
-    if not isinstance(net.neuron_type, SoftLIFRate):
+    if type(net.neuron_type) not in HARD_EQUIVALENTS:  # not smoothed: no spikes
         return {k: v.summary() for k, v in results.items()}, meta
     results["static_hard"] = evaluate(
         to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
