@@ -4,28 +4,19 @@ import nengo
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from architectures import TINY
 from nengo._vendor.npconv2d import conv2d
 
 import nengo_softlif.evaluate_fast as fast
 from nengo_softlif.checkpoint import get_params, set_params
 from nengo_softlif.convert import copy_network, to_spiking
 from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.layers import AvgPool, Conv, Dense, Output
 from nengo_softlif.networks import Architecture, build_network
 
 PROTOCOL = Protocol(presentation_time=0.04, t_start=0.02, t_end=0.04)
 
-ARCH_SAME = Architecture(
-    "tiny-same",
-    (8, 8, 2),
-    (
-        Conv(4, 3, padding=1),
-        AvgPool(2),
-        LocallyConnected(3, 3, padding=1),
-        Dense(16),
-        Output(3),
-    ),
-)
+ARCH_SAME = TINY
 ARCH_STRIDED = Architecture(
     "tiny-strided",
     (9, 9, 2),

@@ -5,6 +5,7 @@ import os
 import nengo
 import numpy as np
 import pytest
+from architectures import TINY  # shared tiny architecture (tests/architectures.py)
 
 from nengo_softlif import PRESETS, GaussianNoise, SoftLIFRate
 from nengo_softlif.checkpoint import (
@@ -25,18 +26,6 @@ from nengo_softlif.layers import (
     window_indices,
 )
 from nengo_softlif.networks import Architecture, build_network
-
-TINY = Architecture(
-    "tiny",
-    (8, 8, 2),
-    (
-        Conv(4, 3, padding=1),
-        AvgPool(2),
-        LocallyConnected(3, 3, padding=1),
-        Dense(16),
-        Output(3),
-    ),
-)
 
 
 def test_paper_architectures_have_the_published_sizes():
