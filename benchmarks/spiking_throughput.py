@@ -116,7 +116,16 @@ def worker(config):
         _time_constructor(nengo.Simulator, record)
     rss_before = _rss_mb()
     start = time.perf_counter()
-    result = evaluate(net, images, labels, protocol, backend=backend, **options)
+    workers = options.pop("workers", 1)
+    if workers > 1:  # whole streams per process: same results as one process
+        from nengo_softlif.distributed import evaluate_parallel
+
+        options.pop("timings", None)
+        result = evaluate_parallel(
+            net, images, labels, protocol, workers=workers, backend=backend, **options
+        )
+    else:
+        result = evaluate(net, images, labels, protocol, backend=backend, **options)
     wall = time.perf_counter() - start
     return {
         "wall": wall,
@@ -165,6 +174,18 @@ def configurations(args):
                 label=f"fast mb={mb}",
             )
         )
+    for workers in args.fast_workers:
+        if workers > 1:
+            mb = args.fast_minibatch[0]
+            configs.append(
+                dict(
+                    common,
+                    backend="fast",
+                    n_images=args.n_images,
+                    options={"minibatch_size": mb, "workers": workers},
+                    label=f"fast mb={mb} x{workers} processes",
+                )
+            )
     if not args.skip_nengo_dl:
         for unroll in args.unroll:
             configs.append(
@@ -206,6 +227,13 @@ def main(argv=None):
         help="images for the nengo reference (0 to skip)",
     )
     parser.add_argument("--fast-minibatch", type=int, nargs="+", default=[100, 10, 1])
+    parser.add_argument(
+        "--fast-workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="also run fast with this many processes (e.g. 2; streams sharded)",
+    )
     parser.add_argument("--dl-minibatch", type=int, default=100)
     parser.add_argument("--unroll", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--skip-nengo-dl", action="store_true")
@@ -273,7 +301,8 @@ def main(argv=None):
     print(
         "img/s: end to end (evaluate wall time); img/s*: without setup (compile or "
         "simulator build);\nfast/this: best fast img/s* over this row's img/s*; "
-        "RSS0: max RSS before evaluate; peak: max RSS of the process (getrusage)."
+        "RSS0: max RSS before evaluate; peak: max RSS of the process (getrusage) (of the\n"
+        "main process only in multi-process rows)."
     )
     if ref["fast"] and ref["nengo"]:
         print(f"fast / nengo    = {ref['fast'] / ref['nengo']:.1f}x")

@@ -95,7 +95,13 @@ def _add_evaluation(parser):
         "--eval-minibatch",
         type=int,
         default=100,
-        help="parallel image streams in nengo-dl",
+        help="parallel image streams (nengo-dl and fast)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for the fast backend (same results; e.g. the core count)",
     )
 
 
@@ -160,6 +166,9 @@ def build_parser():
     )
     reproduce.add_argument("--train-images", type=int, default=None)
     reproduce.add_argument("--eval-minibatch", type=int, default=100)
+    reproduce.add_argument(
+        "--workers", type=int, default=1, help="processes for the fast spiking runs"
+    )
     _add_common(reproduce)
     return parser
 
@@ -215,6 +224,7 @@ def _experiment_config(args):
         n_test=getattr(args, "n_test", None),
         spiking_backend=getattr(args, "backend", "fast"),
         minibatch_size=getattr(args, "eval_minibatch", 100),
+        workers=getattr(args, "workers", 1),
         anneal_to=getattr(args, "anneal_sigma", None),
     )
 
@@ -359,6 +369,7 @@ def cmd_reproduce(args):
         train_images=args.train_images,
         seed=args.seed,
         eval_minibatch=args.eval_minibatch,
+        workers=args.workers,
         verbose=0 if args.json else 1,
     )
     if args.json:

@@ -28,7 +28,7 @@ import numpy as np
 
 from nengo_softlif.evaluate import EvaluationResult, Protocol, check_images, evaluate
 
-__all__ = ["stream_shards", "evaluate_sharded", "merge_results"]
+__all__ = ["stream_shards", "evaluate_sharded", "evaluate_parallel", "merge_results"]
 
 #: Backends that present images as independent minibatch streams.
 STREAM_BACKENDS = ("fast", "nengo-dl")
@@ -200,6 +200,39 @@ def evaluate_sharded(
         ]
     results = [future.result() for future in futures]
     return merge_results(results, labels, wall_time=time.perf_counter() - start)
+
+
+def evaluate_parallel(net, images, labels, protocol=None, workers=2, **kwargs):
+    """:func:`evaluate_sharded` over local worker processes (all cores of a machine).
+
+    The ``fast`` backend runs numpy on one core; ``workers`` processes use that
+    many. Workers start from a fresh interpreter (``forkserver``, so a parent that
+    has imported TensorFlow is never forked) and import only what evaluation
+    needs; the network is pickled to them.
+
+    Parameters
+    ----------
+    net, images, labels, protocol
+        As for :func:`nengo_softlif.evaluate`.
+    workers : int
+        Worker processes (and shards of whole streams).
+    **kwargs
+        ``backend``, ``minibatch_size`` and backend options, as for
+        :func:`evaluate_sharded`.
+    """
+    import concurrent.futures  # pylint: disable=import-outside-toplevel
+    import multiprocessing  # pylint: disable=import-outside-toplevel
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1 (got {workers})")
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context(
+        "forkserver" if "forkserver" in methods else "spawn"
+    )
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return evaluate_sharded(
+            net, images, labels, pool, protocol, n_shards=workers, **kwargs
+        )
 
 
 def _worker_count(client):

@@ -18,6 +18,7 @@ from nengo_softlif.anneal import SigmaAnnealing
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.checkpoint import load_network
 from nengo_softlif.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
+from nengo_softlif.distributed import evaluate_parallel
 from nengo_softlif.evaluate import evaluate
 from nengo_softlif.networks import build_network
 from nengo_softlif.neurons import PRESETS
@@ -48,6 +49,9 @@ class ExperimentConfig:
         Alpha synapse time constant of the spiking network.
     minibatch_size : int
         Parallel image streams in nengo-dl evaluation.
+    workers : int
+        Worker processes for a ``fast`` spiking run (whole streams per worker,
+        so the same results; see :func:`nengo_softlif.distributed.evaluate_parallel`).
     unroll : int
         nengo-dl ``unroll_simulation`` in evaluation.
     anneal_to : float or None
@@ -62,6 +66,7 @@ class ExperimentConfig:
     spiking_backend: str = "fast"
     synapse_tau: float = 0.005
     minibatch_size: int = 100
+    workers: int = 1
     unroll: int = 10
     anneal_to: float | None = None
 
@@ -147,15 +152,23 @@ def evaluate_checkpoint(
         "fast": dl_options,
     }.get(config.spiking_backend, {})
     n_spiking = config.spiking_n_test or len(test_labels)
-    results["spiking"] = evaluate(
-        spiking_net,
-        test_images[:n_spiking],
-        test_labels[:n_spiking],
-        protocol=protocol,
-        backend=config.spiking_backend,
-        progress=progress,
-        **options,
-    )
+    spiking_data = (spiking_net, test_images[:n_spiking], test_labels[:n_spiking])
+    if config.workers > 1 and config.spiking_backend == "fast":
+        results["spiking"] = evaluate_parallel(
+            *spiking_data,
+            protocol=protocol,
+            workers=config.workers,
+            backend="fast",
+            **options,
+        )
+    else:
+        results["spiking"] = evaluate(
+            *spiking_data,
+            protocol=protocol,
+            backend=config.spiking_backend,
+            progress=progress,
+            **options,
+        )
     return {k: v.summary() for k, v in results.items()}, meta
 
 

@@ -104,6 +104,7 @@ def reproduce(
     train_images=None,
     seed=0,
     eval_minibatch=100,
+    workers=1,
     verbose=1,
 ):
     """Train and evaluate the ladder of modifications; write the tables.
@@ -144,6 +145,7 @@ def reproduce(
             n_test=n_test,
             spiking_n_test=spiking_n_test,
             minibatch_size=eval_minibatch,
+            workers=workers,
         )
         architecture = task.build_architecture(dataset)
         if row.max_pool:
