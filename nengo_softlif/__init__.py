@@ -11,7 +11,7 @@ registered when ``nengo_dl`` is first imported, by anyone.
 from nengo_softlif import compat, lazy
 from nengo_softlif.convert import to_hard_rate, to_spiking
 from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.local import LocallyConnectedSparse
+from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
 from nengo_softlif.networks import build_network
 from nengo_softlif.neurons import PRESETS, LIFParams, RectifiedLinear, SoftLIFRate
 from nengo_softlif.noise import (
@@ -43,6 +43,7 @@ __all__ = [
     "parse_noise",
     "build_network",
     "LocallyConnectedSparse",
+    "AveragePoolSparse",
     "to_spiking",
     "to_hard_rate",
     "evaluate",
@@ -54,7 +55,7 @@ __all__ = [
 def _register_nengo_dl_builders(nengo_dl):
     compat.fix_tensor_node_copy(nengo_dl)
     import nengo_softlif.dl  # noqa: F401  (neurons and training noise)
-    import nengo_softlif.dl_local  # noqa: F401  (locally-connected transform)
+    import nengo_softlif.dl_local  # noqa: F401  (windowed sparse transforms)
 
 
 # nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl

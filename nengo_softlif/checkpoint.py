@@ -20,7 +20,6 @@ import numpy as np
 from nengo.transforms import SparseMatrix
 
 from nengo_softlif.atomic import atomic_open
-from nengo_softlif.local import LocallyConnectedSparse
 from nengo_softlif.version import version
 
 __all__ = [
@@ -89,7 +88,7 @@ def _with_values(transform, values):
             channels_last=transform.channels_last,
             init=values,
         )
-    if isinstance(transform, LocallyConnectedSparse):
+    if hasattr(transform, "with_weights"):  # windowed sparse transforms
         return transform.with_weights(values)
     if isinstance(transform, nengo.Sparse):
         init = transform.init
@@ -148,12 +147,17 @@ def set_params(net, params):
             )
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"Checkpoint parameter {key!r} contains NaN or inf")
+        if not isinstance(obj, nengo.Ensemble):
+            try:
+                value = _with_values(obj.transform, value)
+            except ValueError as err:
+                raise CheckpointError(f"Checkpoint parameter {key!r}: {err}") from err
         updates.append((obj, value))
     for obj, value in updates:
         if isinstance(obj, nengo.Ensemble):
             obj.bias = value
         else:
-            obj.transform = _with_values(obj.transform, value)
+            obj.transform = value
 
 
 def get_params_of(obj):

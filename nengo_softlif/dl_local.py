@@ -1,30 +1,40 @@
-"""nengo-dl builder of the locally-connected transform: patches and a batched matmul.
+"""nengo-dl builder of the windowed sparse transforms (locally-connected, pooling).
 
 Registered with nengo-dl's ``Builder`` on import (which happens automatically when
-``nengo_dl`` is imported, see :mod:`nengo_softlif.lazy`). The weights stay the
-transform's non-zero vector (the trainable parameter, as for `nengo.Sparse`); each
-step scatters them into a dense ``(pixels, kernel*kernel*channels, filters)``
-tensor (padding positions zero) and computes, for a minibatch ``B``,
-``Y[b, p, f] = sum_k patches[b, p, k] W[p, k, f]``. Forward and gradient cost
-``O(B * nnz)`` without the ``(nnz x B)`` intermediate of a sparse matmul's weight
-gradient.
+``nengo_dl`` is imported, see :mod:`nengo_softlif.lazy`).
+
+`.LocallyConnectedSparse`
+    The weights stay the transform's non-zero vector (the trainable parameter, as
+    for `nengo.Sparse`); each step scatters them into a dense ``(pixels,
+    kernel*kernel*channels, filters)`` tensor (padding positions zero) and
+    computes, for a minibatch ``B``, ``Y[b, p, f] = sum_k patches[b, p, k]
+    W[p, k, f]``: ``O(B * nnz)`` without the ``(nnz x B)`` intermediate of a
+    sparse matmul's weight gradient.
+`.AveragePoolSparse`
+    ``tf.nn.avg_pool2d`` ("SAME") when that gives the transform's windows and its
+    weights are not trained (as built by the AvgPool layer); otherwise the
+    general sparse matmul.
 """
 
 import numpy as np
 
 from nengo_softlif.compat import import_nengo_dl
-from nengo_softlif.local import LocallyConnectedSet
+from nengo_softlif.local import (
+    AveragePoolSparse,
+    LocallyConnectedSparse,
+    WindowedSparseSet,
+)
 
 nengo_dl = import_nengo_dl()
 import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
 from nengo_dl.builder import Builder, OpBuilder  # noqa: E402
 
-__all__ = ["LocallyConnectedSetBuilder"]
+__all__ = ["WindowedSparseSetBuilder"]
 
 
-@Builder.register(LocallyConnectedSet)
-class LocallyConnectedSetBuilder(OpBuilder):
-    """Build a `.LocallyConnectedSet` (one operator per builder: not mergeable)."""
+@Builder.register(WindowedSparseSet)
+class WindowedSparseSetBuilder(OpBuilder):
+    """Build a `.WindowedSparseSet` (one operator per builder: not mergeable)."""
 
     def build_pre(self, signals, config):
         super().build_pre(signals, config)
@@ -35,13 +45,30 @@ class LocallyConnectedSetBuilder(OpBuilder):
         self.Y_data = signals[op.Y]
         if self.W_data.minibatched:
             raise NotImplementedError(
-                "Locally-connected weights cannot be minibatched (online learning "
-                "rules are not supported on this transform)"
+                f"{type(transform).__name__} weights cannot be minibatched (online "
+                "learning rules are not supported on this transform)"
             )
-        h, w, channels = transform.input_shape
+        self.in_shape = (-1,) + tuple(transform.input_shape)
+        self.out_size = transform.size_out
+        if isinstance(transform, LocallyConnectedSparse):
+            self.mode = "locally-connected"
+            self._pre_locally_connected(transform)
+        elif (
+            isinstance(transform, AveragePoolSparse)
+            and transform.same_padding
+            and not getattr(op.W, "trainable", False)
+        ):
+            self.mode = "avg-pool"
+            self.window, self.stride = transform.size, transform.stride
+        else:
+            self.mode = "sparse"
+            self.indices = tf.constant(transform.indices.astype(np.int64))
+            self.dense_shape = tf.constant(transform.shape, dtype=tf.int64)
+
+    def _pre_locally_connected(self, transform):
         out_h, out_w, n_filters = transform.output_shape
+        channels = transform.input_shape[2]
         k, pad = transform.kernel, transform.padding
-        self.in_shape = (-1, h, w, channels)
         self.paddings = tf.constant([[0, 0], [pad, pad], [pad, pad], [0, 0]])
         self.window = [1, k, k, 1]
         self.strides = [1, transform.stride, transform.stride, 1]
@@ -50,23 +77,31 @@ class LocallyConnectedSetBuilder(OpBuilder):
         self.positions = tf.constant(
             transform.dense_positions().astype(np.int64)[:, None]
         )
-        self.out_size = out_h * out_w * n_filters
 
     def build_step(self, signals):
-        values = signals.gather(self.W_data)
         x = signals.gather(self.X_data)
-        dense = tf.scatter_nd(
-            self.positions,
-            tf.reshape(values, (-1,)),
-            (int(np.prod(self.dense_shape)),),
-        )
+        if self.mode == "avg-pool":
+            image = tf.reshape(x, self.in_shape)
+            y = tf.nn.avg_pool2d(image, self.window, self.stride, "SAME")
+        else:
+            values = tf.reshape(signals.gather(self.W_data), (-1,))
+            if self.mode == "locally-connected":
+                y = self._locally_connected(x, values)
+            else:
+                matrix = tf.sparse.SparseTensor(self.indices, values, self.dense_shape)
+                y = tf.transpose(
+                    tf.sparse.sparse_dense_matmul(matrix, x, adjoint_b=True)
+                )
+        y = tf.reshape(y, (-1, self.out_size))
+        y.set_shape((signals.minibatch_size,) + self.Y_data.shape)
+        signals.scatter(self.Y_data, y, mode="update")
+
+    def _locally_connected(self, x, values):
+        dense = tf.scatter_nd(self.positions, values, (int(np.prod(self.dense_shape)),))
         dense = tf.reshape(dense, self.dense_shape)
         image = tf.pad(tf.reshape(x, self.in_shape), self.paddings)
         patches = tf.image.extract_patches(
             image, self.window, self.strides, [1, 1, 1, 1], "VALID"
         )
         patches = tf.reshape(patches, self.patch_shape)
-        y = tf.einsum("bpk,pkf->bpf", patches, dense)
-        y = tf.reshape(y, (-1, self.out_size))
-        y.set_shape((signals.minibatch_size,) + self.Y_data.shape)
-        signals.scatter(self.Y_data, y, mode="update")
+        return tf.einsum("bpk,pkf->bpf", patches, dense)

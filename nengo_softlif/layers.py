@@ -22,7 +22,11 @@ import nengo
 import numpy as np
 
 from nengo_softlif.compat import set_trainable
-from nengo_softlif.local import LocallyConnectedSparse, window_indices
+from nengo_softlif.local import (
+    AveragePoolSparse,
+    LocallyConnectedSparse,
+    window_indices,
+)
 from nengo_softlif.neurons import replace_params
 
 __all__ = [
@@ -287,16 +291,10 @@ def build_locally_connected(spec, name, ctx):
 
 @register_layer(AvgPool)
 def build_avg_pool(spec, name, ctx):
-    """Build an `.AvgPool` layer: a passthrough node behind fixed weights."""
+    """Build an `.AvgPool` layer: a node behind a fixed `.AveragePoolSparse`."""
     _require_image(ctx.shape, spec)
-    stride = spec.size if spec.stride is None else spec.stride
-    shape, rows, cols = window_indices(ctx.shape, spec.size, stride, 0)
-    counts = np.bincount(rows, minlength=int(np.prod(shape)))
-    transform = nengo.Sparse(
-        (int(np.prod(shape)), int(np.prod(ctx.shape))),
-        indices=np.stack([rows, cols], axis=1),
-        init=1.0 / counts[rows],
-    )
+    transform = AveragePoolSparse(ctx.shape, spec.size, spec.stride)
+    shape = transform.output_shape
     node = nengo.Node(size_in=int(np.prod(shape)), label=name)
     conn = _connect(ctx, node, transform, name)
     set_trainable(ctx.network.config, conn, False)

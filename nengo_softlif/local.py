@@ -1,19 +1,21 @@
-"""Windowed sparse connectivity, and a locally-connected transform that knows it.
+"""Windowed sparse transforms: locally-connected and average-pooling weights.
 
-A locally-connected layer (an unshared convolution) is, to every backend, a
-`nengo.Sparse` transform: :class:`LocallyConnectedSparse` *is* one (a subclass), so
-nengo-loihi, the event-driven backend and anything else that reads `nengo.Sparse`
-weights handles it unchanged, and checkpoints store the same non-zero values.
+A locally-connected layer (an unshared convolution) and an average pool are, to
+every backend, `nengo.Sparse` transforms: :class:`LocallyConnectedSparse` and
+:class:`AveragePoolSparse` *are* ones (subclasses), so nengo-loihi, the
+event-driven backend and anything else that reads `nengo.Sparse` weights handles
+them unchanged, and checkpoints store the same non-zero values.
 
-What the subclass adds is its geometry (input shape, kernel, stride, padding,
-filters), which lets a simulator apply it as a dense per-position product instead
+What the subclasses add is their geometry (input shape, window, stride,
+padding), which lets a simulator apply them as dense windowed operations instead
 of a general sparse product. That matters in training: TensorFlow's sparse
 matmul computes the gradient of the weights through a ``(non-zeros x batch)``
 intermediate, which made the paper's CIFAR-10 network spend three quarters of
-each nengo-dl training step in its two locally-connected layers. The nengo-dl
-builder (:mod:`nengo_softlif.dl_local`) instead extracts image patches and does a
-batched matrix product; the nengo reference builder here applies the same CSR
-matrix as `nengo.Sparse` would.
+each nengo-dl training step in its two locally-connected layers, and its pools
+cost 4-10 times ``tf.nn.avg_pool2d``. The nengo-dl builder
+(:mod:`nengo_softlif.dl_local`) uses image patches and a batched matrix product,
+and TensorFlow's average pooling; the nengo reference builder here applies the
+same CSR matrix as `nengo.Sparse` would.
 """
 
 import math
@@ -30,8 +32,9 @@ __all__ = [
     "conv_output_size",
     "window_indices",
     "LocallyConnectedSparse",
-    "LocallyConnectedSet",
-    "build_locally_connected_sparse",
+    "AveragePoolSparse",
+    "WindowedSparseSet",
+    "build_windowed_sparse",
 ]
 
 
@@ -95,6 +98,16 @@ def window_indices(in_shape, kernel, stride, padding, n_out_channels=None):
     return (out_h, out_w, out_channels), rows[order], cols[order]
 
 
+def _image_shape(input_shape):
+    shape = tuple(int(x) for x in input_shape)
+    if len(shape) != 3:
+        raise ValidationError(
+            f"input_shape must be (height, width, channels), got {shape}",
+            attr="input_shape",
+        )
+    return shape
+
+
 class LocallyConnectedSparse(nengo.Sparse):
     """A locally-connected layer's weights: a `nengo.Sparse` that knows its shape.
 
@@ -128,12 +141,7 @@ class LocallyConnectedSparse(nengo.Sparse):
     _param_init_order = ["input_shape", "n_filters", "kernel", "stride", "padding"]
 
     def __init__(self, input_shape, n_filters, kernel, stride=1, padding=0, init=1.0):
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) != 3:
-            raise ValidationError(
-                f"input_shape must be (height, width, channels), got {input_shape}",
-                attr="input_shape",
-            )
+        input_shape = _image_shape(input_shape)
         if kernel > min(input_shape[:2]) + 2 * padding:
             raise ValidationError(
                 f"A {kernel}x{kernel} window with padding {padding} does not fit an "
@@ -203,8 +211,76 @@ class LocallyConnectedSparse(nengo.Sparse):
         )
 
 
-class LocallyConnectedSet(Operator):
-    """``Y = A X`` for the sparse matrix ``A`` of a `.LocallyConnectedSparse`.
+class AveragePoolSparse(nengo.Sparse):
+    """Average pooling as a fixed `nengo.Sparse` that knows its windows.
+
+    Windows of ``size x size`` every ``stride`` pixels from the top-left corner,
+    per channel; windows that run past the far edge are clipped and average
+    over the pixels they cover (TensorFlow's "SAME" pooling when that pads only
+    at the far edge, as for the paper's 2x2/2 and 3x3/2 pools).
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        Input ``(height, width, channels)``.
+    size : int
+        Window size.
+    stride : int, optional
+        Window step (default ``size``).
+    """
+
+    input_shape = ShapeParam("input_shape", length=3, low=1)
+    size = IntParam("size", low=1)
+    stride = IntParam("stride", low=1)
+
+    _param_init_order = ["input_shape", "size", "stride"]
+
+    def __init__(self, input_shape, size, stride=None):
+        input_shape = _image_shape(input_shape)
+        stride = size if stride is None else stride
+        out_shape, rows, cols = window_indices(input_shape, size, stride, 0)
+        counts = np.bincount(rows, minlength=int(np.prod(out_shape)))
+        super().__init__(
+            (int(np.prod(out_shape)), int(np.prod(input_shape))),
+            indices=np.stack([rows, cols], axis=1),
+            init=1.0 / counts[rows],
+        )
+        self.input_shape = input_shape
+        self.size = size
+        self.stride = stride
+
+    @property
+    def output_shape(self):
+        """Output ``(height, width, channels)``."""
+        return window_indices(self.input_shape, self.size, self.stride, 0)[0]
+
+    @property
+    def indices(self):
+        """``(n_nonzero, 2)`` array of (row, column) of every weight."""
+        return np.asarray(self.init.indices)
+
+    def with_weights(self, values):
+        """The same pool; ``values`` must be its averaging weights (they are fixed)."""
+        if not np.allclose(values, self.init.data):
+            raise ValueError(
+                "AveragePoolSparse weights are fixed averages; use nengo.Sparse for "
+                "other weights"
+            )
+        return self
+
+    @property
+    def same_padding(self):
+        """True if TensorFlow's "SAME" average pooling gives exactly these windows."""
+        out_h, out_w, _ = self.output_shape
+        for n_in, n_out in zip(self.input_shape[:2], (out_h, out_w), strict=True):
+            total = max((n_out - 1) * self.stride + self.size - n_in, 0)
+            if total // 2 != 0 or -(-n_in // self.stride) != n_out:
+                return False
+        return True
+
+
+class WindowedSparseSet(Operator):
+    """``Y = A X`` for the sparse matrix ``A`` of a windowed sparse transform.
 
     Parameters
     ----------
@@ -214,7 +290,7 @@ class LocallyConnectedSet(Operator):
         Input (flat channels-last image).
     Y : Signal
         Output (the transform's own signal, so it is set, not incremented).
-    transform : `.LocallyConnectedSparse`
+    transform : `.LocallyConnectedSparse` or `.AveragePoolSparse`
         Geometry (the weights come from ``W``).
     tag : str, optional
 
@@ -267,14 +343,15 @@ class LocallyConnectedSet(Operator):
 
 
 @Builder.register(LocallyConnectedSparse)
-def build_locally_connected_sparse(
+@Builder.register(AveragePoolSparse)
+def build_windowed_sparse(
     model, transform, sig_in, decoders=None, encoders=None, rng=np.random
 ):
-    """Build a `.LocallyConnectedSparse` transform (neuron-to-neuron only)."""
+    """Build a windowed sparse transform (neuron-to-neuron only)."""
     if decoders is not None:
         raise BuildError(
-            "A locally-connected transform needs a neuron-to-neuron connection "
-            "(connect from ens.neurons or a Node), not a decoded one"
+            f"A {type(transform).__name__} transform needs a neuron-to-neuron "
+            "connection (connect from ens.neurons or a Node), not a decoded one"
         )
     assert encoders is None
     weighted = Signal(shape=transform.size_out, name=f"{transform}.weighted")
@@ -284,7 +361,7 @@ def build_locally_connected_sparse(
         np.asarray(values, dtype=float), name=f"{transform}.weights", readonly=True
     )
     model.add_op(
-        LocallyConnectedSet(
+        WindowedSparseSet(
             weight_sig, sig_in, weighted, transform, tag=f"{transform}.apply_weights"
         )
     )

@@ -1,4 +1,4 @@
-"""The locally-connected transform: nengo, nengo-dl and the sparse matrix agree."""
+"""Windowed sparse transforms: nengo, nengo-dl and the sparse matrix agree."""
 
 import copy
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from nengo.exceptions import BuildError, ValidationError
 
-from nengo_softlif.local import LocallyConnectedSparse
+from nengo_softlif.compat import set_trainable
+from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
 
 
 def _transform(rng, in_shape=(5, 6, 3), filters=4, kernel=3, stride=1, padding=1):
@@ -129,3 +130,43 @@ def test_bad_geometry_and_decoded_connections_raise(rng):
         nengo.Connection(ens, nengo.Node(size_in=4), transform=transform)
     with pytest.raises(BuildError, match="neuron-to-neuron"):
         nengo.Simulator(net, progress_bar=False)
+
+
+@pytest.mark.parametrize(
+    "in_shape,size,stride,same",
+    [
+        ((28, 28, 2), 2, 2, True),
+        ((24, 24, 3), 3, 2, True),
+        ((7, 7, 1), 3, 3, False),
+        ((6, 6, 1), 3, 1, False),
+    ],
+)
+def test_average_pool_windows_and_tensorflow_equivalence(
+    rng, in_shape, size, stride, same
+):
+    nengo_dl = pytest.importorskip("nengo_dl")
+    import tensorflow as tf  # noqa: PLC0415
+
+    pool = AveragePoolSparse(in_shape, size, stride)
+    assert pool.same_padding is same
+    x = rng.uniform(size=pool.size_in)
+    matrix = _dense(pool)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0)  # averages
+    np.testing.assert_allclose(_run(nengo.Simulator, pool, x), matrix @ x, rtol=1e-12)
+    if same:  # what the nengo-dl builder computes
+        tf_pool = tf.nn.avg_pool2d(x.reshape((1,) + in_shape), size, stride, "SAME")
+        np.testing.assert_allclose(tf_pool.numpy().ravel(), matrix @ x, rtol=1e-12)
+    for trainable in (False, True):  # avg_pool2d, or the general sparse product
+        with nengo.Network() as net:
+            nengo_dl.configure_settings(dtype="float64")
+            inp = nengo.Node(x)
+            out = nengo.Node(size_in=pool.size_out)
+            conn = nengo.Connection(inp, out, transform=pool, synapse=None)
+            set_trainable(net.config, conn, trainable)
+            probe = nengo.Probe(out)
+        with nengo_dl.Simulator(net, progress_bar=False) as sim:
+            sim.step()
+            np.testing.assert_allclose(sim.data[probe][0], matrix @ x, rtol=1e-10)
+    assert pool.with_weights(pool.init.data) is pool
+    with pytest.raises(ValueError, match="fixed"):
+        pool.with_weights(np.ones(len(pool.indices)))
