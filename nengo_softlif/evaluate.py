@@ -200,6 +200,8 @@ def check_images(images, labels, input_size):
         raise ValueError(
             f"images must be a batch (n_images, ...); got shape {images.shape}"
         )
+    if images.shape[0] == 0:
+        raise ValueError("No images to evaluate: pass at least one image")
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
     if flat.shape[1] != input_size:
         raise ValueError(

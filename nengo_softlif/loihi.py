@@ -576,13 +576,8 @@ def _sparse_parts(transform, shape_out, shape_in):
         init = transform.init
         if isinstance(init, SparseMatrix):
             return init.indices[:, 0], init.indices[:, 1], np.asarray(init.data, float)
-        if scipy.sparse.issparse(init):
-            coo = init.tocoo()
-            return coo.row, coo.col, coo.data.astype(float)
-        values = np.broadcast_to(
-            np.asarray(init, dtype=float), (len(transform.indices),)
-        )
-        return transform.indices[:, 0], transform.indices[:, 1], np.array(values)
+        coo = init.tocoo()  # nengo.Sparse holds a SparseMatrix or a scipy matrix
+        return coo.row, coo.col, coo.data.astype(float)
     if isinstance(transform, nengo.transforms.NoTransform):
         n = shape_in
         return np.arange(n), np.arange(n), np.ones(n)
@@ -868,10 +863,16 @@ def _check_network(net):
         if not isinstance(ens.neuron_type, (nengo.LIF, nengo.SpikingRectifiedLinear))
     )
     if rate:
+        spiking = any(ens.neuron_type.spiking for ens in net.layer_ensembles.values())
         raise TypeError(
             f"Loihi runs spiking LIF or SpikingRectifiedLinear neurons; layer(s) "
-            f"{', '.join(rate)} are not. Convert the network with "
-            "nengo_softlif.to_spiking first"
+            f"{', '.join(rate)} are not. "
+            + (
+                "Train with SoftLIFRate (or RectifiedLinear) neurons to deploy on "
+                "Loihi: their spiking equivalents run there"
+                if spiking
+                else "Convert the network with nengo_softlif.to_spiking first"
+            )
         )
     if isinstance(net.architecture.layers[0], AvgPool):
         raise NotImplementedError(
@@ -888,12 +889,22 @@ def _remove(net, objs):
                 container.remove(obj)
 
 
-def _signed_transform(transform, input_shape, n_in):
-    """The transform from on/off generators (2 per input, channels-last) to post."""
+def _on_off_generators(input_shape, n_in):
+    """Index of the on and the off generator of every input.
+
+    Channels-last images get, per pixel, the on generators of all channels then
+    the off ones (so the first convolution sees ``2 * channels`` channels); any
+    other input shape is one channel.
+    """
     channels = input_shape[-1] if len(input_shape) == 3 else 1
     flat = np.arange(n_in)
     on = (flat // channels) * 2 * channels + flat % channels
-    off = on + channels
+    return on, on + channels
+
+
+def _signed_transform(transform, input_shape, n_in):
+    """The transform from on/off generators (2 per input, channels-last) to post."""
+    on, off = _on_off_generators(input_shape, n_in)
     if isinstance(transform, nengo.Convolution):
         kernel = np.asarray(transform.init)
         height, width = transform.input_shape.spatial_shape
@@ -953,12 +964,11 @@ def _add_input_spikes(net, signed, input_rates, input_synapse):
         net.config[gen].on_chip = False
         if signed:
             flat = np.arange(n_in)
-            channels = net.architecture.input_shape[-1]
-            on = (flat // channels) * 2 * channels + flat % channels
+            on, off = _on_off_generators(net.architecture.input_shape, n_in)
             to_gen = nengo.Sparse(
                 (n_gen, n_in),
                 indices=np.concatenate(
-                    [np.stack([on, flat], 1), np.stack([on + channels, flat], 1)]
+                    [np.stack([on, flat], 1), np.stack([off, flat], 1)]
                 ),
                 init=np.concatenate([np.ones(n_in), -np.ones(n_in)]),
             )
@@ -967,13 +977,14 @@ def _add_input_spikes(net, signed, input_rates, input_synapse):
         nengo.Connection(
             inp, gen.neurons, transform=to_gen, synapse=None, label="input.to_spikes"
         )
+        replaced = {}
         for conn in out_conns:
             transform = conn.transform
             if signed:
                 transform = _signed_transform(
                     transform, net.architecture.input_shape, n_in
                 )
-            nengo.Connection(
+            replaced[conn] = nengo.Connection(
                 gen.neurons,
                 conn.post,
                 transform=transform,
@@ -981,7 +992,15 @@ def _add_input_spikes(net, signed, input_rates, input_synapse):
                 label=conn.label,
             )
     _remove(net, out_conns)
+    _update_layer_connections(net, replaced)
     return gen
+
+
+def _update_layer_connections(net, replaced):
+    """Point ``net.layers[...].connection`` at the connections that replaced theirs."""
+    for built in net.layers.values():
+        if getattr(built, "connection", None) in replaced:
+            built.connection = replaced[built.connection]
 
 
 def _pool_counters(net, name, built, pool_spikes=None):
@@ -1037,9 +1056,10 @@ def _pool_counters(net, name, built, pool_spikes=None):
             synapse=None,
             label=conn_in.label,
         )
+        replaced = {}
         for conn in out_conns:
             synapse = conn_in.synapse if conn.synapse is None else conn.synapse
-            nengo.Connection(
+            replaced[conn] = nengo.Connection(
                 ens.neurons,
                 conn.post,
                 transform=conn.transform,
@@ -1047,6 +1067,7 @@ def _pool_counters(net, name, built, pool_spikes=None):
                 label=conn.label,
             )
     _remove(net, [node, conn_in, *out_conns])
+    _update_layer_connections(net, replaced)
     built.output = ens.neurons
     built.connection = None
     return ens

@@ -358,3 +358,30 @@ def test_missing_nengo_loihi_says_how_to_install(tmp_path):
     )
     assert "IMPORT ERROR:" in out.stdout, out.stderr
     assert "pip install nengo-softlif[loihi]" in out.stdout
+
+
+def _connection_matrix(conn):
+    from nengo_softlif.evaluate_fast import transform_matrix  # noqa: PLC0415
+
+    matrix = transform_matrix(conn)
+    return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+
+
+@pytest.mark.loihi
+@pytest.mark.parametrize(
+    "input_shape,first", [((6,), Dense(4)), ((3, 3, 2), Conv(3, 3, padding=1))]
+)
+def test_signed_input_generators_reproduce_the_first_layer(loihi, input_shape, first):
+    """On/off generators and the first layer's weights agree for any input shape."""
+    arch = Architecture("signed", input_shape, (first, Output(2)))
+    net = spiking_network(arch)
+    chip = loihi.to_loihi(net, signed_input=True)
+    (to_gen,) = [c for c in chip.all_connections if c.label == "input.to_spikes"]
+    first_name = net.architecture.layer_names()[0]
+    old, new = net.layers[first_name].connection, chip.layers[first_name].connection
+    assert new.pre_obj.ensemble is to_gen.post_obj.ensemble  # connection updated
+    x = np.random.default_rng(0).normal(size=int(np.prod(input_shape)))
+    generators = np.maximum(_connection_matrix(to_gen) @ x, 0)  # on/off rates
+    np.testing.assert_allclose(
+        _connection_matrix(new) @ generators, _connection_matrix(old) @ x, atol=1e-12
+    )
