@@ -88,6 +88,11 @@ def main(argv=None):
     parser.add_argument(
         "--settings", default=",".join(SETTINGS), help="comma-separated subset"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="tabulate the finished runs only (train nothing)",
+    )
     args = parser.parse_args(argv)
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir)
@@ -105,6 +110,8 @@ def main(argv=None):
                     record = json.load(f)
                 if record.get("epochs") != args.epochs:
                     record = None
+            if record is None and args.report_only:
+                continue
             if record is None:
                 record = run_experiment(
                     task,
