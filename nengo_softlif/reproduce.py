@@ -183,6 +183,12 @@ def reproduce(
         atomic_write_bytes(result_path, json.dumps(record, indent=2).encode())
         records[key] = record
     table = markdown_table(task_name, records)
+    n_static = n_test or len(dataset.test_labels)
+    table += (
+        f"\n\nStatic errors on {n_static} test images; spiking errors on the first "
+        f"{min(spiking_n_test or n_static, n_static)}. Training: "
+        f"{len(dataset.train_labels)} images, {epochs} epochs per row, seed {seed}."
+    )
     summary = {
         "task": task_name,
         "epochs": epochs,
