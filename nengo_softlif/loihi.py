@@ -1192,7 +1192,8 @@ def to_loihi(
         more spikes that arrive in the same step; every window must count a whole
         number of spikes, so clipped windows need the default.
     copy : bool
-        Work on a copy (True) or change ``spiking_net`` in place.
+        Work on a copy (True) or change ``spiking_net`` in place (after the same
+        conversion succeeded on a scratch copy: an error leaves it unchanged).
 
     Returns
     -------
@@ -1217,22 +1218,29 @@ def to_loihi(
         pool_spikes=pool_spikes,
     )
     fold = _foldable_pools(spiking_net) if fold_pooling else {}
-    while fold:
-        # place on a scratch copy; unfold a pool whose folded layer does not fit
+    names = spiking_net.architecture.layer_names()
+    pool_input = {name: names[names.index(name) - 1] for name in fold}
+    while True:
+        # convert a scratch copy (an error leaves the user's network untouched);
+        # unfold a pool when its folded layer, or the layer feeding it (more
+        # output axons), does not fit
         try:
             trial = _convert(copy_network(spiking_net), fold, **options)
         except LoihiPlacementError as err:
-            pools = [pool for pool, layer in fold.items() if layer == err.layer]
+            pools = [
+                pool
+                for pool, layer in fold.items()
+                if err.layer in (layer, pool_input[pool])
+            ]
             if not pools:
                 raise
             del fold[pools[0]]
             continue
-        if copy:
-            trial.label = f"{spiking_net.label} (loihi)"
-            return trial
         break
-    net = copy_network(spiking_net) if copy else spiking_net
-    net = _convert(net, fold, **options)
+    if copy:
+        trial.label = f"{spiking_net.label} (loihi)"
+        return trial
+    net = _convert(spiking_net, fold, **options)  # as on the copy: it fits
     net.label = f"{spiking_net.label} (loihi)"
     return net
 
