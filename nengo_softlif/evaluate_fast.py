@@ -993,8 +993,12 @@ def compile_network(
         target = probe.target
         if not isinstance(target, nengo.Node) or target.output is not None:
             raise _unsupported(probe, "only probes on passthrough nodes are supported")
-        if probe.synapse is not None or probe.attr not in ("output", "input"):
+        if probe.synapse is not None:
             raise _unsupported(probe, "probes must have synapse=None")
+        if probe.attr not in ("output", "input"):
+            raise _unsupported(
+                probe, f"probes must record 'output' or 'input', not {probe.attr!r}"
+            )
         probed[target] = probe
 
     # nengo's seeds give the initial voltages (and transform samples) it would use
@@ -1035,7 +1039,9 @@ def compile_network(
             and type(conn.synapse).make_step is LinearFilter.make_step
         ):
             raise _unsupported(
-                conn, f"its synapse {conn.synapse} is not a LinearFilter"
+                conn,
+                f"its synapse {conn.synapse} is not a nengo.LinearFilter with "
+                "nengo's own step (Lowpass, Alpha, LinearFilter)",
             )
         out_conns.setdefault(pre, []).append(conn)
 
