@@ -31,6 +31,7 @@ from nengo.transforms import SparseMatrix
 __all__ = [
     "conv_output_size",
     "window_indices",
+    "WindowedSparse",
     "LocallyConnectedSparse",
     "AveragePoolSparse",
     "WindowedSparseSet",
@@ -108,7 +109,25 @@ def _image_shape(input_shape):
     return shape
 
 
-class LocallyConnectedSparse(nengo.Sparse):
+class WindowedSparse(nengo.Sparse):
+    """Base of the `nengo.Sparse` transforms that know their windows (abstract).
+
+    Subclasses compute their indices from their geometry; simulators that know a
+    subclass may apply it faster, all others read it as a `nengo.Sparse`.
+    """
+
+    @property
+    def indices(self):
+        """``(n_nonzero, 2)`` array of (row, column) of every weight."""
+        return np.asarray(self.init.indices)
+
+    @property
+    def output_shape(self):
+        """Output ``(height, width, channels)``."""
+        raise NotImplementedError
+
+
+class LocallyConnectedSparse(WindowedSparse):
     """A locally-connected layer's weights: a `nengo.Sparse` that knows its shape.
 
     Every output pixel has its own ``kernel x kernel x channels`` filter bank of
@@ -170,11 +189,6 @@ class LocallyConnectedSparse(nengo.Sparse):
             self.n_filters,
         )
 
-    @property
-    def indices(self):
-        """``(n_nonzero, 2)`` array of (row, column) of every weight."""
-        return np.asarray(self.init.indices)
-
     def with_weights(self, values):
         """The same geometry with other non-zero ``values``."""
         return type(self)(
@@ -211,7 +225,7 @@ class LocallyConnectedSparse(nengo.Sparse):
         )
 
 
-class AveragePoolSparse(nengo.Sparse):
+class AveragePoolSparse(WindowedSparse):
     """Average pooling as a fixed `nengo.Sparse` that knows its windows.
 
     Windows of ``size x size`` every ``stride`` pixels from the top-left corner,
@@ -254,11 +268,6 @@ class AveragePoolSparse(nengo.Sparse):
         """Output ``(height, width, channels)``."""
         return window_indices(self.input_shape, self.size, self.stride, 0)[0]
 
-    @property
-    def indices(self):
-        """``(n_nonzero, 2)`` array of (row, column) of every weight."""
-        return np.asarray(self.init.indices)
-
     def with_weights(self, values):
         """The same pool; ``values`` must be its averaging weights (they are fixed)."""
         if not np.allclose(values, self.init.data):
@@ -290,7 +299,7 @@ class WindowedSparseSet(Operator):
         Input (flat channels-last image).
     Y : Signal
         Output (the transform's own signal, so it is set, not incremented).
-    transform : `.LocallyConnectedSparse` or `.AveragePoolSparse`
+    transform : `.WindowedSparse`
         Geometry (the weights come from ``W``).
     tag : str, optional
 
@@ -342,8 +351,7 @@ class WindowedSparseSet(Operator):
         return step_locally_connected_set
 
 
-@Builder.register(LocallyConnectedSparse)
-@Builder.register(AveragePoolSparse)
+@Builder.register(WindowedSparse)
 def build_windowed_sparse(
     model, transform, sig_in, decoders=None, encoders=None, rng=np.random
 ):
