@@ -13,6 +13,7 @@ import os
 import time
 
 import nengo
+import numpy as np
 
 from nengo_softlif.anneal import SigmaAnnealing
 from nengo_softlif.atomic import atomic_write_bytes
@@ -140,12 +141,12 @@ def evaluate_checkpoint(
         ),
     }
     if type(net.neuron_type) not in HARD_EQUIVALENTS:  # not smoothed: no spikes
-        return {k: v.summary() for k, v in results.items()}, meta
+        return _summaries(results, None), meta
     results["static_hard"] = evaluate(
         to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
     )
     if not spiking:
-        return {k: v.summary() for k, v in results.items()}, meta
+        return _summaries(results, None), meta
     spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
     options = {
         "nengo-dl": dict(dl_options, unroll=config.unroll),
@@ -169,7 +170,22 @@ def evaluate_checkpoint(
             progress=progress,
             **options,
         )
-    return {k: v.summary() for k, v in results.items()}, meta
+    return _summaries(results, test_labels[:n_spiking]), meta
+
+
+def _summaries(results, spiking_labels):
+    """Result summaries; static ones also give their error on the spiking images.
+
+    When the spiking run uses only the first test images (``spiking_labels``),
+    the conversion gap must compare errors on those same images.
+    """
+    summaries = {k: v.summary() for k, v in results.items()}
+    if spiking_labels is not None:
+        n = len(spiking_labels)
+        for key in ("static_soft", "static_hard"):
+            wrong = results[key].predictions[:n] != spiking_labels
+            summaries[key]["error_on_spiking_images"] = float(np.mean(wrong))
+    return summaries
 
 
 def run_experiment(
