@@ -21,12 +21,16 @@ __all__ = [
 ]
 
 
-def _lif_from_rate(neuron_type):
-    return nengo.LIF(
+def _lif_kwargs(neuron_type):
+    return dict(
         tau_rc=neuron_type.tau_rc,
         tau_ref=neuron_type.tau_ref,
         amplitude=neuron_type.amplitude,
     )
+
+
+def _lif_from_rate(neuron_type):
+    return nengo.LIF(**_lif_kwargs(neuron_type))
 
 
 def _spiking_relu_from_rate(neuron_type):
@@ -41,11 +45,7 @@ def _regular_spiking_refractory_relu(neuron_type):
 
 
 def _hard_lif(neuron_type):
-    return nengo.LIFRate(
-        tau_rc=neuron_type.tau_rc,
-        tau_ref=neuron_type.tau_ref,
-        amplitude=neuron_type.amplitude,
-    )
+    return nengo.LIFRate(**_lif_kwargs(neuron_type))
 
 
 def _hard_refractory_relu(neuron_type):

@@ -347,8 +347,9 @@ class WindowedSparseInc(Operator):
             (np.array(W), cols, indptr), shape=self.transform.shape
         )
 
+        # W is read-only (no learning rule applies to these transforms): the
+        # matrix is built once, nothing is copied per time step
         def step_windowed_sparse_inc():
-            matrix.data[...] = W  # weights may change (e.g. learning)
             Y[...] += matrix @ X
 
         return step_windowed_sparse_inc
