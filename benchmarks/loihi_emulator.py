@@ -55,6 +55,11 @@ parser.add_argument("--cifar-n", type=int, default=100)
 parser.add_argument("--cifar-cache-dir", default=None)
 parser.add_argument("--out", default=None, help="write the results as JSON here")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument(
+    "--per-spike-delivery",
+    action="store_true",
+    help="nengo-loihi's own per-spike loop (default: vectorize_spike_delivery)",
+)
 
 
 def log(*args):
@@ -69,9 +74,13 @@ def readout_stats(a, b):
     }
 
 
-def emulator_run(loihi, net, images, labels, protocol, budget_s, timing_images, seed):
+def emulator_run(
+    loihi, net, images, labels, protocol, budget_s, timing_images, seed, vectorized
+):
     """Run the emulator image by image within a time budget (build included)."""
     import nengo_loihi  # pylint: disable=import-outside-toplevel
+
+    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
 
     start = time.perf_counter()
     model = copy_network(net)
@@ -93,6 +102,8 @@ def emulator_run(loihi, net, images, labels, protocol, budget_s, timing_images, 
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         sim = nengo_loihi.Simulator(model, dt=protocol.dt, seed=seed, target="sim")
+    if vectorized:
+        vectorized = vectorize_spike_delivery(sim.sims["emulator"])
     build_s = time.perf_counter() - t0
     log(f"emulator build {build_s:.0f} s")
     n_steps = protocol.n_steps
@@ -135,6 +146,7 @@ def emulator_run(loihi, net, images, labels, protocol, budget_s, timing_images, 
     rates = {n: float(sums[:, 2 * k].mean() / n_steps) for k, n in enumerate(names)}
     per_image = float(np.mean(times))
     return {
+        "vectorized_spike_delivery": vectorized,
         "n_run": n_run,
         "error": float(np.mean(readouts.argmax(1) != labels[:n_run])),
         "readouts": readouts,
@@ -197,6 +209,7 @@ def mnist(args, loihi):
         args.budget_minutes * 60,
         args.timing_images,
         args.seed,
+        not args.per_spike_delivery,
     )
     n = emu["n_run"]
     ref = results["nengo_dl"]
@@ -283,11 +296,34 @@ def cifar(args, loihi):
     if args.cifar_timing:
         budget = args.budget_minutes * 60 if args.cifar_checkpoint else 0.0
         emu = emulator_run(
-            loihi, spiking, images, labels, protocol, budget, 1, args.seed
+            loihi,
+            spiking,
+            images,
+            labels,
+            protocol,
+            budget,
+            1,
+            args.seed,
+            not args.per_spike_delivery,
         )
-        emu.pop("readouts")
+        readouts = emu.pop("readouts")
         if not args.cifar_checkpoint:
             emu.pop("error")
+        else:
+            # the same spiking network (Alpha synapses) on the same images, with
+            # the fast backend (same dynamics as nengo)
+            n = emu["n_run"]
+            ref = evaluate(spiking, images[:n], labels[:n], protocol, backend="fast")
+            emu["same_images"] = {
+                "fast_error": ref.error,
+                "fast_layer_rates_hz": ref.layer_rates,
+                "vs_fast": readout_stats(readouts, ref.outputs),
+            }
+            log(
+                f"CIFAR-10 emulator: error {emu['error']:.4f} on {n} images (fast "
+                f"backend on the same: {ref.error:.4f}), rates {emu['layer_rates_hz']}"
+                f" (fast {ref.layer_rates})"
+            )
         results["emulator"] = emu
         log(
             f"CIFAR-10 emulator: build {emu['build_s']:.0f} s, "

@@ -11,7 +11,15 @@ Settings: ``none`` (no noise), ``gaussian:10`` (the paper's), ``spike`` (the
 alpha-filtered spike train at a random phase), ``gaussian-rate`` (Gaussian with
 the train's rate-dependent spread); ``+anneal`` lowers sigma geometrically from
 0.02 to 0.002 over training (:class:`nengo_softlif.anneal.SigmaAnnealing`).
-Finished runs are read back from their ``results.json``; interrupted ones resume.
+Finished runs are read back from their ``results.json``; interrupted ones resume
+from their checkpoint (a checkpoint trained elsewhere with the same settings,
+e.g. a ``reproduce`` row, can be copied into a run folder to be evaluated only).
+
+CIFAR-10::
+
+    python benchmarks/noise_models.py --task cifar10 --data-dir ../shared/data/cifar10 \
+        --cache-dir /tmp/nsl_cache --seeds 0 --epochs 2 --spiking-n-test 1000 \
+        --out runs/noise-models-cifar10
 
 Examples
 --------
@@ -47,6 +55,7 @@ SETTINGS = {
     "gaussian-rate": ("gaussian-rate", None),
     "gaussian:10 +anneal": ("gaussian:10", 0.002),
     "spike +anneal": ("spike", 0.002),
+    "gaussian-rate +anneal": ("gaussian-rate", 0.002),
 }
 
 
@@ -69,7 +78,13 @@ def table(records, settings):
         soft = [100 * r["static_soft"]["error"] for r in rows]
         hard = [100 * r["static_hard"]["error"] for r in rows]
         spiking = [100 * r["spiking"]["error"] for r in rows]
-        gap = [s - t for s, t in zip(spiking, soft, strict=True)]
+        # the gap compares the same images (the spiking run may use a subset)
+        soft_same = [
+            100
+            * r["static_soft"].get("error_on_spiking_images", r["static_soft"]["error"])
+            for r in rows
+        ]
+        gap = [s - t for s, t in zip(spiking, soft_same, strict=True)]
         lines.append(
             f"| {name} | {_stats(soft)} | {_stats(hard)} | {_stats(spiking)} | "
             f"{_stats(gap)} | {len(rows)} |"
@@ -84,7 +99,14 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/noise-models")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--cache-dir", default=None, help="cache of decoded images")
     parser.add_argument("--n-test", type=int, default=None)
+    parser.add_argument(
+        "--spiking-n-test",
+        type=int,
+        default=None,
+        help="spiking run on the first N test images only (gap on the same images)",
+    )
     parser.add_argument(
         "--settings", default=",".join(SETTINGS), help="comma-separated subset"
     )
@@ -95,7 +117,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     task = get_task(args.task)
-    dataset = load_dataset(args.task, data_dir=args.data_dir)
+    dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
     seeds = [int(s) for s in args.seeds.split(",")]
     settings = args.settings.split(",")
     records = {}
@@ -108,7 +130,11 @@ def main(argv=None):
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
                     record = json.load(f)
-                if record.get("epochs") != args.epochs:
+                if (
+                    record.get("epochs") != args.epochs
+                    or record.get("experiment", {}).get("spiking_n_test")
+                    != args.spiking_n_test
+                ):
                     record = None
             if record is None and args.report_only:
                 continue
@@ -119,7 +145,10 @@ def main(argv=None):
                     run_dir,
                     TrainConfig(epochs=args.epochs, seed=seed),
                     ExperimentConfig(
-                        noise=noise, anneal_to=anneal_to, n_test=args.n_test
+                        noise=noise,
+                        anneal_to=anneal_to,
+                        n_test=args.n_test,
+                        spiking_n_test=args.spiking_n_test,
                     ),
                     verbose=0,
                 )

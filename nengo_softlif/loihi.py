@@ -110,6 +110,7 @@ from nengo_softlif.compat import import_nengo_loihi
 from nengo_softlif.convert import copy_network
 from nengo_softlif.evaluate import _progress, register_backend
 from nengo_softlif.layers import AvgPool
+from nengo_softlif.loihi_emulator import vectorize_spike_delivery
 
 __all__ = [
     "to_loihi",
@@ -1421,7 +1422,9 @@ def _prepare_options(images, protocol, input_rates, signed_input):
     return input_rates, signed_input
 
 
-def _simulate(net, images, protocol, monitors, target, seed, progress, precompute):
+def _simulate(
+    net, images, protocol, monitors, target, seed, progress, precompute, vectorized
+):
     current = [images[0]]
     net.inp.output = lambda t: current[0]
     n_steps = protocol.n_steps
@@ -1431,9 +1434,12 @@ def _simulate(net, images, protocol, monitors, target, seed, progress, precomput
     def simulator():
         with warnings.catch_warnings():
             _quiet_known_warnings()
-            return nengo_loihi.Simulator(
+            sim = nengo_loihi.Simulator(
                 net, dt=protocol.dt, seed=seed, target=target, precompute=precompute
             )
+        if vectorized and "emulator" in sim.sims:
+            vectorize_spike_delivery(sim.sims["emulator"])
+        return sim
 
     sim = simulator()
     try:
@@ -1471,6 +1477,7 @@ def run_loihi(
     fold_pooling=True,
     pool_spikes=None,
     precompute=None,
+    vectorized=True,
 ):
     """Evaluation backend: `nengo_loihi.Simulator`, one image after another.
 
@@ -1507,6 +1514,11 @@ def run_loihi(
         Passed to :func:`to_loihi`.
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
+    vectorized : bool
+        Deliver the emulator's spikes with array code
+        (:func:`.vectorize_spike_delivery`: the same arithmetic, the same spikes,
+        10-30x faster on the paper's networks). False runs nengo-loihi's own
+        per-spike Python loop.
 
     Returns
     -------
@@ -1534,7 +1546,7 @@ def run_loihi(
             "inputs are negative: the input generators would drop them"
         )
     return _simulate(
-        net, images, protocol, monitors, target, seed, progress, precompute
+        net, images, protocol, monitors, target, seed, progress, precompute, vectorized
     )
 
 
@@ -1680,7 +1692,7 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
             copy = copy_network(prepared)
             monitors = add_monitors(copy)
             outputs, _ = _simulate(
-                copy, flat, protocol, monitors, target, seed, False, None
+                copy, flat, protocol, monitors, target, seed, False, None, True
             )
             runs[target] = outputs[:, protocol.window].mean(axis=1)
         diff = np.abs(runs["sim"] - runs["simreal"])

@@ -142,6 +142,7 @@ def train(
     resume=True,
     callbacks=(),
     verbose=1,
+    keras_callbacks=(),
 ):
     """Train a network's parameters in nengo-dl, checkpointing every epoch.
 
@@ -164,6 +165,8 @@ def train(
         method, if present, is called at the end.
     verbose : int
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+    keras_callbacks : sequence of ``tf.keras.callbacks.Callback``
+        Passed to every ``sim.fit`` (e.g. TensorBoard, or a step timer).
 
     Returns
     -------
@@ -219,6 +222,7 @@ def train(
                 {net.out_probe: labels[:n, None, None]},
                 epochs=1,
                 verbose=verbose,
+                callbacks=list(keras_callbacks),
             )
             logs = {k: float(v[-1]) for k, v in fit.history.items()}
             loss = next(v for k, v in logs.items() if k.endswith("loss"))

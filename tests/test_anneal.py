@@ -64,6 +64,12 @@ def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
     net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
     images, labels = rng.uniform(size=(100, 6, 6, 1)), rng.integers(0, 2, 100)
     path = tmp_path / "ck.npz"
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    batches = []
+    counter = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: batches.append(batch)
+    )
     train(
         net,
         ArrayData(images, labels),
@@ -71,7 +77,9 @@ def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
         checkpoint_path=str(path),
         callbacks=[SigmaAnnealing(epochs=2, end=0.004)],
         verbose=0,
+        keras_callbacks=[counter],
     )
+    assert batches == [0, 1, 0, 1]  # keras callbacks see every step of every epoch
     _, meta = load_checkpoint(path)
     assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
     assert all(e.neuron_type.sigma == pytest.approx(0.004) for e in net.all_ensembles)

@@ -385,3 +385,58 @@ def test_signed_input_generators_reproduce_the_first_layer(loihi, input_shape, f
     np.testing.assert_allclose(
         _connection_matrix(new) @ generators, _connection_matrix(old) @ x, atol=1e-12
     )
+
+
+@pytest.mark.loihi
+@pytest.mark.parametrize(
+    "architecture, signed", [(TINY, False), (FOLD, False), (SPLIT, True)]
+)
+def test_vectorized_spike_delivery_is_exact(loihi, architecture, signed):
+    """The array spike delivery gives the emulator's own spikes, step for step."""
+    import nengo_loihi  # pylint: disable=import-outside-toplevel
+
+    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+
+    images, _ = images_for(architecture, 1, np.random.default_rng(4), signed)
+    chip = loihi.to_loihi(spiking_network(architecture), signed_input=signed)
+    chip.inp.output = images[0].ravel()
+    with chip:
+        spikes = nengo.Probe(chip.layers["fc1"].ensemble.neurons, "output")
+    runs = []
+    for vectorized in (False, True):
+        with nengo_loihi.Simulator(chip, dt=0.001, seed=2, target="sim") as sim:
+            emulator = sim.sims["emulator"]
+            assert vectorize_spike_delivery(emulator) if vectorized else True
+            sim.run_steps(120)
+            runs.append(
+                (
+                    sim.data[spikes].copy(),
+                    sim.data[chip.out_probe].copy(),
+                    emulator.compartment.voltage.copy(),
+                )
+            )
+    (spikes0, out0, v0), (spikes1, out1, v1) = runs
+    assert spikes0.sum() > 0
+    np.testing.assert_array_equal(spikes1, spikes0)
+    np.testing.assert_array_equal(out1, out0)
+    np.testing.assert_array_equal(v1, v0)
+
+
+@pytest.mark.loihi
+def test_vectorized_spike_delivery_leaves_learning_alone(loihi):
+    import nengo_loihi  # pylint: disable=import-outside-toplevel
+
+    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+
+    with nengo.Network(seed=0) as net:
+        stim = nengo.Node(0.5)
+        pre = nengo.Ensemble(20, 1)
+        post = nengo.Node(size_in=1)
+        nengo.Connection(stim, pre)
+        conn = nengo.Connection(pre, post, learning_rule_type=nengo.PES())
+        nengo.Connection(post, conn.learning_rule)
+    with nengo_loihi.Simulator(net, target="sim") as sim:
+        emulator = sim.sims["emulator"]
+        original = emulator.synapses.update_input
+        assert not vectorize_spike_delivery(emulator)
+        assert emulator.synapses.update_input == original
