@@ -1,19 +1,22 @@
 """Vectorised spike delivery for nengo-loihi's emulator.
 
 nengo-loihi 1.1's emulator (``nengo_loihi.emulator.interface``) delivers every
-spike with Python code: each spiking compartment becomes a ``Spike`` object, and
-each ``Spike`` adds its row of weights to the target compartments on its own. On
-the paper's MNIST network that costs about 70 ms per time step (14.6 s per image
-of 200 steps on this project's 2-core machine), 95% of it in
-``SynapseState.inject_current`` and ``SynapseState.update_input``.
+spike with Python code: each spiking compartment of each axon becomes a ``Spike``
+object, and each ``Spike`` adds its row of weights to the target compartments on
+its own. On the paper's MNIST network (141 cores, about 2,900 axons) that cost
+74 ms per time step in a profile, 95% of it in ``SynapseState.inject_current``
+and ``SynapseState.update_input``: 14.6 s per image of 200 steps.
 
 :func:`vectorize_spike_delivery` replaces those two methods, on one emulator
-instance, by array code that does the same arithmetic: for each synapse the
-weight rows of all the spikes of a step are gathered from one flat table and
-added with `numpy.add.at`, in the emulator's own order (spike by spike, and
+instance, by array code that does the same arithmetic in a few array operations
+per step (5 ms per step on the same network, measured with the machine shared
+by two other jobs): the weights of every spike of the step are gathered from one
+flat table and added with `numpy.add.at`, in the emulator's own order (synapse
+by synapse, input spikes first, then axon by axon in compartment order, and
 within a spike in the order of its weights). The compartments therefore receive
-exactly the same integer (or float32) input, and the emulator produces the same
-spikes; ``tests/test_loihi.py`` checks that they are equal step for step.
+exactly the same integer input (and, in the float32 ``"simreal"`` mode, the same
+rounded sums), and the emulator produces the same spikes;
+``tests/test_loihi.py`` checks that they are equal step for step.
 
 Learning synapses (PES), whose traces need the per-spike objects, are not
 supported: an emulator with any learning synapse is left unchanged.
@@ -22,77 +25,42 @@ supported: an emulator with any learning synapse is left unchanged.
 import numpy as np
 
 
-class _SynapseTable:
-    """One synapse's weights as a flat table of rows, indexed by (axon, atom)."""
+def _rows_unique(synapse):
+    """Whether no weight row of ``synapse`` targets one compartment twice.
 
-    def __init__(self, synapse):
-        n_axons = synapse.n_axons
-        bases = synapse.axon_compartment_bases
-        self.bases = (
-            np.zeros(n_axons, dtype=np.int64)
-            if bases is None
-            else np.asarray(bases, dtype=np.int64)
-        )
-        weight_map = synapse.axon_to_weight_map
-        weight_idx = (
-            np.arange(n_axons, dtype=np.int64)
-            if weight_map is None
-            else np.asarray(weight_map, dtype=np.int64)
-        )
-        n_atoms = np.array([w.shape[0] for w in synapse.weights], dtype=np.int64)
-        atom_offset = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
-        self.axon_row = atom_offset[weight_idx]  # row of atom 0 of each axon
-        lengths = np.concatenate(
-            [np.full(w.shape[0], w.shape[1]) for w in synapse.weights]
-        )
-        self.row_length = lengths.astype(np.int64)
-        self.row_start = np.concatenate([[0], np.cumsum(self.row_length)[:-1]])
-        self.weights = np.concatenate([w.ravel() for w in synapse.weights])
-        self.indices = np.concatenate([i.ravel() for i in synapse.indices]).astype(
-            np.int64
-        )
+    The emulator adds a row with ``qb[0, base + indices] += weights``, which
+    counts a repeated index once; `numpy.add.at` would count it every time.
+    """
+    return all(
+        np.all(np.diff(np.sort(i, axis=1), axis=1) != 0) for i in synapse.indices
+    )
 
-    @staticmethod
-    def rows_unique(synapse):
-        """Whether no weight row targets one compartment twice.
 
-        The emulator adds a row with ``qb[0, base + indices] += weights``, which
-        counts a repeated index once; `numpy.add.at` would count it every time.
-        """
-        return all(
-            np.all(np.diff(np.sort(i, axis=1), axis=1) != 0) for i in synapse.indices
-        )
+def _offsets(lengths):
+    """Start of each segment of the given lengths, laid end to end."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
-    def gather(self, axon_ids, atoms):
-        """Target compartments and weights of the spikes ``(axon_ids, atoms)``."""
-        bases = self.bases[axon_ids]
-        used = bases >= 0
-        if not used.all():
-            axon_ids, atoms, bases = axon_ids[used], atoms[used], bases[used]
-        rows = self.axon_row[axon_ids] + atoms
-        lengths = self.row_length[rows]
-        total = int(lengths.sum())
-        if total == 0:
-            return None, None
-        # positions of every weight of every spike, spike after spike
-        ends = np.cumsum(lengths)
-        offsets = np.repeat(self.row_start[rows] - (ends - lengths), lengths)
-        flat = offsets + np.arange(total)
-        targets = self.indices[flat] + np.repeat(bases, lengths)
-        return targets, self.weights[flat]
+
+def _segments(starts, lengths):
+    """Concatenated ``arange(start, start + length)`` of every segment."""
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
 
 
 class _AxonMap:
-    """Maps one axon's spiking compartments to (target axon, atom) arrays."""
+    """One axon's compartment -> (global target axon, atom) map."""
 
-    def __init__(self, axon):
-        self.target = axon.target
+    def __init__(self, axon, axon_offset):
         cmap = axon.compartment_map
         atoms = axon.compartment_atoms
         self.compartment_map = None if cmap is None else np.asarray(cmap, np.int64)
         self.atoms = None if atoms is None else np.asarray(atoms, np.int64)
+        self.offset = axon_offset[axon.target]
 
     def spikes(self, compartment_idxs):
+        """(global axon ids, atoms) of the spikes of these source compartments."""
         idxs = np.asarray(compartment_idxs, dtype=np.int64)
         axon_ids = idxs if self.compartment_map is None else self.compartment_map[idxs]
         atoms = (
@@ -101,11 +69,29 @@ class _AxonMap:
             else self.atoms[idxs]
         )
         used = axon_ids >= 0
-        return axon_ids[used], atoms[used]
+        return axon_ids[used] + self.offset, atoms[used]
+
+    def table(self, a_slice):
+        """Every (compartment, global axon, atom) this axon maps, in its order."""
+        n = a_slice.stop - a_slice.start
+        axon_ids, atoms = self.spikes(np.arange(n))
+        idxs = np.arange(n)
+        if self.compartment_map is not None:
+            idxs = idxs[self.compartment_map >= 0]
+        return a_slice.start + idxs, axon_ids, atoms
 
 
 class VectorizedSpikeDelivery:
     """Array replacements for one emulator's ``inject_current`` / ``update_input``.
+
+    Every synapse's weights are laid into one flat table of rows (one row per
+    axon and atom); every axon into one table from source compartment to
+    (target axon, atom). A step then takes a few array operations, whatever the
+    number of axons and synapses: find the spiking compartments, look up their
+    target axons, order the spikes as the emulator does (synapse by synapse;
+    in a synapse, input spikes first, then the axons in order, each in
+    compartment order), gather their weight rows and add them with
+    `numpy.add.at`, which adds in that order.
 
     Parameters
     ----------
@@ -115,48 +101,110 @@ class VectorizedSpikeDelivery:
     """
 
     def __init__(self, synapse_state, axon_state, spike_inputs):
-        self.state = synapse_state
-        self.tables = {
-            synapse: _SynapseTable(synapse) for synapse, _ in synapse_state.items()
-        }
-        self.axons = [(_AxonMap(axon), a_slice) for axon, a_slice in axon_state.items()]
+        synapses = list(synapse_state.items())
+        n_axons = [synapse.n_axons for synapse, _ in synapses]
+        axon_offset = dict(
+            zip([synapse for synapse, _ in synapses], _offsets(n_axons), strict=True)
+        )
+        # per global axon: its synapse (order), compartment base, first weight row
+        self.axon_synapse = np.repeat(np.arange(len(synapses)), n_axons)
+        bases, starts, rows, lengths, weights, indices = [], [], [], [], [], []
+        n_rows = 0
+        for synapse, s_slice in synapses:
+            base = synapse.axon_compartment_bases
+            bases.append(
+                np.zeros(synapse.n_axons, np.int64)
+                if base is None
+                else np.asarray(base, np.int64)
+            )
+            starts.append(np.full(synapse.n_axons, s_slice.start, np.int64))
+            weight_map = synapse.axon_to_weight_map
+            weight_idx = (
+                np.arange(synapse.n_axons)
+                if weight_map is None
+                else np.asarray(weight_map, np.int64)
+            )
+            atom_rows = _offsets([w.shape[0] for w in synapse.weights])
+            rows.append(n_rows + atom_rows[weight_idx])
+            n_rows += sum(w.shape[0] for w in synapse.weights)
+            for w, i in zip(synapse.weights, synapse.indices, strict=True):
+                lengths.append(np.full(w.shape[0], w.shape[1], np.int64))
+                weights.append(w.ravel())
+                indices.append(i.ravel().astype(np.int64))
+        self.axon_base = np.concatenate(bases)
+        self.axon_start = np.concatenate(starts)
+        self.axon_row = np.concatenate(rows)
+        self.row_length = np.concatenate(lengths)
+        self.row_start = _offsets(self.row_length)
+        self.weights = np.concatenate(weights)
+        self.indices = np.concatenate(indices)
+
+        # source compartment -> its (global axon, atom) entries, in axon order
+        comps, axon_ids, atoms = [], [], []
+        for axon, a_slice in axon_state.items():
+            c, g, a = _AxonMap(axon, axon_offset).table(a_slice)
+            comps.append(c)
+            axon_ids.append(g)
+            atoms.append(a)
+        comps = np.concatenate(comps) if comps else np.zeros(0, np.int64)
+        rank = np.arange(len(comps))  # the emulator's order of these spikes
+        order = np.argsort(comps, kind="stable")
+        self.entry_axon = (np.concatenate(axon_ids) if axon_ids else comps)[order]
+        self.entry_atom = (np.concatenate(atoms) if atoms else comps)[order]
+        self.entry_rank = rank[order]
+        n_compartments = max((sl.stop for _, sl in axon_state.items()), default=0)
+        counts = np.bincount(comps, minlength=n_compartments)
+        self.entry_count = counts
+        self.entry_start = _offsets(counts)
         self.input_axons = {
-            id(spike_input): [_AxonMap(axon) for axon in spike_input.axons]
+            id(spike_input): [_AxonMap(axon, axon_offset) for axon in spike_input.axons]
             for spike_input in spike_inputs
         }
-        self.queues = {synapse: [] for synapse in self.tables}
-
-    def _deliver(self, axon_map, compartment_idxs):
-        if len(compartment_idxs) == 0:
-            return
-        axon_ids, atoms = axon_map.spikes(compartment_idxs)
-        if len(axon_ids):
-            self.queues[axon_map.target].append((axon_ids, atoms))
+        self.pending = None
 
     def inject_current(self, t, spike_inputs, all_axons, spiked):
-        """Collect this step's spikes per target synapse (as arrays)."""
-        del all_axons  # the axon maps were read once, in __init__
-        for queue in self.queues.values():
-            queue.clear()
+        """Collect this step's spikes (global axon ids and atoms), in order."""
+        del all_axons  # read once, in __init__
+        axon_ids, atoms, ranks = [], [], []
         if t >= 2:  # input spikes take one time step to arrive
             for spike_input in spike_inputs:
                 compartment_idxs = spike_input.spike_idxs(t - 1)
                 for axon_map in self.input_axons[id(spike_input)]:
-                    self._deliver(axon_map, compartment_idxs)
-        for axon_map, a_slice in self.axons:
-            self._deliver(axon_map, spiked[a_slice].nonzero()[0])
+                    if len(compartment_idxs):
+                        g, a = axon_map.spikes(compartment_idxs)
+                        axon_ids.append(g)
+                        atoms.append(a)
+        if axon_ids:  # input spikes come first in every synapse
+            n_input = sum(len(g) for g in axon_ids)
+            ranks.append(np.arange(-n_input, 0))
+        comps = np.flatnonzero(spiked[: len(self.entry_count)])
+        if comps.size:
+            entries = _segments(self.entry_start[comps], self.entry_count[comps])
+            axon_ids.append(self.entry_axon[entries])
+            atoms.append(self.entry_atom[entries])
+            ranks.append(self.entry_rank[entries])
+        self.pending = (axon_ids, atoms, ranks) if axon_ids else None
 
     def update_input(self, compartment_input):
         """Add the weights of the collected spikes to the compartments' input."""
-        for synapse, s_slice in self.state.items():
-            queue = self.queues[synapse]
-            if not queue:
-                continue
-            axon_ids = np.concatenate([q[0] for q in queue])
-            atoms = np.concatenate([q[1] for q in queue])
-            targets, weights = self.tables[synapse].gather(axon_ids, atoms)
-            if targets is not None:
-                np.add.at(compartment_input[0, s_slice], targets, weights)
+        if self.pending is None:
+            return
+        axon_ids, atoms, ranks = (np.concatenate(x) for x in self.pending)
+        self.pending = None
+        order = np.lexsort((ranks, self.axon_synapse[axon_ids]))
+        axon_ids, atoms = axon_ids[order], atoms[order]
+        base = self.axon_base[axon_ids]
+        used = base >= 0
+        if not used.all():
+            axon_ids, atoms, base = axon_ids[used], atoms[used], base[used]
+        rows = self.axon_row[axon_ids] + atoms
+        lengths = self.row_length[rows]
+        flat = _segments(self.row_start[rows], lengths)
+        if flat.size:
+            offsets = np.repeat(self.axon_start[axon_ids] + base, lengths)
+            np.add.at(
+                compartment_input[0], self.indices[flat] + offsets, self.weights[flat]
+            )
 
 
 def vectorize_spike_delivery(emulator):
@@ -178,7 +226,7 @@ def vectorize_spike_delivery(emulator):
     synapses = [synapse for synapse, _ in state.items()]
     if state.traces or any(getattr(s, "learning", False) for s in synapses):
         return False
-    if not all(_SynapseTable.rows_unique(s) for s in synapses):
+    if not all(_rows_unique(s) for s in synapses):
         return False
     delivery = VectorizedSpikeDelivery(state, emulator.axons, emulator.inputs)
     state.inject_current = delivery.inject_current
