@@ -43,7 +43,11 @@ if REPO not in sys.path:
 
 from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
 from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import ExperimentConfig, run_experiment  # noqa: E402
+from nengo_softlif.experiment import (  # noqa: E402
+    ExperimentConfig,
+    run_experiment,
+    static_error_on_spiking_images,
+)
 from nengo_softlif.tasks import get_task  # noqa: E402
 from nengo_softlif.train import TrainConfig  # noqa: E402
 
@@ -79,11 +83,7 @@ def table(records, settings):
         hard = [100 * r["static_hard"]["error"] for r in rows]
         spiking = [100 * r["spiking"]["error"] for r in rows]
         # the gap compares the same images (the spiking run may use a subset)
-        soft_same = [
-            100
-            * r["static_soft"].get("error_on_spiking_images", r["static_soft"]["error"])
-            for r in rows
-        ]
+        soft_same = [100 * static_error_on_spiking_images(r) for r in rows]
         gap = [s - t for s, t in zip(spiking, soft_same, strict=True)]
         lines.append(
             f"| {name} | {_stats(soft)} | {_stats(hard)} | {_stats(spiking)} | "

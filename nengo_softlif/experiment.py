@@ -26,7 +26,13 @@ from nengo_softlif.neurons import PRESETS
 from nengo_softlif.noise import parse_noise, to_spec
 from nengo_softlif.train import TrainConfig, train
 
-__all__ = ["ExperimentConfig", "run_experiment", "train_task", "evaluate_checkpoint"]
+__all__ = [
+    "ExperimentConfig",
+    "run_experiment",
+    "train_task",
+    "evaluate_checkpoint",
+    "static_error_on_spiking_images",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +192,28 @@ def _summaries(results, spiking_labels):
             wrong = results[key].predictions[:n] != spiking_labels
             summaries[key]["error_on_spiking_images"] = float(np.mean(wrong))
     return summaries
+
+
+def static_error_on_spiking_images(record, key="static_soft"):
+    """A static error of a result record, on the images of its spiking run.
+
+    Records whose spiking run used every test image (or older records) carry
+    only the static error on all images, which is then the same thing.
+
+    Parameters
+    ----------
+    record : dict
+        As written by :func:`run_experiment` (or `.reproduce`).
+    key : str
+        ``"static_soft"`` or ``"static_hard"``.
+
+    Returns
+    -------
+    float
+        Fraction of misclassified images.
+    """
+    summary = record[key]
+    return summary.get("error_on_spiking_images", summary["error"])
 
 
 def run_experiment(

@@ -1423,7 +1423,7 @@ def _prepare_options(images, protocol, input_rates, signed_input):
 
 
 def _simulate(
-    net, images, protocol, monitors, target, seed, progress, precompute, vectorized
+    net, images, protocol, monitors, target, seed, progress, precompute, vectorized=True
 ):
     current = [images[0]]
     net.inp.output = lambda t: current[0]
@@ -1692,7 +1692,7 @@ def quantisation_report(net, images=None, protocol=None, seed=0, **options):
             copy = copy_network(prepared)
             monitors = add_monitors(copy)
             outputs, _ = _simulate(
-                copy, flat, protocol, monitors, target, seed, False, None, True
+                copy, flat, protocol, monitors, target, seed, False, None
             )
             runs[target] = outputs[:, protocol.window].mean(axis=1)
         diff = np.abs(runs["sim"] - runs["simreal"])

@@ -73,9 +73,8 @@ class _AxonMap:
 
     def table(self, a_slice):
         """Every (compartment, global axon, atom) this axon maps, in its order."""
-        n = a_slice.stop - a_slice.start
-        axon_ids, atoms = self.spikes(np.arange(n))
-        idxs = np.arange(n)
+        idxs = np.arange(a_slice.stop - a_slice.start)
+        axon_ids, atoms = self.spikes(idxs)
         if self.compartment_map is not None:
             idxs = idxs[self.compartment_map >= 0]
         return a_slice.start + idxs, axon_ids, atoms
@@ -106,18 +105,19 @@ class VectorizedSpikeDelivery:
         axon_offset = dict(
             zip([synapse for synapse, _ in synapses], _offsets(n_axons), strict=True)
         )
-        # per global axon: its synapse (order), compartment base, first weight row
+        # per global axon: its synapse (order), first target compartment in the
+        # emulator's input array (-1: unused axon), first weight row
         self.axon_synapse = np.repeat(np.arange(len(synapses)), n_axons)
-        bases, starts, rows, lengths, weights, indices = [], [], [], [], [], []
+        firsts, rows, lengths, weights, indices = [], [], [], [], []
         n_rows = 0
         for synapse, s_slice in synapses:
             base = synapse.axon_compartment_bases
-            bases.append(
+            base = (
                 np.zeros(synapse.n_axons, np.int64)
                 if base is None
                 else np.asarray(base, np.int64)
             )
-            starts.append(np.full(synapse.n_axons, s_slice.start, np.int64))
+            firsts.append(np.where(base >= 0, s_slice.start + base, -1))
             weight_map = synapse.axon_to_weight_map
             weight_idx = (
                 np.arange(synapse.n_axons)
@@ -131,8 +131,7 @@ class VectorizedSpikeDelivery:
                 lengths.append(np.full(w.shape[0], w.shape[1], np.int64))
                 weights.append(w.ravel())
                 indices.append(i.ravel().astype(np.int64))
-        self.axon_base = np.concatenate(bases)
-        self.axon_start = np.concatenate(starts)
+        self.axon_first = np.concatenate(firsts)
         self.axon_row = np.concatenate(rows)
         self.row_length = np.concatenate(lengths)
         self.row_start = _offsets(self.row_length)
@@ -193,15 +192,15 @@ class VectorizedSpikeDelivery:
         self.pending = None
         order = np.lexsort((ranks, self.axon_synapse[axon_ids]))
         axon_ids, atoms = axon_ids[order], atoms[order]
-        base = self.axon_base[axon_ids]
-        used = base >= 0
+        first = self.axon_first[axon_ids]
+        used = first >= 0
         if not used.all():
-            axon_ids, atoms, base = axon_ids[used], atoms[used], base[used]
+            axon_ids, atoms, first = axon_ids[used], atoms[used], first[used]
         rows = self.axon_row[axon_ids] + atoms
         lengths = self.row_length[rows]
         flat = _segments(self.row_start[rows], lengths)
         if flat.size:
-            offsets = np.repeat(self.axon_start[axon_ids] + base, lengths)
+            offsets = np.repeat(first, lengths)
             np.add.at(
                 compartment_input[0], self.indices[flat] + offsets, self.weights[flat]
             )

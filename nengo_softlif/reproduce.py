@@ -14,7 +14,12 @@ import time
 
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.data import load_dataset
-from nengo_softlif.experiment import ExperimentConfig, evaluate_checkpoint, train_task
+from nengo_softlif.experiment import (
+    ExperimentConfig,
+    evaluate_checkpoint,
+    static_error_on_spiking_images,
+    train_task,
+)
 from nengo_softlif.neurons import PRESETS, RectifiedLinear
 from nengo_softlif.tasks import get_task
 from nengo_softlif.train import TrainConfig
@@ -85,9 +90,11 @@ def markdown_table(task_name, rows):
             _percent(record, "spiking"),
         )
         # on the images of the spiking run (its first test images)
-        same = record.get("static_soft", {}).get("error_on_spiking_images")
-        static_same = static if same is None else 100 * same
-        gap = None if spiking is None or static is None else spiking - static_same
+        gap = (
+            None
+            if spiking is None or static is None
+            else spiking - 100 * static_error_on_spiking_images(record)
+        )
         paper = published.get(key, (None, None))
         lines.append(
             f"| {ROWS[key].title} | {fmt(static)} | {fmt(hard)} | {fmt(spiking)} | "
