@@ -12,7 +12,9 @@ ignores, see ``docs/.gitignore``):
 * ``docs/_generated/cli-*.txt``: the ``--help`` text of every ``nengo-softlif``
   command, for :doc:`cli`;
 * ``docs/_generated/api-loihi.rst``: the API of ``nengo_softlif.loihi`` if
-  nengo-loihi is installed (a note otherwise), for :doc:`api`;
+  nengo-loihi is installed (a note otherwise), and ``api-data.rst``, that of
+  ``nengo_softlif.data``, for :doc:`api` (both packages re-export their
+  modules' names);
 * ``docs/_generated/results_body.md``: ``docs/results.md`` (the team's measured
   results, with its top heading level made H1), or a placeholder if that file
   does not exist yet, for :doc:`reproducing`.
@@ -20,11 +22,15 @@ ignores, see ``docs/.gitignore``):
 
 import filecmp
 import importlib.util
+import inspect
 import os
+import pkgutil
 import re
 import shutil
 import sys
 from pathlib import Path
+
+from sphinx.pycode import ModuleAnalyzer
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -142,17 +148,54 @@ def _write_cli_help():
         _write_if_changed(GENERATED / f"cli-{name}.txt", text)
 
 
-def _write_optional_api():
-    """API of the modules that need optional packages, when those are installed."""
+def _write_package_apis():
+    """API pages of the subpackages; Loihi's only when nengo-loihi is installed."""
     if importlib.util.find_spec("nengo_loihi") is not None:
-        text = ".. automodule:: nengo_softlif.loihi\n   :members:\n"
+        text = _package_api("nengo_softlif.loihi")
     else:
         text = (
             ".. note::\n\n   ``nengo_softlif.loihi`` needs the optional nengo-loihi "
-            "package (``pip install -e \".[loihi]\"``), which was not installed when "
+            'package (``pip install -e ".[loihi]"``), which was not installed when '
             "this page was built.\n"
         )
     _write_if_changed(GENERATED / "api-loihi.rst", text)
+    _write_if_changed(GENERATED / "api-data.rst", _package_api("nengo_softlif.data"))
+
+
+def _package_api(package):
+    """``automodule`` of a package whose ``__all__`` re-exports its modules' names.
+
+    autodoc documents the re-exported functions and classes under the package's
+    name (``nengo_softlif.loihi.to_loihi``), but it looks for the ``#:`` comment
+    of a constant in the package's own source only, so the re-exported constants
+    are added with the comment from the module that defines them.
+    """
+    constants = _reexported_constants(package)
+    text = f".. automodule:: {package}\n   :members:\n"
+    if constants:
+        text += f"   :exclude-members: {', '.join(constants)}\n"
+    for name, comment in constants.items():
+        body = "".join(f"   {line}".rstrip() + "\n" for line in comment)
+        text += f"\n.. autodata:: {package}.{name}\n\n{body}"
+    return text
+
+
+def _reexported_constants(package):
+    """Constants in ``package.__all__`` -> their ``#:`` comment in a submodule."""
+    module = importlib.import_module(package)
+    comments = {}
+    for info in pkgutil.iter_modules(module.__path__, f"{package}."):
+        docs = ModuleAnalyzer.for_module(info.name).find_attr_docs()
+        for (scope, name), lines in docs.items():
+            if not scope:
+                comments.setdefault(name, lines)
+    return {
+        name: comments[name]
+        for name in module.__all__
+        if name in comments
+        and not inspect.isclass(getattr(module, name))
+        and not inspect.isroutine(getattr(module, name))
+    }
 
 
 def _write_results_body():
@@ -199,6 +242,6 @@ def _write_if_changed(path, text):
 
 
 _write_cli_help()
-_write_optional_api()
+_write_package_apis()
 _copy_notebooks()
 _write_results_body()

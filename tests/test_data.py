@@ -1,9 +1,11 @@
 """Tests for nengo_softlif.data (small files written by the tests; no network)."""
 
+import bz2
 import dataclasses
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import pickle
 import tarfile
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 from nengo_softlif import data
-from nengo_softlif.data import DataError, Dataset
+from nengo_softlif.data import DataError, Dataset, fetch, image_folder
 
 PIL_Image = pytest.importorskip("PIL.Image")
 
@@ -38,11 +40,17 @@ def idx_bytes(array):
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
+_COMPRESSORS = {
+    False: lambda payload: payload,
+    True: gzip.compress,
+    "gzip": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+}
+
+
 def write_idx(path, array, compress=False):
-    payload = idx_bytes(array)
-    if compress:
-        payload = gzip.compress(payload)
-    path.write_bytes(payload)
+    path.write_bytes(_COMPRESSORS[compress](idx_bytes(array)))
     return path
 
 
@@ -125,7 +133,7 @@ def write_tree(root, classes, per_class=2, size=(8, 6), fmt="PNG", seed=0):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("compress", [False, "gzip", "bz2", "xz"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float64])
 def test_read_idx_roundtrip(tmp_path, compress, dtype):
     array = (np.arange(2 * 3 * 4) - 5).astype(dtype).reshape(2, 3, 4)
@@ -145,11 +153,9 @@ def test_read_idx_detects_gzip_by_magic(tmp_path):
     np.testing.assert_array_equal(data.read_idx(raw_named_gz), array)
 
 
-@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("compress", [False, "gzip", "bz2", "xz"])
 def test_read_idx_truncated(tmp_path, compress):
-    payload = idx_bytes(np.arange(1000, dtype=np.int32))
-    if compress:
-        payload = gzip.compress(payload)
+    payload = _COMPRESSORS[compress](idx_bytes(np.arange(1000, dtype=np.int32)))
     path = tmp_path / "truncated-idx1-ubyte"
     path.write_bytes(payload[: len(payload) // 2])
     with pytest.raises(DataError, match="truncated") as excinfo:
@@ -452,7 +458,7 @@ def test_cache_reuse(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("image decoded although the cache should be used")
 
-    monkeypatch.setattr(data, "_decode_image", fail)
+    monkeypatch.setattr(image_folder, "_decode_image", fail)
     second = data.load_cifar10(tmp_path, cache_dir=cache)  # same source, via parent
     for field in ("train_images", "train_labels", "test_images", "test_labels"):
         np.testing.assert_array_equal(getattr(second, field), getattr(first, field))
@@ -476,7 +482,7 @@ def test_cache_reuse(tmp_path, monkeypatch):
     # folder sources are cached too
     folder_ds = data.load_image_folder(tmp_path / "src", cache_dir=cache)
     assert len(list(cache.glob("imagefolder-*.npz"))) == 1
-    monkeypatch.setattr(data, "_decode_image", fail)
+    monkeypatch.setattr(image_folder, "_decode_image", fail)
     again = data.load_image_folder(tmp_path / "src", cache_dir=cache)
     np.testing.assert_array_equal(again.test_images, folder_ds.test_images)
     assert not list(cache.glob(".*"))  # no temporary files
@@ -669,7 +675,7 @@ def test_known_sources_and_fetch(tmp_path, monkeypatch):
         assert source["url"].startswith("https://") and source["url"].endswith(name)
         assert len(source["md5"]) == 32
     calls = []
-    monkeypatch.setattr(data, "download", lambda *args, **kw: calls.append((args, kw)))
+    monkeypatch.setattr(fetch, "download", lambda *args, **kw: calls.append((args, kw)))
     assert data.fetch_mnist(tmp_path) == tmp_path / "mnist"
     assert data.fetch_cifar10(tmp_path) == tmp_path / "cifar10"
     urls = [args[0] for args, _ in calls]

@@ -360,6 +360,27 @@ def test_missing_nengo_loihi_says_how_to_install(tmp_path):
     assert "pip install nengo-softlif[loihi]" in out.stdout
 
 
+@pytest.mark.loihi
+def test_import_hides_tensorflow_and_registers_the_backend():
+    """The package imports nengo-loihi first through ``_nengo_loihi``.
+
+    That module hides TensorFlow from nengo-loihi; an import of ``nengo_loihi``
+    that ran before it (isort puts third-party imports first) would import
+    TensorFlow too.
+    """
+    pytest.importorskip("nengo_loihi")
+    code = textwrap.dedent("""
+        import sys
+        import nengo_softlif.loihi
+        from nengo_softlif.evaluate import BACKENDS
+        assert "nengo_loihi" in sys.modules
+        assert "tensorflow" not in sys.modules, "tensorflow imported"
+        assert BACKENDS["loihi"] is nengo_softlif.loihi.run_loihi
+        """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
 def _connection_matrix(conn):
     from nengo_softlif.evaluate_fast import transform_matrix  # noqa: PLC0415
 
