@@ -29,6 +29,11 @@ parser.add_argument("--start-sigma", type=float, default=0.006)
 parser.add_argument("--end-sigma", type=float, default=0.002)
 parser.add_argument("--lr", type=float, default=2e-4)
 parser.add_argument("--n-test", type=int, default=None)
+parser.add_argument(
+    "--per-step",
+    action="store_true",
+    help="anneal before every step (docs/results.md's run annealed per epoch)",
+)
 args = parser.parse_args()
 
 task, dataset = get_task("mnist"), load_mnist(args.data_dir)
@@ -42,7 +47,14 @@ result = train(
     TrainConfig(epochs=args.epochs, learning_rate=args.lr, lr_schedule="constant"),
     checkpoint_path=checkpoint,
     resume=False,
-    callbacks=[SigmaAnnealing(args.epochs, end=args.end_sigma, start=args.start_sigma)],
+    callbacks=[
+        SigmaAnnealing(
+            args.epochs,
+            end=args.end_sigma,
+            start=args.start_sigma,
+            per_step=args.per_step,
+        )
+    ],
     verbose=2,
 )
 shutil.copy(args.checkpoint, os.path.join(args.out, "before-finetune.npz"))

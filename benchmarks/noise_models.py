@@ -10,7 +10,9 @@ and the conversion gap (spiking - static soft), and the per-seed records.
 Settings: ``none`` (no noise), ``gaussian:10`` (the paper's), ``spike`` (the
 alpha-filtered spike train at a random phase), ``gaussian-rate`` (Gaussian with
 the train's rate-dependent spread); ``+anneal`` lowers sigma geometrically from
-0.02 to 0.002 over training (:class:`nengo_softlif.anneal.SigmaAnnealing`).
+0.02 to 0.002 over training (:class:`nengo_softlif.anneal.SigmaAnnealing`),
+before every training step (``--anneal-per-epoch``: before every epoch, so a
+one-epoch run is not annealed).
 Finished runs are read back from their ``results.json``; interrupted ones resume
 from their checkpoint (a checkpoint trained elsewhere with the same settings,
 e.g. a ``reproduce`` row, can be copied into a run folder to be evaluated only).
@@ -111,6 +113,12 @@ def main(argv=None):
         "--settings", default=",".join(SETTINGS), help="comma-separated subset"
     )
     parser.add_argument(
+        "--anneal-per-epoch",
+        action="store_true",
+        help="+anneal settings change sigma once per epoch (as in the sessions-2/3 "
+        "tables) instead of every step",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="tabulate the finished runs only (train nothing)",
@@ -130,10 +138,15 @@ def main(argv=None):
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
                     record = json.load(f)
+                done = record.get("experiment", {})
                 if (
                     record.get("epochs") != args.epochs
-                    or record.get("experiment", {}).get("spiking_n_test")
-                    != args.spiking_n_test
+                    or done.get("spiking_n_test") != args.spiking_n_test
+                    or (
+                        anneal_to is not None
+                        # records older than per-step annealing were per epoch
+                        and done.get("anneal_per_step", False) == args.anneal_per_epoch
+                    )
                 ):
                     record = None
             if record is None and args.report_only:
@@ -147,6 +160,7 @@ def main(argv=None):
                     ExperimentConfig(
                         noise=noise,
                         anneal_to=anneal_to,
+                        anneal_per_step=not args.anneal_per_epoch,
                         n_test=args.n_test,
                         spiking_n_test=args.spiking_n_test,
                     ),

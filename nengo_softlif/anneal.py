@@ -2,11 +2,12 @@
 
 The paper suggests annealing the smoothing towards the hard neuron for neurons
 with harsher discontinuities. :class:`SigmaAnnealing` is a training callback for
-:func:`nengo_softlif.train.train`: before every epoch it sets the sigma of every
-`.SoftLIFRate` in the running nengo-dl simulator (through
+:func:`nengo_softlif.train.train`: it sets the sigma of every `.SoftLIFRate` in
+the running nengo-dl simulator before every training step (or, with
+``per_step=False``, before every epoch), through
 ``nengo_softlif.dl.SIGMA_SCALE``, so nothing is rebuilt and the optimizer keeps
-its state), and writes the annealed sigma into the network's neuron types, so
-that checkpoints and later evaluations use it.
+its state; and it writes the annealed sigma into the network's neuron types
+after every epoch, so that checkpoints and later evaluations use it.
 """
 
 import math
@@ -39,16 +40,28 @@ class SigmaAnnealing:
     ----------
     epochs : int
         Total epochs of the training run (the schedule reaches ``end`` at the
-        last epoch).
+        last training step, or at the last epoch with ``per_step=False``).
     end : float
         Final sigma (> 0; the hard LIF is the limit 0).
     schedule : str
-        One of :data:`SCHEDULES` (default geometric: a constant factor per epoch).
+        One of :data:`SCHEDULES` (default geometric: a constant factor per step).
     start : float, optional
         Initial sigma; by default the network's neuron type's sigma at the start.
+    per_step : bool
+        Change sigma before every minibatch step (default), so that even a
+        single epoch is annealed; False changes it before every epoch only (a
+        one-epoch run is then not annealed at all).
+
+    Notes
+    -----
+    :func:`~nengo_softlif.train.train` calls the instance before every epoch
+    (``anneal(epoch, sim, net)``) and, for the steps, adds the Keras callback
+    returned by :meth:`step_callback` to that epoch's ``sim.fit``.
     """
 
-    def __init__(self, epochs, end=0.002, schedule="geometric", start=None):
+    def __init__(
+        self, epochs, end=0.002, schedule="geometric", start=None, per_step=True
+    ):
         if not end > 0:
             raise ValueError(
                 f"end sigma must be > 0 (got {end}); the hard LIF is the limit"
@@ -60,25 +73,77 @@ class SigmaAnnealing:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1 (got {epochs})")
         self.epochs, self.end, self.schedule, self.start = epochs, end, schedule, start
+        self.per_step = bool(per_step)
 
-    def sigma_at(self, epoch, start):
-        """Sigma used during ``epoch`` (0-based)."""
-        fraction = min(epoch / max(self.epochs - 1, 1), 1.0)
+    def sigma_at(self, epoch, start, step=0, steps_per_epoch=1):
+        """Sigma used during ``step`` (0-based) of ``epoch`` (0-based).
+
+        Training has ``epochs * steps_per_epoch`` steps; the schedule goes from
+        ``start`` at the first to ``end`` at the last. With the default
+        ``steps_per_epoch=1`` this is the per-epoch schedule.
+        """
+        total = self.epochs * steps_per_epoch
+        fraction = min((epoch * steps_per_epoch + step) / max(total - 1, 1), 1.0)
         return SCHEDULES[self.schedule](start, self.end, fraction)
 
     def __call__(self, epoch, sim, net):
-        """Set the sigma for ``epoch`` (called by ``train`` before each epoch)."""
-        from nengo_softlif import dl  # noqa: PLC0415  (nengo-dl is running here)
-
+        """Set the sigma for the start of ``epoch`` (``train`` calls this first)."""
         if self.start is None:
             self.start = _base_sigma(net)
-        built_sigma = getattr(sim, "_softlif_built_sigma", None)
-        if built_sigma is None:
+        if getattr(sim, "_softlif_built_sigma", None) is None:
             # the simulator was built with the network's sigma at that moment
-            built_sigma = sim._softlif_built_sigma = _base_sigma(net)
-        sigma = self.sigma_at(epoch, self.start)
-        dl.SIGMA_SCALE.assign(sigma / built_sigma)
+            sim._softlif_built_sigma = _base_sigma(net)
+        if self.per_step:  # the first step's value, as far as known before fit
+            sigma = SCHEDULES[self.schedule](self.start, self.end, epoch / self.epochs)
+        else:
+            sigma = self.sigma_at(epoch, self.start)
+        self._apply(sigma, sim)
         set_sigma(net, sigma)
+
+    def step_callback(self, epoch, steps_per_epoch, sim, net):
+        """Keras callback that anneals before every step of ``epoch``, or None.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch (0-based) that the ``sim.fit`` call trains.
+        steps_per_epoch : int
+            Minibatch steps in that epoch.
+        sim : nengo_dl.Simulator
+            The running simulator (after :meth:`__call__` for this epoch).
+        net : nengo.Network
+            The network; its neuron types get the epoch's last sigma at the end
+            of the epoch.
+
+        Returns
+        -------
+        tf.keras.callbacks.Callback or None
+            None with ``per_step=False``.
+        """
+        if not self.per_step:
+            return None
+        import tensorflow as tf  # noqa: PLC0415  (nengo-dl is running here)
+
+        last = []
+
+        def begin(step, logs=None):
+            sigma = self.sigma_at(epoch, self.start, step, steps_per_epoch)
+            self._apply(sigma, sim)
+            last[:] = [sigma]
+
+        def end(_epoch, logs=None):
+            if last:
+                set_sigma(net, last[0])
+
+        return tf.keras.callbacks.LambdaCallback(
+            on_train_batch_begin=begin, on_epoch_end=end
+        )
+
+    @staticmethod
+    def _apply(sigma, sim):
+        from nengo_softlif import dl  # noqa: PLC0415  (nengo-dl is running here)
+
+        dl.SIGMA_SCALE.assign(sigma / sim._softlif_built_sigma)
 
     def on_train_end(self, net):
         """Reset the global scale: the network's neuron types now hold the sigma."""

@@ -48,7 +48,12 @@ def _add_training(parser):
         type=float,
         default=None,
         metavar="END",
-        help="anneal sigma geometrically to END over training",
+        help="anneal sigma geometrically to END over training (every step)",
+    )
+    parser.add_argument(
+        "--anneal-per-epoch",
+        action="store_true",
+        help="with --anneal-sigma: change sigma once per epoch, not every step",
     )
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     parser.add_argument(
@@ -226,6 +231,7 @@ def _experiment_config(args):
         minibatch_size=getattr(args, "eval_minibatch", 100),
         workers=getattr(args, "workers", 1),
         anneal_to=getattr(args, "anneal_sigma", None),
+        anneal_per_step=not getattr(args, "anneal_per_epoch", False),
     )
 
 

@@ -64,6 +64,8 @@ class ExperimentConfig:
     anneal_to : float or None
         Anneal sigma geometrically to this value over training (None: no
         annealing; see :class:`nengo_softlif.anneal.SigmaAnnealing`).
+    anneal_per_step : bool
+        Anneal before every training step (default) rather than every epoch.
     """
 
     sigma: float = 0.02
@@ -76,6 +78,7 @@ class ExperimentConfig:
     workers: int = 1
     unroll: int = 10
     anneal_to: float | None = None
+    anneal_per_step: bool = True
 
 
 def train_task(
@@ -106,7 +109,13 @@ def train_task(
     train_data, _, _ = task.training_data(dataset)
     callbacks = []
     if config.anneal_to is not None:
-        callbacks.append(SigmaAnnealing(train_config.epochs, end=config.anneal_to))
+        callbacks.append(
+            SigmaAnnealing(
+                train_config.epochs,
+                end=config.anneal_to,
+                per_step=config.anneal_per_step,
+            )
+        )
     result = train(
         net,
         train_data,

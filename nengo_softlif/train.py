@@ -161,8 +161,11 @@ def train(
         moment estimates restart).
     callbacks : sequence of callable
         ``callback(epoch, sim, net)`` before every epoch (e.g.
-        :class:`nengo_softlif.anneal.SigmaAnnealing`); an ``on_train_end(net)``
-        method, if present, is called at the end.
+        :class:`nengo_softlif.anneal.SigmaAnnealing`). A
+        ``step_callback(epoch, steps_per_epoch, sim, net)`` method, if present,
+        returns a Keras callback (or None) for that epoch's ``sim.fit``, run
+        before ``keras_callbacks``; an ``on_train_end(net)`` method, if
+        present, is called at the end.
     verbose : int
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
     keras_callbacks : sequence of ``tf.keras.callbacks.Callback``
@@ -216,13 +219,20 @@ def train(
                     f"{len(images)} training images is fewer than one minibatch "
                     f"({config.minibatch_size}); lower minibatch_size"
                 )
+            steps = n // config.minibatch_size
+            step_callbacks = [
+                c.step_callback(epoch, steps, sim, net)
+                for c in callbacks
+                if hasattr(c, "step_callback")
+            ]
             t0 = time.perf_counter()
             fit = sim.fit(
                 {net.inp: images[:n, None, :]},
                 {net.out_probe: labels[:n, None, None]},
                 epochs=1,
                 verbose=verbose,
-                callbacks=list(keras_callbacks),
+                callbacks=[c for c in step_callbacks if c is not None]
+                + list(keras_callbacks),
             )
             logs = {k: float(v[-1]) for k, v in fit.history.items()}
             loss = next(v for k, v in logs.items() if k.endswith("loss"))

@@ -24,6 +24,14 @@ def test_schedule_values():
         SigmaAnnealing(epochs=3, end=0)
 
 
+def test_per_step_schedule_spans_every_step_of_training():
+    anneal = SigmaAnnealing(epochs=2, end=0.002)
+    sigmas = [anneal.sigma_at(e, 0.02, k, 3) for e in range(2) for k in range(3)]
+    assert sigmas[0] == pytest.approx(0.02) and sigmas[-1] == pytest.approx(0.002)
+    # one constant factor per step, also across the epoch boundary
+    assert np.allclose(np.diff(np.log(sigmas)), np.log(0.1) / 5)
+
+
 def test_annealing_changes_the_running_simulator_and_the_network(tmp_path):
     from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
 
@@ -42,7 +50,7 @@ def test_annealing_changes_the_running_simulator_and_the_network(tmp_path):
         )
         nengo.Connection(inp, ens.neurons, synapse=None)
         nengo.Probe(ens.neurons)
-    anneal = SigmaAnnealing(epochs=3, end=0.005)
+    anneal = SigmaAnnealing(epochs=3, end=0.005, per_step=False)
     with nengo_dl.Simulator(net, progress_bar=False) as sim:
         x = tf.constant(J[None, None, :], dtype=tf.float32)
         steps = np.ones((1, 1), np.int32)
@@ -83,3 +91,34 @@ def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
     _, meta = load_checkpoint(path)
     assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
     assert all(e.neuron_type.sigma == pytest.approx(0.004) for e in net.all_ensembles)
+
+
+def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from nengo_softlif import dl  # pylint: disable=import-outside-toplevel
+
+    arch = Architecture("small", (6, 6, 1), (Dense(8), Output(2)))
+    preset = PRESETS["mnist"]
+    net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
+    images, labels = rng.uniform(size=(100, 6, 6, 1)), rng.integers(0, 2, 100)
+    seen = []  # the sigma each step runs with (keras_callbacks run after annealing)
+    probe = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_begin=lambda batch, logs: seen.append(
+            0.02 * float(dl.SIGMA_SCALE.numpy())
+        )
+    )
+    path = tmp_path / "ck.npz"
+    train(
+        net,
+        ArrayData(images, labels),
+        TrainConfig(epochs=1, minibatch_size=25),
+        checkpoint_path=str(path),
+        callbacks=[SigmaAnnealing(epochs=1, end=0.004)],
+        verbose=0,
+        keras_callbacks=[probe],
+    )
+    assert np.allclose(seen, 0.02 * 0.2 ** (np.arange(4) / 3), rtol=1e-5)
+    _, meta = load_checkpoint(path)
+    assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
+    assert float(dl.SIGMA_SCALE.numpy()) == 1.0

@@ -146,3 +146,19 @@ def test_demo_tiny(capsys, tmp_path):
     assert (tmp_path / "layer_rates.png").exists() and (
         tmp_path / "rate_curves.png"
     ).exists()
+
+
+@pytest.mark.parametrize("per_epoch, sigma", [(False, 0.004), (True, 0.02)])
+def test_train_anneal_sigma(capsys, tmp_path, per_epoch, sigma):
+    from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", "mnist-sample", "--train-images", "200", "--json"]
+    argv += ["--out", str(out), "--epochs", "1", "--minibatch-size", "50"]
+    argv += ["--anneal-sigma", "0.004"] + (["--anneal-per-epoch"] if per_epoch else [])
+    code, _, _ = run(capsys, *argv)
+    assert code == 0
+    # every step anneals, so even one epoch ends at the END sigma; once per epoch
+    # leaves a one-epoch run at its start
+    _, meta = load_checkpoint(out / "checkpoint.npz")
+    assert meta["neuron_type"]["sigma"] == pytest.approx(sigma)
