@@ -30,9 +30,9 @@ parser.add_argument("--end-sigma", type=float, default=0.002)
 parser.add_argument("--lr", type=float, default=2e-4)
 parser.add_argument("--n-test", type=int, default=None)
 parser.add_argument(
-    "--per-step",
+    "--anneal-per-epoch",
     action="store_true",
-    help="anneal before every step (docs/results.md's run annealed per epoch)",
+    help="change sigma once per epoch, not every step (docs/results.md's run did)",
 )
 args = parser.parse_args()
 
@@ -52,7 +52,7 @@ result = train(
             args.epochs,
             end=args.end_sigma,
             start=args.start_sigma,
-            per_step=args.per_step,
+            per_step=not args.anneal_per_epoch,
         )
     ],
     verbose=2,

@@ -12,7 +12,7 @@ alpha-filtered spike train at a random phase), ``gaussian-rate`` (Gaussian with
 the train's rate-dependent spread); ``+anneal`` lowers sigma geometrically from
 0.02 to 0.002 over training (:class:`nengo_softlif.anneal.SigmaAnnealing`),
 before every training step (``--anneal-per-epoch``: before every epoch, so a
-one-epoch run is not annealed).
+one-epoch run is not annealed; such runs go to ``<setting>-per-epoch`` folders).
 Finished runs are read back from their ``results.json``; interrupted ones resume
 from their checkpoint (a checkpoint trained elsewhere with the same settings,
 e.g. a ``reproduce`` row, can be copied into a run folder to be evaluated only).
@@ -115,8 +115,9 @@ def main(argv=None):
     parser.add_argument(
         "--anneal-per-epoch",
         action="store_true",
-        help="+anneal settings change sigma once per epoch (as in the sessions-2/3 "
-        "tables) instead of every step",
+        help="+anneal settings change sigma once per epoch instead of every step "
+        "(the schedule of the MNIST-sample and CIFAR-10 tables in docs/results.md); "
+        "their runs go to '<setting>-per-epoch' folders",
     )
     parser.add_argument(
         "--report-only",
@@ -132,7 +133,10 @@ def main(argv=None):
     for seed in seeds:  # seed-major: partial results already cover every setting
         for name in settings:
             noise, anneal_to = SETTINGS[name]
-            run_dir = os.path.join(args.out, name.replace(" ", ""), f"seed{seed}")
+            folder = name.replace(" ", "")
+            if anneal_to is not None and args.anneal_per_epoch:
+                folder += "-per-epoch"  # never resume one schedule's checkpoint
+            run_dir = os.path.join(args.out, folder, f"seed{seed}")
             path = os.path.join(run_dir, "results.json")
             record = None
             if os.path.exists(path):

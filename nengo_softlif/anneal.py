@@ -86,13 +86,22 @@ class SigmaAnnealing:
         fraction = min((epoch * steps_per_epoch + step) / max(total - 1, 1), 1.0)
         return SCHEDULES[self.schedule](start, self.end, fraction)
 
-    def __call__(self, epoch, sim, net):
-        """Set the sigma for the start of ``epoch`` (``train`` calls this first)."""
+    def _prepare(self, sim, net):
         if self.start is None:
             self.start = _base_sigma(net)
         if getattr(sim, "_softlif_built_sigma", None) is None:
             # the simulator was built with the network's sigma at that moment
             sim._softlif_built_sigma = _base_sigma(net)
+
+    def __call__(self, epoch, sim, net):
+        """Set the sigma for the start of ``epoch`` (``train`` calls this first).
+
+        A training loop that only calls this (not :meth:`step_callback`) gets
+        one value per epoch; with ``per_step=True`` that is the value of the
+        epoch's first step, so such a loop never reaches ``end``: use
+        ``per_step=False`` there.
+        """
+        self._prepare(sim, net)
         if self.per_step:  # the first step's value, as far as known before fit
             sigma = SCHEDULES[self.schedule](self.start, self.end, epoch / self.epochs)
         else:
@@ -123,6 +132,8 @@ class SigmaAnnealing:
         if not self.per_step:
             return None
         import tensorflow as tf  # noqa: PLC0415  (nengo-dl is running here)
+
+        self._prepare(sim, net)
 
         last = []
 

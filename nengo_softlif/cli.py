@@ -223,6 +223,11 @@ def _print_table(record, as_json):
 def _experiment_config(args):
     from nengo_softlif.experiment import ExperimentConfig  # pylint: disable=C0415
 
+    if getattr(args, "anneal_per_epoch", False) and args.anneal_sigma is None:
+        raise ValueError(
+            "--anneal-per-epoch only applies to annealing: add --anneal-sigma END "
+            "(e.g. --anneal-sigma 0.002), or drop --anneal-per-epoch"
+        )
     return ExperimentConfig(
         sigma=getattr(args, "sigma", 0.02),
         noise=getattr(args, "noise", "gaussian:10"),

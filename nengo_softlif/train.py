@@ -165,7 +165,7 @@ def train(
         ``step_callback(epoch, steps_per_epoch, sim, net)`` method, if present,
         returns a Keras callback (or None) for that epoch's ``sim.fit``, run
         before ``keras_callbacks``; an ``on_train_end(net)`` method, if
-        present, is called at the end.
+        present, is called at the end, also when training stops with an error.
     verbose : int
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
     keras_callbacks : sequence of ``tf.keras.callbacks.Callback``
@@ -197,74 +197,81 @@ def train(
     start = time.perf_counter()
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
-    with nengo_dl.Simulator(
-        net, minibatch_size=config.minibatch_size, seed=config.seed, progress_bar=False
-    ) as sim:
-        sim.compile(
-            optimizer=_make_optimizer(tf, config),
-            loss={
-                net.out_probe: tf.losses.SparseCategoricalCrossentropy(from_logits=True)
-            },
-            metrics={net.out_probe: tf.metrics.sparse_categorical_accuracy},
-        )
-        for epoch in range(start_epoch, config.epochs):
-            for callback in callbacks:
-                callback(epoch, sim, net)
-            lr = config.learning_rate * schedule(epoch, config.epochs)
-            tf.keras.backend.set_value(sim.keras_model.optimizer.learning_rate, lr)
-            images, labels = data(epoch, rng)
-            n = (len(images) // config.minibatch_size) * config.minibatch_size
-            if n == 0:
-                raise ValueError(
-                    f"{len(images)} training images is fewer than one minibatch "
-                    f"({config.minibatch_size}); lower minibatch_size"
-                )
-            steps = n // config.minibatch_size
-            step_callbacks = [
-                c.step_callback(epoch, steps, sim, net)
-                for c in callbacks
-                if hasattr(c, "step_callback")
-            ]
-            t0 = time.perf_counter()
-            fit = sim.fit(
-                {net.inp: images[:n, None, :]},
-                {net.out_probe: labels[:n, None, None]},
-                epochs=1,
-                verbose=verbose,
-                callbacks=[c for c in step_callbacks if c is not None]
-                + list(keras_callbacks),
+    try:
+        with nengo_dl.Simulator(
+            net,
+            minibatch_size=config.minibatch_size,
+            seed=config.seed,
+            progress_bar=False,
+        ) as sim:
+            sim.compile(
+                optimizer=_make_optimizer(tf, config),
+                loss={
+                    net.out_probe: tf.losses.SparseCategoricalCrossentropy(
+                        from_logits=True
+                    )
+                },
+                metrics={net.out_probe: tf.metrics.sparse_categorical_accuracy},
             )
-            logs = {k: float(v[-1]) for k, v in fit.history.items()}
-            loss = next(v for k, v in logs.items() if k.endswith("loss"))
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"Training diverged at epoch {epoch + 1} (loss {loss}); lower the "
-                    "learning rate"
+            for epoch in range(start_epoch, config.epochs):
+                for callback in callbacks:
+                    callback(epoch, sim, net)
+                lr = config.learning_rate * schedule(epoch, config.epochs)
+                tf.keras.backend.set_value(sim.keras_model.optimizer.learning_rate, lr)
+                images, labels = data(epoch, rng)
+                n = (len(images) // config.minibatch_size) * config.minibatch_size
+                if n == 0:
+                    raise ValueError(
+                        f"{len(images)} training images is fewer than one minibatch "
+                        f"({config.minibatch_size}); lower minibatch_size"
+                    )
+                steps = n // config.minibatch_size
+                step_callbacks = [
+                    c.step_callback(epoch, steps, sim, net)
+                    for c in callbacks
+                    if hasattr(c, "step_callback")
+                ]
+                t0 = time.perf_counter()
+                fit = sim.fit(
+                    {net.inp: images[:n, None, :]},
+                    {net.out_probe: labels[:n, None, None]},
+                    epochs=1,
+                    verbose=verbose,
+                    callbacks=[c for c in step_callbacks if c is not None]
+                    + list(keras_callbacks),
                 )
-            entry = {
-                "epoch": epoch + 1,
-                "loss": loss,
-                "accuracy": next(
-                    (v for k, v in logs.items() if k.endswith("accuracy")), None
-                ),
-                "learning_rate": lr,
-                "seconds": time.perf_counter() - t0,
-            }
-            history.append(entry)
-            sim.freeze_params(net)
-            if checkpoint_path:
-                save_checkpoint(
-                    checkpoint_path,
-                    net,
-                    epoch=epoch + 1,
-                    history=history,
-                    config=dataclasses.asdict(config),
-                )
-            if verbose:
-                print(json.dumps(entry), flush=True)
-    for callback in callbacks:
-        if hasattr(callback, "on_train_end"):
-            callback.on_train_end(net)
+                logs = {k: float(v[-1]) for k, v in fit.history.items()}
+                loss = next(v for k, v in logs.items() if k.endswith("loss"))
+                if not np.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Training diverged at epoch {epoch + 1} (loss {loss}); lower the "
+                        "learning rate"
+                    )
+                entry = {
+                    "epoch": epoch + 1,
+                    "loss": loss,
+                    "accuracy": next(
+                        (v for k, v in logs.items() if k.endswith("accuracy")), None
+                    ),
+                    "learning_rate": lr,
+                    "seconds": time.perf_counter() - t0,
+                }
+                history.append(entry)
+                sim.freeze_params(net)
+                if checkpoint_path:
+                    save_checkpoint(
+                        checkpoint_path,
+                        net,
+                        epoch=epoch + 1,
+                        history=history,
+                        config=dataclasses.asdict(config),
+                    )
+                if verbose:
+                    print(json.dumps(entry), flush=True)
+    finally:  # also on errors: e.g. SigmaAnnealing resets nengo-dl's sigma scale
+        for callback in callbacks:
+            if hasattr(callback, "on_train_end"):
+                callback.on_train_end(net)
     return TrainResult(
         history, config.epochs - start_epoch, time.perf_counter() - start
     )

@@ -122,3 +122,21 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
     _, meta = load_checkpoint(path)
     assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
     assert float(dl.SIGMA_SCALE.numpy()) == 1.0
+
+
+def test_sigma_scale_is_reset_when_training_fails(rng):
+    from nengo_softlif import dl  # pylint: disable=import-outside-toplevel
+
+    arch = Architecture("small", (6, 6, 1), (Dense(8), Output(2)))
+    preset = PRESETS["mnist"]
+    net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
+    images, labels = rng.uniform(size=(10, 6, 6, 1)), rng.integers(0, 2, 10)
+    with pytest.raises(ValueError, match="fewer than one minibatch"):
+        train(  # the annealing has scaled sigma (start 0.05) when the data fails
+            net,
+            ArrayData(images, labels),
+            TrainConfig(epochs=2, minibatch_size=50),
+            callbacks=[SigmaAnnealing(epochs=2, end=0.004, start=0.05)],
+            verbose=0,
+        )
+    assert float(dl.SIGMA_SCALE.numpy()) == 1.0

@@ -117,6 +117,9 @@ def test_errors_name_the_fix(capsys, tmp_path):
         str(tmp_path),
     )
     assert code == 2 and "gaussian" in err
+    argv = ["train", "--task", "mnist-sample", "--out", str(tmp_path)]
+    code, _, err = run(capsys, *argv, "--anneal-per-epoch")
+    assert code == 2 and "--anneal-sigma" in err
     code, _, err = run(
         capsys,
         "evaluate",

@@ -63,8 +63,9 @@ def write_mnist(folder, n_train=5, n_test=3, compress=True, seed=0):
         "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), np.uint8),
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test).astype(np.uint8),
     }
+    suffix = {False: "", True: ".gz", "gzip": ".gz", "bz2": ".bz2", "xz": ".xz"}
     for name, array in arrays.items():
-        write_idx(folder / (name + (".gz" if compress else "")), array, compress)
+        write_idx(folder / (name + suffix[compress]), array, compress)
     return arrays
 
 
@@ -198,7 +199,7 @@ def test_read_idx_trailing_bytes_and_missing(tmp_path):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize("compress", [True, False, "bz2", "xz"])
 def test_load_mnist(tmp_path, compress):
     arrays = write_mnist(tmp_path / "mnist", compress=compress)
     for data_dir in (tmp_path / "mnist", tmp_path):  # folder itself, or parent

@@ -4,7 +4,7 @@ This package reads the usual on-disk formats of the data sets used with
 ``nengo_softlif`` and returns them as a :class:`Dataset` of ``uint8`` images
 (channels last) and ``int64`` labels:
 
-* MNIST as IDX files (raw or gzip-compressed): :func:`load_mnist`.
+* MNIST as IDX files (raw or compressed): :func:`load_mnist`.
 * CIFAR-10 as the official pickled "python" batches (folder or
   ``cifar-10-python.tar.gz``), or as an image-folder tree
   ``train/<class>/*.jpg``, ``test/<class>/*.jpg`` (folder or ``.tar.gz``):

@@ -116,17 +116,18 @@ def _mnist_candidate_dirs(data_dir):
     ]
 
 
+#: File-name suffixes tried after the bare IDX name (read_idx detects the
+#: compression from the content, whatever the suffix).
+_COMPRESSED_SUFFIXES = ("", ".gz", ".bz2", ".xz")
+
+
 def _find_mnist_file(folder, stem):
-    for name in (stem, stem + ".gz"):
-        path = folder / name
-        if path.is_file():
-            return path
     # Some mirrors use e.g. "train-images.idx3-ubyte".
-    alt = stem.replace("-idx", ".idx")
-    for name in (alt, alt + ".gz"):
-        path = folder / name
-        if path.is_file():
-            return path
+    for base in (stem, stem.replace("-idx", ".idx")):
+        for suffix in _COMPRESSED_SUFFIXES:
+            path = folder / (base + suffix)
+            if path.is_file():
+                return path
     return None
 
 
@@ -138,8 +139,9 @@ def load_mnist(data_dir):
     data_dir : str or os.PathLike
         Folder holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each raw or
-        with a ``.gz`` suffix), or a parent of such a folder named ``mnist``
-        (``MNIST/raw`` as written by torchvision also works).
+        compressed, with a ``.gz``, ``.bz2`` or ``.xz`` suffix), or a parent of
+        such a folder named ``mnist`` (``MNIST/raw`` as written by torchvision
+        also works).
 
     Returns
     -------
