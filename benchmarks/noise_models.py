@@ -143,14 +143,19 @@ def main(argv=None):
                 with open(path, encoding="utf-8") as f:
                     record = json.load(f)
                 done = record.get("experiment", {})
+                # records from before per-step annealing have no key: per epoch
+                if anneal_to is not None and done.get("anneal_per_step", False) == (
+                    args.anneal_per_epoch
+                ):
+                    raise SystemExit(
+                        f"{run_dir} holds a run annealed with the other schedule "
+                        "(per epoch vs per step); its checkpoint would be resumed. "
+                        "Move it away (per-epoch runs belong in '<setting>-per-epoch' "
+                        "folders) or delete it"
+                    )
                 if (
                     record.get("epochs") != args.epochs
                     or done.get("spiking_n_test") != args.spiking_n_test
-                    or (
-                        anneal_to is not None
-                        # records older than per-step annealing were per epoch
-                        and done.get("anneal_per_step", False) == args.anneal_per_epoch
-                    )
                 ):
                     record = None
             if record is None and args.report_only:

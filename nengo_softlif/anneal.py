@@ -94,18 +94,14 @@ class SigmaAnnealing:
             sim._softlif_built_sigma = _base_sigma(net)
 
     def __call__(self, epoch, sim, net):
-        """Set the sigma for the start of ``epoch`` (``train`` calls this first).
+        """Set the per-epoch sigma for ``epoch`` (``train`` calls this first).
 
         A training loop that only calls this (not :meth:`step_callback`) gets
-        one value per epoch; with ``per_step=True`` that is the value of the
-        epoch's first step, so such a loop never reaches ``end``: use
-        ``per_step=False`` there.
+        the per-epoch schedule, which reaches ``end`` at the last epoch; with
+        ``train``, the step callback replaces the value before the first step.
         """
         self._prepare(sim, net)
-        if self.per_step:  # the first step's value, as far as known before fit
-            sigma = SCHEDULES[self.schedule](self.start, self.end, epoch / self.epochs)
-        else:
-            sigma = self.sigma_at(epoch, self.start)
+        sigma = self.sigma_at(epoch, self.start)
         self._apply(sigma, sim)
         set_sigma(net, sigma)
 

@@ -64,13 +64,21 @@ def test_annealing_changes_the_running_simulator_and_the_network(tmp_path):
     assert float(dl.SIGMA_SCALE.numpy()) == 1.0
 
 
-def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
-    arch = Architecture(
-        "small", (6, 6, 1), (Conv(2, 3, padding=1), Dense(8), Output(2))
-    )
+def small_training_setup(rng, n_images, layers=(Dense(8), Output(2))):
+    """A small soft-LIF network (sigma 0.02) and ``n_images`` random images."""
+    arch = Architecture("small", (6, 6, 1), tuple(layers))
     preset = PRESETS["mnist"]
     net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
-    images, labels = rng.uniform(size=(100, 6, 6, 1)), rng.integers(0, 2, 100)
+    data = ArrayData(
+        rng.uniform(size=(n_images, 6, 6, 1)), rng.integers(0, 2, n_images)
+    )
+    return net, data
+
+
+def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
+    net, data = small_training_setup(
+        rng, 100, (Conv(2, 3, padding=1), Dense(8), Output(2))
+    )
     path = tmp_path / "ck.npz"
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
@@ -80,7 +88,7 @@ def test_train_with_annealing_saves_the_final_sigma(tmp_path, rng):
     )
     train(
         net,
-        ArrayData(images, labels),
+        data,
         TrainConfig(epochs=2, minibatch_size=50),
         checkpoint_path=str(path),
         callbacks=[SigmaAnnealing(epochs=2, end=0.004)],
@@ -98,10 +106,7 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
 
     from nengo_softlif import dl  # pylint: disable=import-outside-toplevel
 
-    arch = Architecture("small", (6, 6, 1), (Dense(8), Output(2)))
-    preset = PRESETS["mnist"]
-    net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
-    images, labels = rng.uniform(size=(100, 6, 6, 1)), rng.integers(0, 2, 100)
+    net, data = small_training_setup(rng, 100)
     seen = []  # the sigma each step runs with (keras_callbacks run after annealing)
     probe = tf.keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda batch, logs: seen.append(
@@ -111,7 +116,7 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
     path = tmp_path / "ck.npz"
     train(
         net,
-        ArrayData(images, labels),
+        data,
         TrainConfig(epochs=1, minibatch_size=25),
         checkpoint_path=str(path),
         callbacks=[SigmaAnnealing(epochs=1, end=0.004)],
@@ -127,14 +132,11 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
 def test_sigma_scale_is_reset_when_training_fails(rng):
     from nengo_softlif import dl  # pylint: disable=import-outside-toplevel
 
-    arch = Architecture("small", (6, 6, 1), (Dense(8), Output(2)))
-    preset = PRESETS["mnist"]
-    net = build_network(arch, preset.soft_lif(sigma=0.02), preset)
-    images, labels = rng.uniform(size=(10, 6, 6, 1)), rng.integers(0, 2, 10)
+    net, data = small_training_setup(rng, 10)
     with pytest.raises(ValueError, match="fewer than one minibatch"):
         train(  # the annealing has scaled sigma (start 0.05) when the data fails
             net,
-            ArrayData(images, labels),
+            data,
             TrainConfig(epochs=2, minibatch_size=50),
             callbacks=[SigmaAnnealing(epochs=2, end=0.004, start=0.05)],
             verbose=0,
