@@ -74,6 +74,29 @@ class SigmaAnnealing:
             raise ValueError(f"epochs must be >= 1 (got {epochs})")
         self.epochs, self.end, self.schedule, self.start = epochs, end, schedule, start
         self.per_step = bool(per_step)
+        self._start_arg = start
+
+    def describe(self):
+        """JSON description (stored with a checkpoint's training settings)."""
+        return {
+            "type": type(self).__name__,
+            "epochs": self.epochs,
+            "end": self.end,
+            "schedule": self.schedule,
+            "start": self._start_arg,
+            "per_step": self.per_step,
+        }
+
+    def sigma_for_step(self, epoch, step, steps_per_epoch, net):
+        """Sigma for ``step`` of ``epoch`` (the Keras training engine calls this).
+
+        With ``per_step=False`` it is the epoch's sigma for every step.
+        """
+        if self.start is None:
+            self.start = _base_sigma(net)
+        if self.per_step:
+            return self.sigma_at(epoch, self.start, step, steps_per_epoch)
+        return self.sigma_at(epoch, self.start)
 
     def sigma_at(self, epoch, start, step=0, steps_per_epoch=1):
         """Sigma used during ``step`` (0-based) of ``epoch`` (0-based).

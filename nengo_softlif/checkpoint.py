@@ -28,10 +28,12 @@ __all__ = [
     "set_params",
     "save_checkpoint",
     "load_checkpoint",
+    "load_training_state",
     "load_network",
 ]
 
 _META_KEY = "__meta__"
+_TRAIN_PREFIX = "__train__."
 
 
 class CheckpointError(ValueError):
@@ -167,7 +169,7 @@ def get_params_of(obj):
     return _transform_values(obj.transform)
 
 
-def save_checkpoint(path, net, **state):
+def save_checkpoint(path, net, training_state=None, **state):
     """Save a network's parameters and how to rebuild it, atomically.
 
     Parameters
@@ -176,6 +178,9 @@ def save_checkpoint(path, net, **state):
         Destination ``.npz`` file.
     net : `.SoftLIFNetwork`
         The network (with trained parameters, e.g. after ``sim.freeze_params``).
+    training_state : dict of str -> list of ndarray, optional
+        Arrays that resume training exactly (optimizer moments, noise
+        counters), read back by :func:`load_training_state`.
     **state
         JSON-serialisable training state to keep (epoch, seed, history, ...).
     """
@@ -189,6 +194,9 @@ def save_checkpoint(path, net, **state):
         "state": state,
     }
     arrays = get_params(net)
+    for group, values in (training_state or {}).items():
+        for i, value in enumerate(values):
+            arrays[f"{_TRAIN_PREFIX}{group}.{i}"] = np.asarray(value)
     arrays[_META_KEY] = np.array(json.dumps(meta))
     with atomic_open(path) as f:
         np.savez(f, **arrays)
@@ -218,7 +226,25 @@ def load_checkpoint(path):
             f"Checkpoint {path} is corrupt or not a nengo-softlif checkpoint ({err}); "
             "delete it and train again"
         ) from err
-    return arrays, meta
+    params = {k: v for k, v in arrays.items() if not k.startswith(_TRAIN_PREFIX)}
+    return params, meta
+
+
+def load_training_state(path):
+    """The ``training_state`` arrays saved with :func:`save_checkpoint`.
+
+    Returns
+    -------
+    dict of str -> list of ndarray
+        Empty for checkpoints saved without training state.
+    """
+    state = {}
+    with np.load(os.fspath(path), allow_pickle=False) as data:
+        keys = [k for k in data.files if k.startswith(_TRAIN_PREFIX)]
+        for key in keys:
+            group, index = key[len(_TRAIN_PREFIX) :].rsplit(".", 1)
+            state.setdefault(group, {})[int(index)] = data[key]
+    return {g: [v[i] for i in sorted(v)] for g, v in state.items()}
 
 
 def _neuron_types():

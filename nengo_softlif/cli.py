@@ -64,6 +64,44 @@ def _add_training(parser):
     )
     parser.add_argument("--minibatch-size", type=int, default=100)
     parser.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=0.0,
+        help="linear learning-rate warm-up over this many epochs",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="decoupled weight decay on the weights (--engine keras)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        help="label smoothing of the loss (--engine keras)",
+    )
+    parser.add_argument(
+        "--init-scale",
+        type=float,
+        default=1.0,
+        help="factor on the initial weights of the layers with neurons",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["nengo-dl", "keras"],
+        default="nengo-dl",
+        help="train the network in nengo-dl, or as its tf.keras model (the same "
+        "network; faster, and resumes exactly)",
+    )
+    parser.add_argument(
+        "--epochs-this-run",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N epochs (a chunk of --epochs; run again to go on)",
+    )
+    parser.add_argument(
         "--train-images",
         type=int,
         default=None,
@@ -255,6 +293,11 @@ def cmd_train(args):
         learning_rate=args.lr,
         lr_schedule=args.schedule,
         seed=args.seed,
+        warmup_epochs=args.warmup_epochs,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        init_scale=args.init_scale,
+        engine=args.engine,
     )
     _, result = train_task(
         task,
@@ -263,6 +306,7 @@ def cmd_train(args):
         config,
         _experiment_config(args),
         verbose=0 if args.json else 1,
+        max_epochs=args.epochs_this_run,
     )
     record = {
         "checkpoint": os.path.join(args.out, "checkpoint.npz"),

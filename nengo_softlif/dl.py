@@ -55,6 +55,8 @@ __all__ = [
     "SpikeNoiseTF",
     "RateGaussianNoiseTF",
     "TF_NOISE_IMPL",
+    "build_noise",
+    "apply_noise",
     "register",
 ]
 
@@ -103,6 +105,25 @@ class TFNoise:
         self.seed = rng.randint(np.iinfo(np.int32).max)
         self.noises = noises
         self.sizes = sizes
+        #: ``seed -> (2,) int tensor`` for stateless draws (set by a caller that
+        #: needs reproducible noise, such as the Keras layers); None: op seeds.
+        self.stateless_seed = None
+
+    def normal(self, shape):
+        """Standard normal samples (op-seeded, or stateless when a seed is set)."""
+        if self.stateless_seed is None:
+            return tf.random.normal(shape, dtype=self.dtype, seed=self.seed)
+        return tf.random.stateless_normal(
+            shape, seed=self.stateless_seed(self.seed), dtype=self.dtype
+        )
+
+    def uniform(self, shape):
+        """Uniform [0, 1) samples (op-seeded, or stateless when a seed is set)."""
+        if self.stateless_seed is None:
+            return tf.random.uniform(shape, dtype=self.dtype, seed=self.seed)
+        return tf.random.stateless_uniform(
+            shape, seed=self.stateless_seed(self.seed), dtype=self.dtype
+        )
 
     @property
     def mask(self):
@@ -144,7 +165,7 @@ class GaussianNoiseTF(TFNoise):
         self.std = self.constant("std", missing=0.0)
 
     def apply(self, rates, active):
-        noise = tf.random.normal(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        noise = self.normal(tf.shape(rates))
         noisy = tf.maximum(rates + noise * self.std, 0.0)
         return tf.where(active, noisy, rates)
 
@@ -159,7 +180,7 @@ class DropoutTF(TFNoise):
         self.rate = self.constant("rate", missing=0.0)
 
     def apply(self, rates, active):
-        u = tf.random.uniform(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        u = self.uniform(tf.shape(rates))
         return tf.where(u >= self.rate, rates / (1.0 - self.rate), tf.zeros_like(rates))
 
 
@@ -182,7 +203,7 @@ class SpikeNoiseTF(TFNoise):
     def apply(self, rates, active):
         use = self.enabled & active & (rates > 0)
         safe = tf.where(use, rates, tf.ones_like(rates))
-        phase = tf.random.uniform(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        phase = self.uniform(tf.shape(rates))
         value = alpha_filtered_spike_value_tf(phase, safe, self.tau_s)
         return tf.where(use, value, rates)
 
@@ -222,7 +243,7 @@ class RateGaussianNoiseTF(TFNoise):
         return low + frac * (high - low)
 
     def apply(self, rates, active):
-        noise = tf.random.normal(tf.shape(rates), dtype=self.dtype, seed=self.seed)
+        noise = self.normal(tf.shape(rates))
         noisy = tf.maximum(rates + noise * self.scale * self.spread(rates), 0.0)
         return tf.where(active, noisy, rates)
 
@@ -236,15 +257,23 @@ TF_NOISE_IMPL = {
 }
 
 
-def build_noise(ops, sizes, dtype, rng):
+def build_noise(noises, sizes, dtype, rng):
     """The TensorFlow noise implementations for a group of neuron ops, in order.
 
     Each op's noise is split into its components; one implementation is built per
     component type, covering all ops (identity where an op lacks that type).
+
+    Parameters
+    ----------
+    noises : list of `.TrainingNoise` or None
+        The noise model of each op's neurons.
+    sizes : list of int
+        Number of neurons of each op.
+    dtype : tf.DType
+    rng : `numpy.random.RandomState`
+        For the op-level seeds.
     """
-    per_op = [
-        () if op.neurons.noise is None else op.neurons.noise.components() for op in ops
-    ]
+    per_op = [() if noise is None else noise.components() for noise in noises]
     order = []
     for components in per_op:
         for component in components:
@@ -270,6 +299,32 @@ def build_noise(ops, sizes, dtype, rng):
     return impls
 
 
+def apply_noise(impls, J, rates, threshold):
+    """Clean ``rates`` (Hz, before amplitude) with training-noise models applied.
+
+    Noise acts where ``J > threshold``; straight-through models leave the
+    gradient of the clean rates.
+
+    Parameters
+    ----------
+    impls : sequence of `.TFNoise`
+        As returned by :func:`build_noise`.
+    J : tf.Tensor
+        Input currents, the same shape as ``rates``.
+    rates : tf.Tensor
+        Noise-free rates.
+    threshold : float or tf.Tensor
+        The neurons' threshold current.
+    """
+    active = J > threshold
+    for impl in impls:
+        noisy = impl.apply(rates, active)
+        rates = (
+            rates + tf.stop_gradient(noisy - rates) if impl.straight_through else noisy
+        )
+    return rates
+
+
 class TrainingNoiseMixin:
     """Adds the training noise of its neurons to a nengo-dl rate-neuron builder.
 
@@ -287,20 +342,14 @@ class TrainingNoiseMixin:
         self.noise = (
             []
             if config.inference_only
-            else build_noise(self.ops, sizes, signals.dtype, config.rng)
+            else build_noise(
+                [op.neurons.noise for op in self.ops], sizes, signals.dtype, config.rng
+            )
         )
 
     def noisy_rates_hz(self, J, rates):
         """Rates with every training-noise model applied."""
-        active = J > self.threshold
-        for impl in self.noise:
-            noisy = impl.apply(rates, active)
-            rates = (
-                rates + tf.stop_gradient(noisy - rates)
-                if impl.straight_through
-                else noisy
-            )
-        return rates
+        return apply_noise(self.noise, J, rates, self.threshold)
 
     def step(self, J, dt):
         rates = self.rates_hz(J)

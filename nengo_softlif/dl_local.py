@@ -31,7 +31,7 @@ nengo_dl = import_nengo_dl()
 import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
 from nengo_dl.builder import Builder, OpBuilder  # noqa: E402
 
-__all__ = ["WindowedSparseIncBuilder"]
+__all__ = ["WindowedSparseIncBuilder", "locally_connected_tf"]
 
 
 @Builder.register(WindowedSparseInc)
@@ -71,10 +71,7 @@ class WindowedSparseIncBuilder(OpBuilder):
         out_h, out_w, n_filters = transform.output_shape
         channels = transform.input_shape[2]
         k, pad = transform.kernel, transform.padding
-        self.paddings = tf.constant([[0, 0], [pad, pad], [pad, pad], [0, 0]])
-        self.window = [1, k, k, 1]
-        self.strides = [1, transform.stride, transform.stride, 1]
-        self.patch_shape = (-1, out_h * out_w, k * k * channels)
+        self.window, self.stride, self.padding = k, transform.stride, pad
         self.dense_shape = (out_h * out_w, k * k * channels, n_filters)
         self.positions = tf.constant(
             transform.dense_positions().astype(np.int64)[:, None]
@@ -101,12 +98,44 @@ class WindowedSparseIncBuilder(OpBuilder):
     def _locally_connected(self, x, values):
         dense = tf.scatter_nd(self.positions, values, (int(np.prod(self.dense_shape)),))
         dense = tf.reshape(dense, self.dense_shape)
-        image = tf.pad(tf.reshape(x, self.in_shape), self.paddings)
-        patches = tf.image.extract_patches(
-            image, self.window, self.strides, [1, 1, 1, 1], "VALID"
+        return locally_connected_tf(
+            tf.reshape(x, self.in_shape),
+            dense,
+            self.window,
+            self.stride,
+            self.padding,
         )
-        patches = tf.reshape(patches, self.patch_shape)
-        return tf.einsum("bpk,pkf->bpf", patches, dense)
+
+
+def locally_connected_tf(images, kernel, size, stride, padding):
+    """A locally-connected layer (unshared convolution) on a batch of images.
+
+    Parameters
+    ----------
+    images : tf.Tensor
+        ``(batch, height, width, channels)``.
+    kernel : tf.Tensor
+        ``(out_pixels, size * size * channels, filters)``: the filters of every
+        output pixel, window rows, window columns and channels in C order
+        (padding positions hold weights that only ever see zeros).
+    size, stride, padding : int
+        Window side, window step and zero padding on each side, in pixels.
+
+    Returns
+    -------
+    tf.Tensor
+        ``(batch, out_pixels, filters)``.
+    """
+    pad = [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    patches = tf.image.extract_patches(
+        tf.pad(images, pad),
+        [1, size, size, 1],
+        [1, stride, stride, 1],
+        [1, 1, 1, 1],
+        "VALID",
+    )
+    patches = tf.reshape(patches, (-1, kernel.shape[0], kernel.shape[1]))
+    return tf.einsum("bpk,pkf->bpf", patches, kernel)
 
 
 # nengo-dl's ``remove_reset_incs`` simplification lists the operator types it

@@ -91,12 +91,14 @@ def train_task(
     neuron_type=None,
     lif_params=None,
     architecture=None,
+    max_epochs=None,
 ):
     """Build and train the task's network; returns the network and history.
 
     Training resumes from ``out_dir/checkpoint.npz`` if it exists. By default the
     network has the task's architecture and soft LIF neurons with the task's
     preset, ``config.sigma`` and ``config.noise``; any of these can be replaced.
+    ``max_epochs`` stops after that many epochs (see `.train`).
     """
     preset = PRESETS[task.preset] if lif_params is None else lif_params
     if neuron_type is None:
@@ -123,6 +125,7 @@ def train_task(
         checkpoint_path=os.path.join(out_dir, "checkpoint.npz"),
         callbacks=callbacks,
         verbose=verbose,
+        max_epochs=max_epochs,
     )
     return net, result
 

@@ -39,7 +39,14 @@ def _rows_unique(synapse):
 def _offsets(lengths):
     """Start of each segment of the given lengths, laid end to end."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    starts[1:] = np.cumsum(lengths)[:-1]
+    return starts
+
+
+def _concat(arrays, dtype):
+    """``np.concatenate`` that also takes an empty list."""
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
 
 
 def _segments(starts, lengths):
@@ -131,12 +138,12 @@ class VectorizedSpikeDelivery:
                 lengths.append(np.full(w.shape[0], w.shape[1], np.int64))
                 weights.append(w.ravel())
                 indices.append(i.ravel().astype(np.int64))
-        self.axon_first = np.concatenate(firsts)
-        self.axon_row = np.concatenate(rows)
-        self.row_length = np.concatenate(lengths)
+        self.axon_first = _concat(firsts, np.int64)
+        self.axon_row = _concat(rows, np.int64)
+        self.row_length = _concat(lengths, np.int64)
         self.row_start = _offsets(self.row_length)
-        self.weights = np.concatenate(weights)
-        self.indices = np.concatenate(indices)
+        self.weights = _concat(weights, np.float64 if not weights else weights[0].dtype)
+        self.indices = _concat(indices, np.int64)
 
         # source compartment -> its (global axon, atom) entries, in axon order
         comps, axon_ids, atoms = [], [], []
@@ -219,10 +226,13 @@ def vectorize_spike_delivery(emulator):
     -------
     bool
         True if the emulator now uses the array code; False (emulator unchanged)
-        if a synapse learns or a weight row targets one compartment twice.
+        if it has no synapses (nothing to deliver), a synapse learns or a weight
+        row targets one compartment twice.
     """
     state = emulator.synapses
     synapses = [synapse for synapse, _ in state.items()]
+    if not synapses:
+        return False
     if state.traces or any(getattr(s, "learning", False) for s in synapses):
         return False
     if not all(_rows_unique(s) for s in synapses):

@@ -6,6 +6,7 @@ TensorFlow is imported only when :func:`train` runs.
 """
 
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -20,7 +21,16 @@ from nengo_softlif.checkpoint import (
     set_params,
 )
 
-__all__ = ["TrainConfig", "TrainResult", "ArrayData", "train", "LR_SCHEDULES"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "ArrayData",
+    "train",
+    "LR_SCHEDULES",
+    "TRAINING_ENGINES",
+    "NengoDLEngine",
+    "make_optimizer",
+]
 
 
 def _constant(epoch, epochs):
@@ -28,7 +38,7 @@ def _constant(epoch, epochs):
 
 
 def _cosine(epoch, epochs):
-    return 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+    return 0.5 * (1 + math.cos(math.pi * min(epoch / max(epochs, 1), 1.0)))
 
 
 def _step(epoch, epochs):
@@ -36,10 +46,20 @@ def _step(epoch, epochs):
     return 0.1 ** (int(epoch >= 0.5 * epochs) + int(epoch >= 0.75 * epochs))
 
 
-#: Learning-rate schedules: name -> ``factor(epoch, epochs)``.
+#: Learning-rate schedules: name -> ``factor(epoch, epochs)``, where ``epoch`` is
+#: the (fractional) number of epochs done when the step starts.
 LR_SCHEDULES = {"constant": _constant, "cosine": _cosine, "step": _step}
 
 _OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+#: Training engines: name -> ``"module:class"`` (imported when used).
+TRAINING_ENGINES = {
+    "nengo-dl": "nengo_softlif.train:NengoDLEngine",
+    "keras": "nengo_softlif.keras.engine:KerasEngine",
+}
+
+#: TrainConfig fields that may change when a run is resumed (training longer).
+RESUMABLE_CHANGES = ("epochs",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +75,29 @@ class TrainConfig:
     optimizer : str
         ``"adam"``, ``"sgd"`` (with ``momentum``) or ``"rmsprop"``.
     learning_rate : float
-        Initial learning rate.
+        Peak learning rate.
     lr_schedule : str
-        One of :data:`LR_SCHEDULES`.
+        One of :data:`LR_SCHEDULES`, evaluated before every step at the
+        fractional epoch.
     momentum : float
         SGD momentum.
     seed : int
-        Seed of the simulator (noise, dropout) and of the data order.
+        Seed of the initialisation-independent randomness: data order,
+        augmentation, training noise.
+    warmup_epochs : float
+        Linear learning-rate warm-up from 0 over this many epochs.
+    weight_decay : float
+        Decoupled weight decay (AdamW / SGDW style) on the weights (not biases).
+    label_smoothing : float
+        Label smoothing of the cross-entropy loss.
+    init_scale : float
+        Factor on the initial weights of every layer with neurons (fresh runs
+        only): with the paper's bias at the threshold, it sets how far from the
+        threshold the neurons start.
+    engine : str
+        ``"nengo-dl"`` (the network simulated by nengo-dl) or ``"keras"`` (the
+        same network as a tf.keras model, `nengo_softlif.keras.keras_model`:
+        the same computation, faster, with exactly resumable training noise).
     """
 
     epochs: int = 10
@@ -71,10 +107,22 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     momentum: float = 0.9
     seed: int = 0
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    init_scale: float = 1.0
+    engine: str = "nengo-dl"
 
     def __post_init__(self):
-        if self.epochs < 0 or self.minibatch_size < 1:
-            raise ValueError("epochs must be >= 0 and minibatch_size >= 1")
+        for name in ("epochs", "minibatch_size", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
+        if self.epochs < 0 or self.minibatch_size < 1 or self.seed < 0:
+            raise ValueError(
+                f"epochs and seed must be >= 0 and minibatch_size >= 1, got epochs="
+                f"{self.epochs}, minibatch_size={self.minibatch_size}, seed={self.seed}"
+            )
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
@@ -83,8 +131,32 @@ class TrainConfig:
             raise ValueError(
                 f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {self.lr_schedule!r}"
             )
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.engine not in TRAINING_ENGINES:
+            raise ValueError(
+                f"engine must be one of {sorted(TRAINING_ENGINES)}, got {self.engine!r}"
+            )
+        checks = {
+            "learning_rate": (self.learning_rate, 0, True, None),
+            "momentum": (self.momentum, 0, False, 1),
+            "warmup_epochs": (self.warmup_epochs, 0, False, None),
+            "weight_decay": (self.weight_decay, 0, False, None),
+            "label_smoothing": (self.label_smoothing, 0, False, 1),
+            "init_scale": (self.init_scale, 0, True, None),
+        }
+        for name, (value, low, low_open, high) in checks.items():
+            ok = np.isfinite(value) and (value > low if low_open else value >= low)
+            if not ok or (high is not None and not value < high):
+                bound = f"{'>' if low_open else '>='} {low}" + (
+                    f" and < {high}" if high is not None else ""
+                )
+                raise ValueError(f"{name} must be finite and {bound}, got {value}")
+
+    def learning_rate_at(self, epoch):
+        """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""
+        factor = LR_SCHEDULES[self.lr_schedule](epoch, self.epochs)
+        if self.warmup_epochs > 0:
+            factor *= min(1.0, epoch / self.warmup_epochs)
+        return self.learning_rate * factor
 
 
 @dataclasses.dataclass
@@ -126,12 +198,189 @@ class ArrayData:
         return flat, self.labels
 
 
-def _make_optimizer(tf, config):
+def make_optimizer(tf, config):
+    """The ``tf.keras`` optimizer of a `.TrainConfig` (learning rate set per step)."""
+    options = {"learning_rate": config.learning_rate}
+    if config.weight_decay:
+        options["weight_decay"] = config.weight_decay
     if config.optimizer == "adam":
-        return tf.optimizers.Adam(config.learning_rate)
+        return tf.keras.optimizers.Adam(**options)
     if config.optimizer == "rmsprop":
-        return tf.optimizers.RMSprop(config.learning_rate)
-    return tf.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+        return tf.keras.optimizers.RMSprop(**options)
+    return tf.keras.optimizers.SGD(momentum=config.momentum, **options)
+
+
+def optimizer_state(optimizer):
+    """The optimizer's variables (step count, moments) as arrays, in order."""
+    return [v.numpy() for v in optimizer.variables]
+
+
+def set_optimizer_state(optimizer, variables, values):
+    """Restore :func:`optimizer_state` into an optimizer for ``variables``.
+
+    Raises
+    ------
+    CheckpointError
+        If the saved state does not fit this optimizer and network.
+    """
+    optimizer.build(variables)
+    slots = optimizer.variables
+    shapes = [tuple(v.shape) for v in slots]
+    if [tuple(np.shape(v)) for v in values] != shapes:
+        raise CheckpointError(
+            f"The checkpoint's optimizer state ({len(values)} arrays) does not fit "
+            f"this optimizer and network ({len(slots)} arrays); resume with the "
+            "optimizer it was trained with, or start a new run"
+        )
+    for slot, value in zip(slots, values, strict=True):
+        slot.assign(value)
+
+
+def describe_callbacks(callbacks):
+    """JSON description of training callbacks (those with a ``describe()``)."""
+    return [
+        c.describe() if hasattr(c, "describe") else type(c).__name__ for c in callbacks
+    ]
+
+
+def training_settings(net, config, callbacks):
+    """Everything that decides a run's result besides the data: compared on resume."""
+    from nengo_softlif.checkpoint import describe_neuron_type  # noqa: PLC0415
+
+    return {
+        "train_config": dataclasses.asdict(config),
+        "neuron_type": describe_neuron_type(net.neuron_type),
+        "callbacks": describe_callbacks(callbacks),
+    }
+
+
+def settings_differences(stored, current):
+    """Human-readable differences between two :func:`training_settings`."""
+    diffs = []
+    for group in sorted(set(stored) | set(current)):
+        old, new = stored.get(group), current.get(group)
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if group == "train_config" and key in RESUMABLE_CHANGES:
+                    continue
+                if key not in old and group == "train_config":
+                    # a setting newer than the checkpoint: fine at its default
+                    default = TrainConfig.__dataclass_fields__[key].default
+                    if new[key] == default:
+                        continue
+                if old.get(key) != new.get(key):
+                    diffs.append(
+                        f"{key}: {old.get(key)!r} in the checkpoint, {new.get(key)!r} now"
+                    )
+        elif old != new and old is not None:
+            diffs.append(f"{group}: {old!r} in the checkpoint, {new!r} now")
+    return diffs
+
+
+def _engine_class(name):
+    module, cls = TRAINING_ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _init_scale(net, scale):
+    """Multiply the initial weights of every layer with neurons by ``scale``."""
+    from nengo_softlif.checkpoint import get_params, set_params  # noqa: PLC0415
+
+    params = get_params(net)
+    for name, built in net.layers.items():
+        if built.ensemble is not None and f"{name}.weights" in params:
+            params[f"{name}.weights"] = params[f"{name}.weights"] * scale
+    set_params(net, params)
+
+
+class NengoDLEngine:
+    """Trains the nengo network in a ``nengo_dl.Simulator`` (``sim.fit``).
+
+    Optimizer state is saved and restored; nengo-dl's training noise and data
+    order use op-level seeds, so a resumed run is not bit-for-bit the same as one
+    that never stopped (use the Keras engine for that).
+    """
+
+    def __init__(self, net, config, tf, nengo_dl):
+        if config.weight_decay:
+            raise ValueError(
+                "weight_decay needs engine='keras' (nengo-dl merges weights and "
+                "biases into shared variables)"
+            )
+        if config.label_smoothing:
+            raise ValueError("label_smoothing needs engine='keras'")
+        self.tf, self.net, self.config = tf, net, config
+        self.sim = nengo_dl.Simulator(
+            net,
+            minibatch_size=config.minibatch_size,
+            seed=config.seed,
+            progress_bar=False,
+        ).__enter__()
+        self.sim.compile(
+            optimizer=make_optimizer(tf, config),
+            loss={
+                net.out_probe: tf.losses.SparseCategoricalCrossentropy(from_logits=True)
+            },
+            metrics={net.out_probe: tf.metrics.sparse_categorical_accuracy},
+        )
+
+    @property
+    def optimizer(self):
+        return self.sim.keras_model.optimizer
+
+    def state_arrays(self):
+        """Training state beyond the parameters (the optimizer's variables)."""
+        return {"optimizer": optimizer_state(self.optimizer)}
+
+    def load_state(self, state):
+        """Restore :meth:`state_arrays` from a checkpoint."""
+        if "optimizer" in state:
+            set_optimizer_state(
+                self.optimizer,
+                self.sim.keras_model.trainable_variables,
+                state["optimizer"],
+            )
+
+    def train_epoch(
+        self, epoch, images, labels, lr_at, callbacks, verbose, keras_callbacks
+    ):
+        """One epoch; returns its mean loss and accuracy."""
+        tf, net, sim = self.tf, self.net, self.sim
+        steps = len(images) // self.config.minibatch_size
+        for callback in callbacks:
+            callback(epoch, sim, net)
+        step_callbacks = [
+            c.step_callback(epoch, steps, sim, net)
+            for c in callbacks
+            if hasattr(c, "step_callback")
+        ]
+        lr = self.optimizer.learning_rate
+        set_lr = tf.keras.callbacks.LambdaCallback(
+            on_train_batch_begin=lambda step, logs=None: lr.assign(lr_at(step))
+        )
+        fit = sim.fit(
+            {net.inp: images[:, None, :]},
+            {net.out_probe: labels[:, None, None]},
+            epochs=1,
+            verbose=verbose,
+            callbacks=[set_lr]
+            + [c for c in step_callbacks if c is not None]
+            + list(keras_callbacks),
+        )
+        logs = {k: float(v[-1]) for k, v in fit.history.items()}
+        return {
+            "loss": next(v for k, v in logs.items() if k.endswith("loss")),
+            "accuracy": next(
+                (v for k, v in logs.items() if k.endswith("accuracy")), None
+            ),
+        }
+
+    def sync(self, net):
+        """Write the trained parameters into the nengo objects."""
+        self.sim.freeze_params(net)
+
+    def close(self):
+        self.sim.__exit__(None, None, None)
 
 
 def train(
@@ -143,8 +392,9 @@ def train(
     callbacks=(),
     verbose=1,
     keras_callbacks=(),
+    max_epochs=None,
 ):
-    """Train a network's parameters in nengo-dl, checkpointing every epoch.
+    """Train a network's parameters, checkpointing every epoch.
 
     Parameters
     ----------
@@ -153,12 +403,18 @@ def train(
         nengo objects) after every epoch.
     data : callable
         ``data(epoch, rng) -> (images (n, input_size) float32, labels (n,))``,
-        e.g. an :class:`ArrayData`.
+        e.g. an :class:`ArrayData`. ``rng`` is seeded by ``(config.seed,
+        epoch)``, so an epoch's data is the same whether or not the run was
+        resumed.
     config : `.TrainConfig`
     checkpoint_path : str, optional
-        Where to save after every epoch (atomically). With ``resume=True`` and
-        an existing file, training continues from its epoch (the optimizer's
-        moment estimates restart).
+        Where to save after every epoch (atomically): the parameters, the
+        optimizer state and the training settings. With ``resume=True`` and an
+        existing file, training continues from its epoch; settings that differ
+        from the checkpoint's (other than ``epochs``) are refused.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists (False: start again and
+        overwrite it).
     callbacks : sequence of callable
         ``callback(epoch, sim, net)`` before every epoch (e.g.
         :class:`nengo_softlif.anneal.SigmaAnnealing`). A
@@ -166,21 +422,26 @@ def train(
         returns a Keras callback (or None) for that epoch's ``sim.fit``, run
         before ``keras_callbacks``; an ``on_train_end(net)`` method, if
         present, is called at the end, also when training stops with an error.
+        With ``engine="keras"`` a callback needs a ``sigma_for_step`` method (as
+        `.SigmaAnnealing` has).
     verbose : int
-        Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        0 silent, 1 progress, 2 one line per epoch.
     keras_callbacks : sequence of ``tf.keras.callbacks.Callback``
-        Passed to every ``sim.fit`` (e.g. TensorBoard, or a step timer).
+        Passed to every ``sim.fit`` (nengo-dl engine only).
+    max_epochs : int, optional
+        Stop after this many epochs in this call (a chunk of a longer run, to
+        resume later); the learning-rate schedule is still that of
+        ``config.epochs``.
 
     Returns
     -------
     TrainResult
     """
-    from nengo_softlif.compat import import_nengo_dl  # pylint: disable=C0415
+    from nengo_softlif.checkpoint import load_training_state  # noqa: PLC0415
 
-    nengo_dl = import_nengo_dl()
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    history, start_epoch = [], 0
+    history, start_epoch, saved_state = [], 0, {}
+    settings = training_settings(net, config, callbacks)
+    fresh = True
     if checkpoint_path and resume and os.path.exists(checkpoint_path):
         params, meta = load_checkpoint(checkpoint_path)
         if meta["architecture"] != net.architecture.to_dict():
@@ -189,89 +450,97 @@ def train(
                 f"{meta['architecture']['name']!r}, not {net.architecture.name!r}; "
                 "use another checkpoint path or resume=False"
             )
+        stored = meta["state"].get("settings") or {
+            "train_config": meta["state"].get("config", {})
+        }
+        diffs = settings_differences(stored, settings)
+        if diffs:
+            raise CheckpointError(
+                f"Checkpoint {checkpoint_path} was trained with other settings: "
+                + "; ".join(diffs)
+                + ". Resume with the checkpoint's settings, or train into another "
+                "output (or with resume=False) to start a new run"
+            )
         set_params(net, params)
         start_epoch = int(meta["state"].get("epoch", 0))
         history = list(meta["state"].get("history", []))
-    schedule = LR_SCHEDULES[config.lr_schedule]
-    rng = np.random.default_rng([config.seed, start_epoch])
-    start = time.perf_counter()
+        saved_state = load_training_state(checkpoint_path)
+        fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
+    if fresh and config.init_scale != 1:
+        _init_scale(net, config.init_scale)
+    stop_epoch = config.epochs
+    if max_epochs is not None:
+        if max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
+        stop_epoch = min(config.epochs, start_epoch + int(max_epochs))
+
+    from nengo_softlif.compat import import_nengo_dl  # pylint: disable=C0415
+
+    nengo_dl = import_nengo_dl()
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    start = time.perf_counter()
+    engine = None
     try:
-        with nengo_dl.Simulator(
-            net,
-            minibatch_size=config.minibatch_size,
-            seed=config.seed,
-            progress_bar=False,
-        ) as sim:
-            sim.compile(
-                optimizer=_make_optimizer(tf, config),
-                loss={
-                    net.out_probe: tf.losses.SparseCategoricalCrossentropy(
-                        from_logits=True
-                    )
-                },
-                metrics={net.out_probe: tf.metrics.sparse_categorical_accuracy},
-            )
-            for epoch in range(start_epoch, config.epochs):
-                for callback in callbacks:
-                    callback(epoch, sim, net)
-                lr = config.learning_rate * schedule(epoch, config.epochs)
-                tf.keras.backend.set_value(sim.keras_model.optimizer.learning_rate, lr)
-                images, labels = data(epoch, rng)
-                n = (len(images) // config.minibatch_size) * config.minibatch_size
-                if n == 0:
-                    raise ValueError(
-                        f"{len(images)} training images is fewer than one minibatch "
-                        f"({config.minibatch_size}); lower minibatch_size"
-                    )
-                steps = n // config.minibatch_size
-                step_callbacks = [
-                    c.step_callback(epoch, steps, sim, net)
-                    for c in callbacks
-                    if hasattr(c, "step_callback")
-                ]
-                t0 = time.perf_counter()
-                fit = sim.fit(
-                    {net.inp: images[:n, None, :]},
-                    {net.out_probe: labels[:n, None, None]},
-                    epochs=1,
-                    verbose=verbose,
-                    callbacks=[c for c in step_callbacks if c is not None]
-                    + list(keras_callbacks),
+        engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
+        engine.load_state(saved_state)
+        for epoch in range(start_epoch, stop_epoch):
+            rng = np.random.default_rng([config.seed, epoch])
+            images, labels = data(epoch, rng)
+            n = (len(images) // config.minibatch_size) * config.minibatch_size
+            if n == 0:
+                raise ValueError(
+                    f"{len(images)} training images is fewer than one minibatch "
+                    f"({config.minibatch_size}); lower minibatch_size"
                 )
-                logs = {k: float(v[-1]) for k, v in fit.history.items()}
-                loss = next(v for k, v in logs.items() if k.endswith("loss"))
-                if not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"Training diverged at epoch {epoch + 1} (loss {loss}); lower the "
-                        "learning rate"
-                    )
-                entry = {
-                    "epoch": epoch + 1,
-                    "loss": loss,
-                    "accuracy": next(
-                        (v for k, v in logs.items() if k.endswith("accuracy")), None
-                    ),
-                    "learning_rate": lr,
-                    "seconds": time.perf_counter() - t0,
-                }
-                history.append(entry)
-                sim.freeze_params(net)
-                if checkpoint_path:
-                    save_checkpoint(
-                        checkpoint_path,
-                        net,
-                        epoch=epoch + 1,
-                        history=history,
-                        config=dataclasses.asdict(config),
-                    )
-                if verbose:
-                    print(json.dumps(entry), flush=True)
+            order = rng.permutation(len(images))[:n]
+            steps = n // config.minibatch_size
+
+            def lr_at(step, epoch=epoch, steps=steps):
+                return config.learning_rate_at(epoch + step / steps)
+
+            t0 = time.perf_counter()
+            logs = engine.train_epoch(
+                epoch,
+                images[order],
+                np.asarray(labels)[order],
+                lr_at,
+                callbacks,
+                verbose,
+                keras_callbacks,
+            )
+            if not np.isfinite(logs["loss"]):
+                raise FloatingPointError(
+                    f"Training diverged at epoch {epoch + 1} (loss {logs['loss']}); "
+                    "lower the learning rate"
+                )
+            entry = {
+                "epoch": epoch + 1,
+                "loss": logs["loss"],
+                "accuracy": logs["accuracy"],
+                "learning_rate": lr_at(0),
+                "seconds": time.perf_counter() - t0,
+            }
+            history.append(entry)
+            engine.sync(net)
+            if checkpoint_path:
+                save_checkpoint(
+                    checkpoint_path,
+                    net,
+                    training_state=engine.state_arrays(),
+                    epoch=epoch + 1,
+                    history=history,
+                    config=dataclasses.asdict(config),
+                    settings=settings,
+                )
+            if verbose:
+                print(json.dumps(entry), flush=True)
     finally:  # also on errors: e.g. SigmaAnnealing resets nengo-dl's sigma scale
+        if engine is not None:
+            engine.close()
         for callback in callbacks:
             if hasattr(callback, "on_train_end"):
                 callback.on_train_end(net)
-    return TrainResult(
-        history, config.epochs - start_epoch, time.perf_counter() - start
-    )
+    return TrainResult(history, stop_epoch - start_epoch, time.perf_counter() - start)

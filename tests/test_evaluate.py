@@ -74,7 +74,9 @@ def test_training_resumes_from_checkpoint(trained, tmp_path):
     net, _, _, path, images, labels = trained
     _, meta = load_checkpoint(path)
     assert meta["state"]["epoch"] == 3
-    config = TrainConfig(epochs=4, minibatch_size=50, learning_rate=0.01)
+    config = TrainConfig(
+        epochs=4, minibatch_size=50, learning_rate=0.01, lr_schedule="constant"
+    )
     result = train(
         net, ArrayData(images, labels), config, checkpoint_path=str(path), verbose=0
     )

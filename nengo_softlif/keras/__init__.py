@@ -1,0 +1,40 @@
+"""tf.keras side of nengo-softlif: neuron layers, models of the package's networks.
+
+Importing this subpackage imports TensorFlow (``import nengo_softlif`` alone never
+does).
+
+- :mod:`nengo_softlif.keras.layers`: `.SoftLIF` (soft LIF rates with gain, bias and
+  training noise), `.RectifiedLinearRates`, `.LocallyConnected`.
+- :mod:`nengo_softlif.keras.models`: :func:`.keras_model` (a package network as a
+  Keras model with the same parameters) and :func:`.keras_params` (back).
+"""
+
+from nengo_softlif.keras.layers import (
+    LocallyConnected,
+    RateNeurons,
+    RectifiedLinearRates,
+    SoftLIF,
+)
+from nengo_softlif.keras.models import (
+    KERAS_LAYERS,
+    KERAS_NEURONS,
+    keras_model,
+    keras_params,
+    register_keras_layer,
+    register_keras_neurons,
+    set_keras_params,
+)
+
+__all__ = [
+    "SoftLIF",
+    "RateNeurons",
+    "RectifiedLinearRates",
+    "LocallyConnected",
+    "KERAS_LAYERS",
+    "KERAS_NEURONS",
+    "keras_model",
+    "keras_params",
+    "set_keras_params",
+    "register_keras_layer",
+    "register_keras_neurons",
+]

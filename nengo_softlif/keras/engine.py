@@ -1,0 +1,145 @@
+"""Training a package network as its tf.keras model (``TrainConfig(engine="keras")``).
+
+The network's rate version is built with :func:`nengo_softlif.keras.keras_model`
+(the same currents, neurons, noise and read-out as in nengo-dl) and trained with a
+compiled training step; after every epoch its parameters are written back into
+the nengo objects, so checkpoints, conversion to spikes and evaluation are those
+of a network trained in nengo-dl. Resuming is exact: the checkpoint holds the
+optimizer's variables and the layers' noise counters, the data of each epoch
+depends only on ``(seed, epoch)``, and the learning rate only on the step.
+"""
+
+import numpy as np
+
+from nengo_softlif.anneal import set_sigma
+from nengo_softlif.keras.layers import SoftLIF
+from nengo_softlif.keras.models import keras_model, keras_params
+from nengo_softlif.train import make_optimizer, optimizer_state, set_optimizer_state
+
+__all__ = ["KerasEngine"]
+
+
+class KerasEngine:
+    """Trains a `.SoftLIFNetwork` as its Keras model (see the module docstring)."""
+
+    def __init__(self, net, config, tf, nengo_dl=None):
+        self.tf, self.net, self.config = tf, net, config
+        self.model = keras_model(net, seed=config.seed)
+        self.optimizer = make_optimizer(tf, config)
+        if config.weight_decay:
+            self.optimizer.exclude_from_weight_decay(var_names=["bias"])
+        self.soft_layers = [
+            layer for layer in self.model.layers if isinstance(layer, SoftLIF)
+        ]
+        n_classes = int(self.model.output_shape[-1])
+        smoothing = float(config.label_smoothing)
+        loss_fn = tf.keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=smoothing
+        )
+        model, optimizer = self.model, self.optimizer
+        variables = model.trainable_variables
+
+        @tf.function
+        def step(x, y, lr):
+            optimizer.learning_rate.assign(lr)
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = loss_fn(tf.one_hot(y, n_classes), logits)
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
+            correct = tf.cast(
+                tf.equal(tf.argmax(logits, -1, output_type=y.dtype), y), tf.float32
+            )
+            return loss, tf.reduce_mean(correct)
+
+        self._step = step
+
+    def state_arrays(self):
+        """Optimizer variables and the model's non-trainable state (noise counters)."""
+        return {
+            "optimizer": optimizer_state(self.optimizer),
+            "model_state": [v.numpy() for v in self.model.non_trainable_variables],
+        }
+
+    def load_state(self, state):
+        """Restore :meth:`state_arrays` from a checkpoint."""
+        if "optimizer" in state:
+            set_optimizer_state(
+                self.optimizer, self.model.trainable_variables, state["optimizer"]
+            )
+        if "model_state" in state:
+            for var, value in zip(
+                self.model.non_trainable_variables, state["model_state"], strict=True
+            ):
+                var.assign(value)
+
+    def _annealers(self, callbacks):
+        annealers = []
+        for callback in callbacks:
+            if not hasattr(callback, "sigma_for_step"):
+                raise TypeError(
+                    f"{type(callback).__name__} is a nengo-dl training callback; with "
+                    "engine='keras' only callbacks with a sigma_for_step method (such "
+                    "as SigmaAnnealing) are supported"
+                )
+            annealers.append(callback)
+        return annealers
+
+    def _set_sigma(self, sigma):
+        for layer in self.soft_layers:
+            layer.sigma_scale.assign(sigma / layer.sigma)
+
+    def train_epoch(
+        self, epoch, images, labels, lr_at, callbacks, verbose, keras_callbacks
+    ):
+        """One epoch of minibatch steps; returns its mean loss and accuracy."""
+        if keras_callbacks:
+            raise ValueError("keras_callbacks are for engine='nengo-dl'")
+        tf, batch = self.tf, self.config.minibatch_size
+        annealers = self._annealers(callbacks)
+        steps = len(images) // batch
+        labels = labels.astype(np.int64)
+        losses, accuracies, sigma = [], [], None
+        progress = _Progress(steps, epoch) if verbose == 1 else None
+        for i in range(steps):
+            for annealer in annealers:
+                sigma = annealer.sigma_for_step(epoch, i, steps, self.net)
+                self._set_sigma(sigma)
+            x = tf.constant(images[i * batch : (i + 1) * batch])
+            y = tf.constant(labels[i * batch : (i + 1) * batch])
+            loss, acc = self._step(x, y, tf.constant(lr_at(i), tf.float32))
+            losses.append(loss)
+            accuracies.append(acc)
+            if progress is not None:
+                progress.update(i + 1)
+        if sigma is not None:
+            set_sigma(self.net, sigma)
+        return {
+            "loss": float(np.mean([float(v) for v in losses])),
+            "accuracy": float(np.mean([float(v) for v in accuracies])),
+        }
+
+    def sync(self, net):
+        """Write the trained parameters into the nengo objects."""
+        from nengo_softlif.checkpoint import set_params  # noqa: PLC0415
+
+        set_params(net, keras_params(self.model, net))
+
+    def close(self):
+        pass
+
+
+class _Progress:
+    """A one-line progress count for a terminal (``verbose=1``)."""
+
+    def __init__(self, steps, epoch):
+        self.steps, self.epoch = steps, epoch
+
+    def update(self, done):
+        if done == self.steps or done % 20 == 0:
+            end = "\n" if done == self.steps else ""
+            print(
+                f"\repoch {self.epoch + 1}: step {done}/{self.steps}",
+                end=end,
+                flush=True,
+            )

@@ -1,0 +1,365 @@
+"""A package network as a tf.keras model with the same parameters, and back.
+
+:func:`keras_model` builds, from a `.SoftLIFNetwork`, a ``tf.keras.Model`` that
+computes exactly what nengo-dl computes for the network's rate version (same
+currents, neurons, training noise and read-out), with the network's current
+parameters. :func:`keras_params` reads the model's parameters back in the layout
+of :func:`nengo_softlif.checkpoint.get_params`, so that a model trained in Keras
+is the network's trained parameters: the same checkpoint, the same spiking network.
+
+Each layer spec has an adapter in :data:`KERAS_LAYERS`, and each neuron type a
+Keras layer factory in :data:`KERAS_NEURONS`; both registries are extended with
+:func:`register_keras_layer` and :func:`register_keras_neurons`.
+"""
+
+import warnings
+
+import numpy as np
+
+from nengo_softlif.keras.layers import (
+    LocallyConnected,
+    RectifiedLinearRates,
+    SoftLIF,
+    tf,
+)
+from nengo_softlif.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    MaxPool,
+    Output,
+    with_dropout,
+)
+from nengo_softlif.layers import (
+    LocallyConnected as LocallyConnectedSpec,
+)
+from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
+from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+
+__all__ = [
+    "KERAS_LAYERS",
+    "KERAS_NEURONS",
+    "register_keras_layer",
+    "register_keras_neurons",
+    "keras_model",
+    "keras_params",
+    "set_keras_params",
+]
+
+#: Layer spec type -> adapter (``build``, ``to_keras``, ``from_keras``).
+KERAS_LAYERS = {}
+
+#: Neuron type -> ``factory(neuron_type, lif_params, name, seed) -> keras layer``.
+KERAS_NEURONS = {}
+
+
+def _register(registry, key, value, what):
+    if key in registry and registry[key] is not value:
+        warnings.warn(f"Overwriting the Keras {what} of {key.__name__}", stacklevel=3)
+    registry[key] = value
+
+
+def register_keras_layer(spec_type):
+    """Decorator: register the Keras adapter class of a layer spec type.
+
+    The adapter has three static methods: ``build(spec, name, x, ctx) -> (y,
+    shape)`` adds the layer's Keras layers to the functional model;
+    ``to_keras(spec, name, params, model)`` assigns checkpoint-layout parameters;
+    ``from_keras(spec, name, model) -> dict`` reads them back.
+    """
+
+    def register(adapter):
+        _register(KERAS_LAYERS, spec_type, adapter, "layer adapter")
+        return adapter
+
+    return register
+
+
+def register_keras_neurons(neuron_type):
+    """Decorator: register the Keras layer factory of a rate neuron type."""
+
+    def register(factory):
+        _register(KERAS_NEURONS, neuron_type, factory, "neuron layer")
+        return factory
+
+    return register
+
+
+@register_keras_neurons(SoftLIFRate)
+def _soft_lif(neuron_type, lif_params, name, seed):
+    return SoftLIF(
+        sigma=neuron_type.sigma,
+        tau_rc=neuron_type.tau_rc,
+        tau_ref=neuron_type.tau_ref,
+        amplitude=neuron_type.amplitude,
+        gain=lif_params.gain,
+        bias=lif_params.bias,
+        noise=neuron_type.noise,
+        seed=seed,
+        name=name,
+    )
+
+
+@register_keras_neurons(RectifiedLinear)
+def _relu(neuron_type, lif_params, name, seed):
+    return RectifiedLinearRates(
+        amplitude=neuron_type.amplitude,
+        gain=lif_params.gain,
+        bias=lif_params.bias,
+        noise=neuron_type.noise,
+        seed=seed,
+        name=name,
+    )
+
+
+class _Context:
+    def __init__(self, net, seed):
+        self.net, self.seed, self.index = net, seed, 0
+
+    def neurons(self, name, neuron_type=None):
+        neuron_type = self.net.neuron_type if neuron_type is None else neuron_type
+        factory = KERAS_NEURONS.get(type(neuron_type))
+        if factory is None:
+            raise TypeError(
+                f"Neuron type {type(neuron_type).__name__} has no Keras layer "
+                f"(known: {sorted(t.__name__ for t in KERAS_NEURONS)}); train with "
+                "engine='nengo-dl' or register one with register_keras_neurons"
+            )
+        self.index += 1
+        return factory(
+            neuron_type, self.net.lif_params, f"{name}_neurons", self.seed + self.index
+        )
+
+
+def _neuron_bias(model, name):
+    return model.get_layer(f"{name}_neurons").bias
+
+
+@register_keras_layer(Conv)
+class _ConvAdapter:
+    @staticmethod
+    def build(spec, name, x, ctx):
+        padding = "valid" if spec.padding == 0 else "same"
+        x = tf.keras.layers.Conv2D(
+            spec.filters,
+            spec.kernel,
+            strides=spec.stride,
+            padding=padding,
+            use_bias=False,
+            name=name,
+        )(x)
+        return ctx.neurons(name)(x)
+
+    @staticmethod
+    def to_keras(spec, name, params, model):
+        model.get_layer(name).kernel.assign(params[f"{name}.weights"])
+        bias = _neuron_bias(model, name)
+        bias.assign(params[f"{name}.bias"].reshape(bias.shape))
+
+    @staticmethod
+    def from_keras(spec, name, model):
+        return {
+            f"{name}.weights": model.get_layer(name).kernel.numpy(),
+            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+        }
+
+
+@register_keras_layer(LocallyConnectedSpec)
+class _LocalAdapter:
+    @staticmethod
+    def build(spec, name, x, ctx):
+        x = LocallyConnected(
+            spec.filters,
+            spec.kernel,
+            stride=spec.stride,
+            padding=spec.padding,
+            name=name,
+        )(x)
+        return ctx.neurons(name)(x)
+
+    @staticmethod
+    def _positions(layer):
+        transform = LocallyConnectedSparse(
+            tuple(int(d) for d in layer.input_shape[1:]),
+            layer.filters,
+            layer.kernel_size,
+            stride=layer.stride,
+            padding=layer.padding,
+        )
+        return transform.dense_positions()
+
+    @classmethod
+    def to_keras(cls, spec, name, params, model):
+        layer = model.get_layer(name)
+        dense = np.zeros(int(np.prod(layer.kernel.shape)), dtype=np.float32)
+        dense[cls._positions(layer)] = params[f"{name}.weights"]
+        layer.kernel.assign(dense.reshape(layer.kernel.shape))
+        bias = _neuron_bias(model, name)
+        bias.assign(params[f"{name}.bias"].reshape(bias.shape))
+
+    @classmethod
+    def from_keras(cls, spec, name, model):
+        layer = model.get_layer(name)
+        values = layer.kernel.numpy().ravel()[cls._positions(layer)]
+        return {
+            f"{name}.weights": values,
+            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+        }
+
+
+class _FixedAdapter:
+    """Layers without trainable parameters."""
+
+    @staticmethod
+    def to_keras(spec, name, params, model):
+        pass
+
+    @staticmethod
+    def from_keras(spec, name, model):
+        return {}
+
+
+@register_keras_layer(AvgPool)
+class _AvgPoolAdapter(_FixedAdapter):
+    @staticmethod
+    def build(spec, name, x, ctx):
+        transform = AveragePoolSparse(
+            tuple(int(d) for d in x.shape[1:]), spec.size, spec.stride
+        )
+        if not transform.same_padding:
+            raise ValueError(
+                f"Pooling layer {name!r} ({spec.size}x{spec.size}, stride "
+                f"{transform.stride} on {x.shape[1]}x{x.shape[2]}) has windows that "
+                "Keras's 'same' average pooling does not give; train with "
+                "engine='nengo-dl'"
+            )
+        return tf.keras.layers.AveragePooling2D(
+            spec.size, transform.stride, padding="same", name=name
+        )(x)
+
+
+@register_keras_layer(MaxPool)
+class _MaxPoolAdapter(_FixedAdapter):
+    @staticmethod
+    def build(spec, name, x, ctx):
+        stride = spec.size if spec.stride is None else spec.stride
+        return tf.keras.layers.MaxPool2D(spec.size, stride, padding="same", name=name)(
+            x
+        )
+
+
+def _dense_build(units, name, x):
+    if len(x.shape) > 2:
+        x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
+    return tf.keras.layers.Dense(units, use_bias=False, name=name)(x)
+
+
+@register_keras_layer(Dense)
+class _DenseAdapter:
+    @staticmethod
+    def build(spec, name, x, ctx):
+        neuron_type = ctx.net.neuron_type
+        if spec.dropout > 0:
+            neuron_type = with_dropout(neuron_type, spec.dropout)
+        return ctx.neurons(name, neuron_type)(_dense_build(spec.units, name, x))
+
+    @staticmethod
+    def to_keras(spec, name, params, model):
+        model.get_layer(name).kernel.assign(params[f"{name}.weights"].T)
+        bias = _neuron_bias(model, name)
+        bias.assign(params[f"{name}.bias"].reshape(bias.shape))
+
+    @staticmethod
+    def from_keras(spec, name, model):
+        return {
+            f"{name}.weights": model.get_layer(name).kernel.numpy().T,
+            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+        }
+
+
+@register_keras_layer(Output)
+class _OutputAdapter:
+    @staticmethod
+    def build(spec, name, x, ctx):
+        if len(x.shape) > 2:
+            x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
+        return tf.keras.layers.Dense(spec.units, kernel_initializer="zeros", name=name)(
+            x
+        )
+
+    @staticmethod
+    def to_keras(spec, name, params, model):
+        layer = model.get_layer(name)
+        layer.kernel.assign(params[f"{name}.weights"].T)
+        layer.bias.assign(params[f"{name}.bias"].ravel())
+
+    @staticmethod
+    def from_keras(spec, name, model):
+        layer = model.get_layer(name)
+        return {
+            f"{name}.weights": layer.kernel.numpy().T,
+            f"{name}.bias": layer.bias.numpy()[:, None],
+        }
+
+
+def _adapters(architecture):
+    names = architecture.layer_names()
+    for spec, name in zip(architecture.layers, names, strict=True):
+        adapter = KERAS_LAYERS.get(type(spec))
+        if adapter is None:
+            raise TypeError(
+                f"Layer {name!r} ({type(spec).__name__}) has no Keras equivalent "
+                f"(known: {sorted(t.__name__ for t in KERAS_LAYERS)}); train with "
+                "engine='nengo-dl' or register one with register_keras_layer"
+            )
+        yield spec, name, adapter
+
+
+def keras_model(net, seed=None):
+    """The rate network ``net`` as a ``tf.keras.Model``, with its parameters.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        A network built by :func:`nengo_softlif.build_network` (rate neurons).
+    seed : int, optional
+        Seed of the training noise (default: the network's seed).
+
+    Returns
+    -------
+    tf.keras.Model
+        Input: flattened channels-last images (as the network's input node);
+        output: the class scores (logits).
+    """
+    from nengo_softlif.checkpoint import get_params  # pylint: disable=C0415
+
+    architecture = net.architecture
+    ctx = _Context(net, int(net.seed or 0) if seed is None else int(seed))
+    size = int(np.prod(architecture.input_shape))
+    inputs = tf.keras.Input((size,), name="input")
+    x = tf.keras.layers.Reshape(tuple(architecture.input_shape), name="image")(inputs)
+    for spec, name, adapter in _adapters(architecture):
+        x = adapter.build(spec, name, x, ctx)
+    model = tf.keras.Model(inputs, x, name=architecture.name)
+    set_keras_params(model, architecture, get_params(net))
+    return model
+
+
+def set_keras_params(model, architecture, params):
+    """Assign checkpoint-layout ``params`` to a model from :func:`keras_model`."""
+    for spec, name, adapter in _adapters(architecture):
+        adapter.to_keras(spec, name, params, model)
+
+
+def keras_params(model, net):
+    """The model's parameters in the layout of `.get_params` for ``net``.
+
+    Fixed parameters that the Keras model does not hold (the pools' weights) are
+    the network's own.
+    """
+    from nengo_softlif.checkpoint import get_params  # pylint: disable=C0415
+
+    params = get_params(net)
+    for spec, name, adapter in _adapters(net.architecture):
+        params.update(adapter.from_keras(spec, name, model))
+    return params
