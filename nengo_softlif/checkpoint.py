@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _META_KEY = "__meta__"
+#: Checkpoint format written by this version (older ones are read too).
+FORMAT = 1
 _TRAIN_PREFIX = "__train__."
 
 
@@ -185,7 +187,7 @@ def save_checkpoint(path, net, training_state=None, **state):
         JSON-serialisable training state to keep (epoch, seed, history, ...).
     """
     meta = {
-        "format": 1,
+        "format": FORMAT,
         "package_version": version,
         "architecture": net.architecture.to_dict(),
         "lif_params": dataclasses.asdict(net.lif_params),
@@ -226,6 +228,18 @@ def load_checkpoint(path):
             f"Checkpoint {path} is corrupt or not a nengo-softlif checkpoint ({err}); "
             "delete it and train again"
         ) from err
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    if not isinstance(fmt, int) or fmt < 1:
+        raise CheckpointError(
+            f"Checkpoint {path} has no valid format number ({fmt!r}); it was not "
+            "written by nengo-softlif: delete it and train again"
+        )
+    if fmt > FORMAT:
+        raise CheckpointError(
+            f"Checkpoint {path} has format {fmt}, written by a newer nengo-softlif "
+            f"(this version, {version}, reads format {FORMAT}); upgrade nengo-softlif "
+            "to load it"
+        )
     params = {k: v for k, v in arrays.items() if not k.startswith(_TRAIN_PREFIX)}
     return params, meta
 
@@ -322,7 +336,7 @@ def load_network(path, neuron_type=None):
         architecture = Architecture.from_dict(meta["architecture"])
         lif_params = LIFParams(**meta["lif_params"])
         saved = meta["neuron_type"]
-    except (KeyError, TypeError, ValueError) as err:
+    except Exception as err:  # a missing key, a bad layer or neuron value
         raise CheckpointError(
             f"Checkpoint {path} has an unreadable header: {err}"
         ) from err
@@ -333,7 +347,15 @@ def load_network(path, neuron_type=None):
             for k in ("tau_rc", "tau_ref", "amplitude")
             if saved["type"] in ("SoftLIFRate", "LIFRate", "LIF")
         }
-        neuron_type = rebuild_neuron_type({**defaults, **saved})
+        try:
+            neuron_type = rebuild_neuron_type({**defaults, **saved})
+        except CheckpointError:
+            raise
+        except Exception as err:  # nengo's ValidationError, a bad noise spec
+            raise CheckpointError(
+                f"Checkpoint {path} holds a bad neuron setting ({err}); the file was "
+                "edited or damaged: train again"
+            ) from err
     net = build_network(
         architecture, neuron_type, lif_params, seed=meta.get("seed") or 0
     )

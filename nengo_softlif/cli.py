@@ -7,6 +7,7 @@ Every command is a thin layer over the public Python API
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -14,8 +15,58 @@ import time
 __all__ = ["main", "build_parser"]
 
 
+def _int_at_least(low):
+    """argparse type: an integer >= ``low`` (the error names the option)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _finite(low=None, low_open=False, high=None, high_open=False):
+    """argparse type: a finite number within the given bounds."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a number, got {text!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if low_open else '>='} {low}, got {value:g}"
+            )
+        if high is not None and (value >= high if high_open else value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be {'<' if high_open else '<='} {high}, got {value:g}"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+NON_NEGATIVE = _int_at_least(0)
+
+
 def _add_common(parser):
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)"
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
 
 
@@ -36,16 +87,23 @@ def _add_data(parser, required=True):
 
 
 def _add_training(parser):
-    parser.add_argument("--epochs", type=int, default=10, help="total training epochs")
+    parser.add_argument(
+        "--epochs", type=POSITIVE, default=10, help="total training epochs"
+    )
     parser.add_argument(
         "--noise",
         default="gaussian:10",
         help="training noise: none, gaussian:STD, ... (default gaussian:10)",
     )
-    parser.add_argument("--sigma", type=float, default=0.02, help="soft LIF smoothing")
+    parser.add_argument(
+        "--sigma",
+        type=_finite(0, low_open=True),
+        default=0.02,
+        help="soft LIF smoothing",
+    )
     parser.add_argument(
         "--anneal-sigma",
-        type=float,
+        type=_finite(0, low_open=True),
         default=None,
         metavar="END",
         help="anneal sigma geometrically to END over training (every step)",
@@ -55,35 +113,37 @@ def _add_training(parser):
         action="store_true",
         help="with --anneal-sigma: change sigma once per epoch, not every step",
     )
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    parser.add_argument(
+        "--lr", type=_finite(0, low_open=True), default=1e-3, help="learning rate"
+    )
     parser.add_argument(
         "--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam"
     )
     parser.add_argument(
         "--schedule", choices=["constant", "cosine", "step"], default="cosine"
     )
-    parser.add_argument("--minibatch-size", type=int, default=100)
+    parser.add_argument("--minibatch-size", type=POSITIVE, default=100)
     parser.add_argument(
         "--warmup-epochs",
-        type=float,
+        type=_finite(0),
         default=0.0,
         help="linear learning-rate warm-up over this many epochs",
     )
     parser.add_argument(
         "--weight-decay",
-        type=float,
+        type=_finite(0),
         default=0.0,
         help="decoupled weight decay on the weights (--engine keras)",
     )
     parser.add_argument(
         "--label-smoothing",
-        type=float,
+        type=_finite(0, high=1, high_open=True),
         default=0.0,
         help="label smoothing of the loss (--engine keras)",
     )
     parser.add_argument(
         "--init-scale",
-        type=float,
+        type=_finite(0, low_open=True),
         default=1.0,
         help="factor on the initial weights of the layers with neurons",
     )
@@ -96,14 +156,14 @@ def _add_training(parser):
     )
     parser.add_argument(
         "--epochs-this-run",
-        type=int,
+        type=POSITIVE,
         default=None,
         metavar="N",
         help="stop after N epochs (a chunk of --epochs; run again to go on)",
     )
     parser.add_argument(
         "--train-images",
-        type=int,
+        type=POSITIVE,
         default=None,
         help="use only the first N training images",
     )
@@ -117,17 +177,17 @@ def _add_evaluation(parser):
         help="simulator of the spiking run (default fast: event-driven, same dynamics)",
     )
     parser.add_argument(
-        "--n-test", type=int, default=None, help="evaluate the first N test images"
+        "--n-test", type=POSITIVE, default=None, help="evaluate the first N test images"
     )
     parser.add_argument(
         "--presentation-time",
-        type=float,
+        type=_finite(0, low_open=True),
         default=None,
         help="seconds per image (default: the task's, 0.2)",
     )
     parser.add_argument(
         "--t-start",
-        type=float,
+        type=_finite(0),
         default=None,
         help="start of the read-out window (default: the task's)",
     )
@@ -136,13 +196,13 @@ def _add_evaluation(parser):
     )
     parser.add_argument(
         "--eval-minibatch",
-        type=int,
+        type=POSITIVE,
         default=100,
         help="parallel image streams (nengo-dl and fast)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=POSITIVE,
         default=1,
         help="processes for the fast backend (same results; e.g. the core count)",
     )
@@ -161,8 +221,8 @@ def build_parser():
         "demo", help="offline end-to-end demo on the bundled MNIST sample"
     )
     demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
-    demo.add_argument("--epochs", type=int, default=5)
-    demo.add_argument("--n-test", type=int, default=200)
+    demo.add_argument("--epochs", type=POSITIVE, default=5)
+    demo.add_argument("--n-test", type=POSITIVE, default=200)
     _add_common(demo)
 
     train = sub.add_parser(
@@ -193,24 +253,27 @@ def build_parser():
         "--out", default=None, help="output folder (default reproduce-TASK)"
     )
     reproduce.add_argument(
-        "--epochs", type=int, default=10, help="epoch budget of every row"
+        "--epochs", type=POSITIVE, default=10, help="epoch budget of every row"
     )
     reproduce.add_argument(
         "--rows", default=None, help="comma-separated subset of rows (default all)"
     )
     reproduce.add_argument(
-        "--n-test", type=int, default=None, help="test images (default all)"
+        "--n-test", type=POSITIVE, default=None, help="test images (default all)"
     )
     reproduce.add_argument(
         "--spiking-n-test",
-        type=int,
+        type=POSITIVE,
         default=None,
         help="test images of the spiking runs, the first ones (default: --n-test)",
     )
-    reproduce.add_argument("--train-images", type=int, default=None)
-    reproduce.add_argument("--eval-minibatch", type=int, default=100)
+    reproduce.add_argument("--train-images", type=POSITIVE, default=None)
+    reproduce.add_argument("--eval-minibatch", type=POSITIVE, default=100)
     reproduce.add_argument(
-        "--workers", type=int, default=1, help="processes for the fast spiking runs"
+        "--workers",
+        type=POSITIVE,
+        default=1,
+        help="processes for the fast spiking runs",
     )
     _add_common(reproduce)
     return parser
@@ -323,6 +386,17 @@ def cmd_train(args):
                 f"{h['seconds']:.0f} s"
             )
         print(f"checkpoint: {record['checkpoint']}")
+        done = result.history[-1]["epoch"] if result.history else 0
+        if result.epochs_run == 0:
+            print(
+                f"nothing trained: the checkpoint is already at epoch {done} of "
+                f"--epochs {args.epochs} (raise --epochs to train longer)"
+            )
+        elif done < args.epochs:
+            print(
+                f"stopped at epoch {done} of {args.epochs}: run the same command to "
+                "go on"
+            )
     return record
 
 
@@ -442,13 +516,90 @@ COMMANDS = {
 }
 
 
+def check_args(args):
+    """Checks of option combinations, before any work is done.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and what to write instead.
+    """
+    noise = getattr(args, "noise", None)
+    if noise is not None:
+        if not noise.strip():
+            raise ValueError(
+                "--noise is empty: write --noise none for no training noise, or a "
+                "model such as --noise gaussian:10"
+            )
+        from nengo_softlif.noise import parse_noise  # pylint: disable=C0415
+
+        parse_noise(noise)
+    if getattr(args, "task", None) == "mnist-sample" and args.data_dir is not None:
+        raise ValueError(
+            "--data-dir is not used with --task mnist-sample (the sample ships with "
+            "the package); drop --data-dir, or use --task mnist with it"
+        )
+    if getattr(args, "backend", None) == "loihi" and getattr(args, "workers", 1) > 1:
+        raise ValueError(
+            "--workers applies to --backend fast only (the Loihi emulator runs in "
+            "one process); drop --workers or use --backend fast"
+        )
+    out = getattr(args, "out", None)
+    if out is not None:
+        check_output_dir(out)
+
+
+def check_output_dir(path):
+    """Make sure ``path`` is (or can become) a writable folder, before any work."""
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {path} is a file, not a folder; choose another --out")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(
+            f"--out {path} is inside {parent}, which is a file; choose another --out"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"--out {path}: no permission to write in {parent}; choose a folder you "
+            "can write to"
+        )
+
+
+def _interrupted(args):
+    """What an interrupted command tells the user."""
+    message = f"nengo-softlif {args.command}: interrupted"
+    out = getattr(args, "out", None)
+    if args.command == "train" and out:
+        path = os.path.join(out, "checkpoint.npz")
+        if os.path.exists(path):
+            from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
+
+            try:
+                epoch = load_checkpoint(path)[1]["state"].get("epoch")
+                message += (
+                    f"; {path} holds epoch {epoch}: run the same command to resume"
+                )
+            except ValueError:
+                pass
+        else:
+            message += "; no epoch had finished, so no checkpoint was written"
+    return message
+
+
 def main(argv=None):
     """Entry point of ``nengo-softlif``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         COMMANDS[args.command](args)
-    except (ValueError, OSError, ImportError) as err:
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130
+    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
         # data, checkpoint and parameter errors already say how to fix them
         print(f"nengo-softlif {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -115,6 +115,7 @@ def to_spiking(network, synapse=nengo.Alpha(0.005), neuron_types=None):
     TypeError
         If an ensemble has a neuron type without a spiking equivalent.
     """
+    _check_network(network, "to_spiking")
     equivalents = dict(SPIKING_EQUIVALENTS)
     equivalents.update(neuron_types or {})
     tensor_nodes = sorted(
@@ -144,9 +145,28 @@ def to_hard_rate(network):
     run should be compared with; soft against hard is a separate difference (the
     soft curve is above the hard one near threshold).
     """
+    _check_network(network, "to_hard_rate")
+    spiking = sorted(
+        str(ens.label or ens)
+        for ens in network.all_ensembles
+        if ens.neuron_type.spiking
+    )
+    if spiking:
+        raise TypeError(
+            f"to_hard_rate needs a rate network, but {', '.join(spiking[:3])} already "
+            "spike; pass the trained rate network (the one given to to_spiking)"
+        )
     rate = convert_neurons(network, HARD_EQUIVALENTS, what="hard-rate")
     rate.label = f"{network.label} (hard rate)"
     return rate
+
+
+def _check_network(network, what):
+    if not isinstance(network, nengo.Network):
+        raise TypeError(
+            f"{what} needs a nengo.Network (e.g. from build_network or "
+            f"load_network), got {type(network).__name__}"
+        )
 
 
 def convert_neurons(network, mapping, what="converted"):

@@ -76,6 +76,16 @@ class Protocol:
     reset: bool = False
 
     def __post_init__(self):
+        for name in ("dt", "presentation_time", "t_start", "t_end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.number)
+            ):
+                raise TypeError(
+                    f"Protocol {name} must be a number of seconds, got {value!r}"
+                )
+            if not np.isfinite(value):
+                raise ValueError(f"Protocol {name} must be finite, got {value}")
         if not self.dt > 0:
             raise ValueError(f"dt must be > 0 (got {self.dt})")
         if not self.presentation_time >= self.dt:
@@ -88,6 +98,20 @@ class Protocol:
                 f"{self.t_start}, t_end={self.t_end}, presentation_time="
                 f"{self.presentation_time}"
             )
+        steps = self.presentation_time / self.dt
+        if abs(steps - round(steps)) > 1e-6 * max(steps, 1):
+            raise ValueError(
+                f"presentation_time ({self.presentation_time} s) must be a whole "
+                f"number of time steps of dt = {self.dt} s"
+            )
+        window = self.window
+        if window.stop - window.start < 1 or window.stop > self.n_steps:
+            raise ValueError(
+                f"The read-out window {self.t_start} < t <= {self.t_end} s holds no "
+                f"time step of {self.dt} s within the presentation of "
+                f"{self.presentation_time} s; make it at least one step long "
+                f"(t_start <= t_end - dt)"
+            )
 
     @property
     def n_steps(self):
@@ -99,7 +123,7 @@ class Protocol:
         """Slice of a presentation's steps in the read-out window."""
         start = int(round(self.t_start / self.dt))
         end = int(round(self.t_end / self.dt))
-        return slice(start, max(end, start + 1))
+        return slice(start, end)
 
     @classmethod
     def static(cls):
@@ -192,10 +216,29 @@ def register_backend(name):
     return register
 
 
-def check_images(images, labels, input_size):
-    """Validate evaluation inputs; return them as float32 (n, input_size) and int."""
+def check_images(images, labels, input_size, n_classes=None):
+    """Validate evaluation inputs; return them as float32 (n, input_size) and int.
+
+    Raw 8-bit images (``uint8``, 0-255) are refused: the networks are trained on
+    preprocessed floats (see `.Task.preprocessor`). Labels must be whole numbers
+    in ``range(n_classes)``.
+    """
     images = np.asarray(images)
     labels = np.asarray(labels)
+    if images.dtype == np.uint8:
+        raise ValueError(
+            "images are raw 8-bit pixels (uint8, 0-255); preprocess them as in "
+            "training first (e.g. Task.preprocessor(dataset)[1](images): scale to "
+            "0-1, crop, subtract the mean)"
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError(
+                "labels must be whole class numbers; got non-integer values such as "
+                f"{labels[labels != np.round(labels)][:3].tolist()}"
+            )
+    elif labels.dtype.kind not in "iub":
+        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
     if images.ndim < 2:
         raise ValueError(
             f"images must be a batch (n_images, ...); got shape {images.shape}"
@@ -216,7 +259,14 @@ def check_images(images, labels, input_size):
             f"labels must have shape ({images.shape[0]},) to match the images; got "
             f"{labels.shape}"
         )
-    return flat, labels.astype(np.int64)
+    labels = labels.astype(np.int64)
+    if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)]
+        raise ValueError(
+            f"labels must be classes 0-{n_classes - 1} of the network's "
+            f"{n_classes} outputs; got {sorted(set(bad.tolist()))[:5]}"
+        )
+    return flat, labels
 
 
 def _axis_reach(spec, in_len):
@@ -372,9 +422,24 @@ def evaluate(
     -------
     EvaluationResult
     """
+    if not isinstance(net, nengo.Network) or not hasattr(net, "out_probe"):
+        raise TypeError(
+            f"net must be a network from build_network, to_spiking or load_network, "
+            f"got {type(net).__name__}"
+        )
+    if protocol is not None and not isinstance(protocol, Protocol):
+        raise TypeError(
+            f"protocol must be a Protocol (e.g. Protocol(t_start=0.1)), got "
+            f"{type(protocol).__name__}; a dict can be passed as Protocol(**values)"
+        )
     spiking = any(e.neuron_type.spiking for e in net.all_ensembles)
     if protocol is None:
         protocol = Protocol() if spiking else Protocol.static()
+    if spiking and protocol.n_steps < 2:
+        raise ValueError(
+            f"A spiking network needs a presentation of many time steps, but the "
+            f"protocol has {protocol.n_steps}; use Protocol() (200 ms) or longer"
+        )
     if backend not in BACKENDS and backend in LAZY_BACKENDS:
         importlib.import_module(LAZY_BACKENDS[backend])  # registers itself
     if backend not in BACKENDS:
@@ -382,7 +447,8 @@ def evaluate(
             f"Unknown backend {backend!r}; choose one of "
             f"{sorted(set(BACKENDS) | set(LAZY_BACKENDS))}"
         )
-    flat, labels = check_images(images, labels, net.inp.size_out)
+    n_classes = getattr(getattr(net, "out", None), "size_out", None)
+    flat, labels = check_images(images, labels, net.inp.size_out, n_classes)
     monitored = copy_network(net)
     monitors = add_monitors(monitored)
     start = time.perf_counter()

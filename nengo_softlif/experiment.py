@@ -17,7 +17,7 @@ import numpy as np
 
 from nengo_softlif.anneal import SigmaAnnealing
 from nengo_softlif.atomic import atomic_write_bytes
-from nengo_softlif.checkpoint import load_network
+from nengo_softlif.checkpoint import CheckpointError, load_network
 from nengo_softlif.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
 from nengo_softlif.distributed import evaluate_parallel
 from nengo_softlif.evaluate import evaluate
@@ -79,6 +79,41 @@ class ExperimentConfig:
     unroll: int = 10
     anneal_to: float | None = None
     anneal_per_step: bool = True
+
+    def __post_init__(self):
+        for name in ("n_test", "spiking_n_test"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
+                raise ValueError(
+                    f"{name} must be a whole number >= 1 or None, got {value!r}"
+                )
+        for name in ("minibatch_size", "workers", "unroll"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        for name in ("sigma", "synapse_tau", "anneal_to"):
+            value = getattr(self, name)
+            if value is None and name == "anneal_to":
+                continue
+            if not (
+                isinstance(value, (int, float, np.number))
+                and np.isfinite(value)
+                and value > 0
+            ):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.workers > 1 and self.spiking_backend != "fast":
+            raise ValueError(
+                f"workers={self.workers} applies to the fast backend only, not "
+                f"{self.spiking_backend!r}; use workers=1 or spiking_backend='fast'"
+            )
 
 
 def train_task(
@@ -145,7 +180,27 @@ def evaluate_checkpoint(
         ``static_soft``, ``static_hard`` and ``spiking`` result summaries.
     """
     net, meta = load_network(checkpoint)
+    expected = task.build_architecture(dataset)
+    got = net.architecture
+    if (
+        tuple(got.input_shape) != tuple(expected.input_shape)
+        or got.layers[-1].units != expected.layers[-1].units
+    ):
+        raise CheckpointError(
+            f"Checkpoint {checkpoint} is for {got.name!r} (input "
+            f"{tuple(got.input_shape)}, {got.layers[-1].units} classes), not the "
+            f"{task.name!r} task (input {tuple(expected.input_shape)}, "
+            f"{expected.layers[-1].units} classes); pass the task it was trained on "
+            "or a checkpoint of this one"
+        )
     _, test_images, test_labels = task.training_data(dataset)
+    for name in ("n_test", "spiking_n_test"):
+        n = getattr(config, name)
+        if n is not None and n > len(test_labels):
+            raise ValueError(
+                f"{name}={n} is more than the {len(test_labels)} test images of "
+                f"{dataset.name!r}; use at most {len(test_labels)} (or all: None)"
+            )
     if config.n_test is not None:
         test_images, test_labels = (
             test_images[: config.n_test],

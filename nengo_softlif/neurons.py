@@ -4,9 +4,9 @@ import dataclasses
 
 import nengo
 import numpy as np
-from nengo.params import NumberParam
 
 from nengo_softlif.noise import TrainingNoiseParam
+from nengo_softlif.params import FiniteNumberParam
 
 __all__ = [
     "SoftLIFRate",
@@ -119,7 +119,10 @@ class SoftLIFRate(nengo.LIFRate):
        Neurons", arXiv:1510.08829, 2015.
     """
 
-    sigma = NumberParam("sigma", low=0, low_open=True)
+    sigma = FiniteNumberParam("sigma", low=0, low_open=True)
+    tau_rc = FiniteNumberParam("tau_rc", low=0, low_open=True)
+    tau_ref = FiniteNumberParam("tau_ref", low=0)
+    amplitude = FiniteNumberParam("amplitude", low=0, low_open=True)
     noise = TrainingNoiseParam("noise", optional=True)
 
     def __init__(
@@ -200,6 +203,7 @@ class RectifiedLinear(nengo.RectifiedLinear):
     initial_state : dict, optional
     """
 
+    amplitude = FiniteNumberParam("amplitude", low=0, low_open=True)
     noise = TrainingNoiseParam("noise", optional=True)
 
     def __init__(self, amplitude=1.0, noise=None, initial_state=None):
@@ -246,13 +250,14 @@ class LIFParams:
     bias: float
 
     def __post_init__(self):
+        for name in ("tau_rc", "tau_ref", "amplitude", "gain", "bias"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite (got {getattr(self, name)})")
         for name in ("tau_rc", "amplitude", "gain"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
         if not self.tau_ref >= 0:
             raise ValueError(f"tau_ref must be >= 0 (got {self.tau_ref})")
-        if not np.isfinite(self.bias):
-            raise ValueError(f"bias must be finite (got {self.bias})")
 
     def _kwargs(self):
         return dict(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude)

@@ -25,7 +25,9 @@ import inspect
 
 import numpy as np
 from nengo.exceptions import ValidationError
-from nengo.params import FrozenObject, NumberParam, Parameter, TupleParam
+from nengo.params import FrozenObject, Parameter, TupleParam
+
+from nengo_softlif.params import FiniteNumberParam
 
 __all__ = [
     "TrainingNoise",
@@ -119,7 +121,7 @@ class GaussianNoise(TrainingNoise):
         Standard deviation in Hz (the paper found 10 best; 20 was also reported).
     """
 
-    std = NumberParam("std", low=0)
+    std = FiniteNumberParam("std", low=0)
 
     def __init__(self, std=10.0):
         super().__init__()
@@ -142,7 +144,7 @@ class Dropout(TrainingNoise):
         Probability of dropping a neuron's output, in [0, 1).
     """
 
-    rate = NumberParam("rate", low=0, high=1, high_open=True)
+    rate = FiniteNumberParam("rate", low=0, high=1, high_open=True)
     straight_through = False
 
     def __init__(self, rate=0.5):
@@ -220,7 +222,7 @@ class SpikeNoise(TrainingNoise):
         Alpha synapse time constant of the spiking network (s).
     """
 
-    tau_s = NumberParam("tau_s", low=0, low_open=True)
+    tau_s = FiniteNumberParam("tau_s", low=0, low_open=True)
 
     def __init__(self, tau_s=0.005):
         super().__init__()
@@ -251,8 +253,8 @@ class RateGaussianNoise(TrainingNoise):
         Multiplier of the spread.
     """
 
-    tau_s = NumberParam("tau_s", low=0, low_open=True)
-    scale = NumberParam("scale", low=0)
+    tau_s = FiniteNumberParam("tau_s", low=0, low_open=True)
+    scale = FiniteNumberParam("scale", low=0)
 
     def __init__(self, tau_s=0.005, scale=1.0):
         super().__init__()
@@ -322,6 +324,11 @@ class TrainingNoiseParam(Parameter):
         return super().coerce(instance, noise)
 
 
+def _arg_names(cls):
+    """Constructor parameters of a noise model, in order (its spec's fields)."""
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
 def parse_noise(spec):
     """Build a noise model from a command-line string.
 
@@ -348,8 +355,22 @@ def parse_noise(spec):
                 f"{sorted(NOISE_MODELS)} (write e.g. 'gaussian:10')"
             )
         cls = NOISE_MODELS[name]
+        names = _arg_names(cls)
+        if len(args) > len(names):
+            usage = ":".join([name] + [n.upper() for n in names])
+            raise ValueError(
+                f"Bad parameters in noise spec {item!r}: {len(args)} given, but {name!r} takes "
+                f"at most {len(names)} ({', '.join(names) or 'none'}): write {usage!r}"
+            )
         try:
-            parts.append(cls(*(float(a) for a in args if a)))
+            values = [float(a) for a in args if a]
+        except ValueError as err:
+            raise ValueError(
+                f"Bad parameter in noise spec {item!r}: parameters must be numbers "
+                f"({err})"
+            ) from err
+        try:
+            parts.append(cls(*values))
         except Exception as err:
             raise ValueError(f"Bad parameter in noise spec {item!r}: {err}") from err
     return parts[0] if len(parts) == 1 else Compose(*parts)
@@ -375,11 +396,7 @@ def to_spec(noise):
                 f"{type(component).__name__} is not registered; decorate it with "
                 "@register_noise(name) to save or parse it"
             )
-        args = [
-            p
-            for p in inspect.signature(type(component).__init__).parameters
-            if p != "self"
-        ]
+        args = _arg_names(type(component))
         values = "".join(f":{getattr(component, a):g}" for a in args)
         parts.append(component.registered_name + values)
     return "+".join(parts)

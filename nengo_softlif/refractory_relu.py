@@ -21,9 +21,9 @@ act on the rate, whatever neuron produced it.
 
 import nengo
 import numpy as np
-from nengo.params import NumberParam
 
 from nengo_softlif.noise import TrainingNoiseParam
+from nengo_softlif.params import FiniteNumberParam
 
 __all__ = [
     "refractory_relu_rates",
@@ -80,8 +80,8 @@ class RefractoryRectifiedLinear(nengo.neurons.NeuronType):
     """
 
     negative = False
-    tau_ref = NumberParam("tau_ref", low=0)
-    amplitude = NumberParam("amplitude", low=0, low_open=True)
+    tau_ref = FiniteNumberParam("tau_ref", low=0)
+    amplitude = FiniteNumberParam("amplitude", low=0, low_open=True)
 
     def __init__(self, tau_ref=0.002, amplitude=1.0, initial_state=None):
         super().__init__(initial_state=initial_state)
@@ -129,7 +129,7 @@ class SoftRefractoryRectifiedLinear(RefractoryRectifiedLinear):
     initial_state : dict, optional
     """
 
-    sigma = NumberParam("sigma", low=0, low_open=True)
+    sigma = FiniteNumberParam("sigma", low=0, low_open=True)
     noise = TrainingNoiseParam("noise", optional=True)
 
     def __init__(

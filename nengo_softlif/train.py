@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from nengo_softlif.atomic import FileLock
 from nengo_softlif.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -437,6 +438,43 @@ def train(
     -------
     TrainResult
     """
+    if checkpoint_path is None:
+        return _train(
+            net,
+            data,
+            config,
+            None,
+            resume,
+            callbacks,
+            verbose,
+            keras_callbacks,
+            max_epochs,
+        )
+    with FileLock(checkpoint_path, what="training into"):
+        return _train(
+            net,
+            data,
+            config,
+            checkpoint_path,
+            resume,
+            callbacks,
+            verbose,
+            keras_callbacks,
+            max_epochs,
+        )
+
+
+def _train(
+    net,
+    data,
+    config,
+    checkpoint_path,
+    resume,
+    callbacks,
+    verbose,
+    keras_callbacks,
+    max_epochs,
+):
     from nengo_softlif.checkpoint import load_training_state  # noqa: PLC0415
 
     history, start_epoch, saved_state = [], 0, {}
