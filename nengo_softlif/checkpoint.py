@@ -240,7 +240,11 @@ def load_checkpoint(path):
             f"(this version, {version}, reads format {FORMAT}); upgrade nengo-softlif "
             "to load it"
         )
-    params = {k: v for k, v in arrays.items() if not k.startswith(_TRAIN_PREFIX)}
+    params = {
+        k: v.astype(np.float32) if v.dtype == np.float16 else v  # shipped networks
+        for k, v in arrays.items()
+        if not k.startswith(_TRAIN_PREFIX)
+    }
     return params, meta
 
 

@@ -239,8 +239,12 @@ def build_parser():
         "evaluate", help="static and spiking evaluation of a checkpoint"
     )
     _add_data(evaluate)
-    evaluate.add_argument(
-        "--checkpoint", required=True, help="checkpoint.npz from `train`"
+    which = evaluate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
+    which.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the trained network shipped with the package for --task (cifar10)",
     )
     _add_evaluation(evaluate)
     _add_common(evaluate)
@@ -418,10 +422,15 @@ def cmd_evaluate(args):
     if args.reset:
         changes["reset"] = True
     protocol = dataclasses.replace(protocol, **changes)
+    checkpoint = args.checkpoint
+    if args.pretrained:
+        from nengo_softlif.pretrained import pretrained_path
+
+        checkpoint = pretrained_path(args.task)
     record, _ = evaluate_checkpoint(
         task,
         dataset,
-        args.checkpoint,
+        checkpoint,
         _experiment_config(args),
         protocol=protocol,
         progress=not args.json,

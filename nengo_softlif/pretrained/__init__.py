@@ -1,0 +1,106 @@
+"""Trained networks shipped with nengo-softlif (package data).
+
+Each network is a checkpoint (see :mod:`nengo_softlif.checkpoint`) with its
+parameters stored as float16 and no optimizer state, plus a record of how it was
+made (the command, the epochs, the training data's checksum) in its header's
+``provenance``.
+
+>>> from nengo_softlif.pretrained import load_pretrained
+>>> net, meta = load_pretrained("cifar10")  # doctest: +SKIP
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from nengo_softlif.atomic import atomic_open
+
+__all__ = ["PRETRAINED", "pretrained_path", "load_pretrained", "export_pretrained"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+#: Name -> file name of the shipped networks (in this folder).
+PRETRAINED = {"cifar10": "cifar10.npz"}
+
+
+def pretrained_path(name):
+    """Path of a shipped network's checkpoint.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`PRETRAINED`, or its file is missing from
+        this installation.
+    """
+    if name not in PRETRAINED:
+        raise ValueError(
+            f"No pretrained network {name!r}; shipped networks: {sorted(PRETRAINED)}"
+        )
+    path = os.path.join(_HERE, PRETRAINED[name])
+    if not os.path.exists(path):
+        raise ValueError(
+            f"The pretrained {name!r} network is missing from this installation "
+            f"({path}); reinstall nengo-softlif"
+        )
+    return path
+
+
+def load_pretrained(name, neuron_type=None):
+    """The shipped trained network ``name``, ready to evaluate or convert.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRETRAINED` (``"cifar10"``).
+    neuron_type : `nengo.neurons.NeuronType`, optional
+        As for :func:`nengo_softlif.checkpoint.load_network`.
+
+    Returns
+    -------
+    net : `.SoftLIFNetwork`
+        The rate network (soft LIF); :func:`nengo_softlif.to_spiking` turns it
+        into the spiking one.
+    meta : dict
+        The checkpoint header, with ``provenance``.
+    """
+    from nengo_softlif.checkpoint import load_network  # noqa: PLC0415
+
+    return load_network(pretrained_path(name), neuron_type=neuron_type)
+
+
+def file_md5(path, chunk=1 << 20):
+    """MD5 of a file (the checksum recorded for training data)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_pretrained(checkpoint, out, provenance, dtype=np.float16):
+    """Write a compact copy of a checkpoint for shipping.
+
+    Parameters
+    ----------
+    checkpoint : str
+        A training checkpoint.
+    out : str
+        Destination ``.npz`` (written atomically, compressed).
+    provenance : dict
+        JSON-serialisable record of how it was made (command, epochs, data
+        checksum, measured errors).
+    dtype : numpy dtype
+        Storage type of the parameters (float16 halves float32's size).
+    """
+    from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
+
+    params, meta = load_checkpoint(checkpoint)
+    meta = dict(meta, provenance=provenance)
+    meta["state"] = {k: v for k, v in meta["state"].items() if k != "history"}
+    arrays = {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    with atomic_open(out) as f:
+        np.savez_compressed(f, **arrays)
+    return out
