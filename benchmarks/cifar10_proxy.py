@@ -78,15 +78,14 @@ def run_setting(name, task, dataset, out, args):
     config = ExperimentConfig(
         **{"noise": "gaussian:10", "n_test": args.n_test, **exp_changes}
     )
-    neuron_type = None
-    if neuron == "relu":
-        neuron_type = RectifiedLinear(
-            amplitude=PRESETS["cifar10"].amplitude, noise=parse_noise(config.noise)
+    kwargs = {}
+    if neuron == "relu":  # as reproduce's ReLU rows: gain 1, bias 0, amplitude 1
+        kwargs["neuron_type"] = RectifiedLinear(noise=parse_noise(config.noise))
+        kwargs["lif_params"] = dataclasses.replace(
+            PRESETS["cifar10"], amplitude=1.0, gain=1.0, bias=0.0
         )
     t0 = time.perf_counter()
-    train_task(
-        task, dataset, folder, train_config, config, verbose=0, neuron_type=neuron_type
-    )
+    train_task(task, dataset, folder, train_config, config, verbose=0, **kwargs)
     train_time = time.perf_counter() - t0
     evaluation, meta = evaluate_checkpoint(
         task, dataset, os.path.join(folder, "checkpoint.npz"), config, spiking=False

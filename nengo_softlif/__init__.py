@@ -57,6 +57,11 @@ def _register_nengo_dl_builders(nengo_dl):
     import nengo_softlif.dl  # noqa: F401  (neurons and training noise)
     import nengo_softlif.dl_local  # noqa: F401  (windowed sparse transforms)
 
+    if not lazy.is_importing("nengo_softlif.keras"):
+        # nengo_dl.Converter support; when nengo_softlif.keras is what imports
+        # nengo_dl, it imports its converters itself once its layers exist
+        import nengo_softlif.keras.converters  # noqa: F401
+
 
 # nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl
 # builders as soon as anyone imports nengo_dl

@@ -272,6 +272,12 @@ def build_parser():
         help="test images of the spiking runs, the first ones (default: --n-test)",
     )
     reproduce.add_argument("--train-images", type=POSITIVE, default=None)
+    reproduce.add_argument(
+        "--recipe",
+        default="paper",
+        help="training recipe of every row: paper (sigma fixed, Adam 1e-3, "
+        "nengo-dl) or fast (Keras engine, warm-up, sigma annealed; see the docs)",
+    )
     reproduce.add_argument("--eval-minibatch", type=POSITIVE, default=100)
     reproduce.add_argument(
         "--workers",
@@ -509,6 +515,7 @@ def cmd_reproduce(args):
         eval_minibatch=args.eval_minibatch,
         workers=args.workers,
         verbose=0 if args.json else 1,
+        recipe=args.recipe,
     )
     if args.json:
         print(json.dumps(record, indent=2, default=str))

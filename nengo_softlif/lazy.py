@@ -11,7 +11,7 @@ import importlib.util
 import sys
 import threading
 
-__all__ = ["when_imported"]
+__all__ = ["when_imported", "is_importing"]
 
 _HOOKS = {}
 _LOCK = threading.RLock()
@@ -37,6 +37,12 @@ def when_imported(module_name, hook):
             _install_finder()
             return
     hook(module)
+
+
+def is_importing(module_name):
+    """Whether ``module_name`` is being imported right now (not yet finished)."""
+    module = sys.modules.get(module_name)
+    return module is not None and _is_initializing(module)
 
 
 def _is_initializing(module):

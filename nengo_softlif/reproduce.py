@@ -21,8 +21,8 @@ from nengo_softlif.experiment import (
     train_task,
 )
 from nengo_softlif.neurons import PRESETS, RectifiedLinear
+from nengo_softlif.recipes import get_recipe
 from nengo_softlif.tasks import get_task
-from nengo_softlif.train import TrainConfig
 
 __all__ = ["Row", "ROWS", "PUBLISHED", "reproduce", "markdown_table"]
 
@@ -117,8 +117,16 @@ def reproduce(
     eval_minibatch=100,
     workers=1,
     verbose=1,
+    recipe="paper",
 ):
     """Train and evaluate the ladder of modifications; write the tables.
+
+    Parameters
+    ----------
+    recipe : str
+        Training recipe of every row (:data:`nengo_softlif.recipes.RECIPES`);
+        its sigma annealing applies to the soft-LIF rows. Rows are kept in
+        ``out_dir/<recipe>/`` for recipes other than ``"paper"``.
 
     Returns
     -------
@@ -133,7 +141,10 @@ def reproduce(
     dataset = load_dataset(task_name, data_dir=data_dir, cache_dir=cache_dir)
     if train_images:
         dataset = dataset.subset(n_train=train_images)
-    train_config = TrainConfig(epochs=epochs, seed=seed)
+    recipe = get_recipe(recipe)
+    train_config = recipe.train_config(epochs=epochs, seed=seed)
+    if recipe.name != "paper":
+        out_dir = os.path.join(out_dir, recipe.name)
     preset = PRESETS[task.preset]
     records = {}
     for key in rows:
@@ -153,6 +164,7 @@ def reproduce(
         os.makedirs(row_dir, exist_ok=True)
         config = ExperimentConfig(
             noise=row.noise,
+            anneal_to=recipe.anneal_to if row.neuron == "softlif" else None,
             n_test=n_test,
             spiking_n_test=spiking_n_test,
             minibatch_size=eval_minibatch,
@@ -199,7 +211,8 @@ def reproduce(
         f"\n\nStatic errors on {n_static} test images; spiking errors on the first "
         f"{min(spiking_n_test or n_static, n_static)}; the gap compares both on "
         "those. Training: "
-        f"{len(dataset.train_labels)} images, {epochs} epochs per row, seed {seed}."
+        f"{len(dataset.train_labels)} images, {epochs} epochs per row, seed {seed}, "
+        f"recipe {recipe.name!r} ({recipe.description})."
     )
     summary = {
         "task": task_name,
@@ -208,6 +221,7 @@ def reproduce(
         "n_test": n_test,
         "spiking_n_test": spiking_n_test,
         "train_images": len(dataset.train_labels),
+        "recipe": recipe.name,
         "rows": records,
         "markdown": table,
     }

@@ -11,6 +11,7 @@ from nengo_softlif.checkpoint import (
     load_checkpoint,
     load_training_state,
 )
+from nengo_softlif.convert import to_spiking
 from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
 from nengo_softlif.networks import Architecture, build_network
 from nengo_softlif.neurons import RectifiedLinear
@@ -304,3 +305,152 @@ def test_keras_engine_is_at_least_as_good_as_nengo_dl_on_a_toy_task(rng):
         errors[engine] = np.mean(np.argmax(out, 1) != labels)
     assert errors["keras"] < 0.5 and errors["nengo-dl"] < 0.5
     assert abs(errors["keras"] - errors["nengo-dl"]) < 0.15
+
+
+def _user_model(rng, dropout=0.3):
+    """A Keras user's model with every supported layer (random weights)."""
+    from nengo_softlif.keras import SoftLIF  # noqa: PLC0415
+
+    inp = tf.keras.Input((8, 8, 2))
+    x = tf.keras.layers.Conv2D(4, 3, padding="same")(inp)
+    x = SoftLIF.from_preset("cifar10", noise="gaussian:10")(x)
+    x = tf.keras.layers.AveragePooling2D(3, 2, padding="same")(x)
+    x = tf.keras.layers.ZeroPadding2D(1)(x)
+    x = tf.keras.layers.LocallyConnected2D(3, 3, implementation=1)(x)
+    x = SoftLIF.from_preset("cifar10", noise="gaussian:10")(x)
+    x = tf.keras.layers.LocallyConnected2D(3, 1, implementation=2)(x)
+    x = SoftLIF.from_preset("cifar10", noise="gaussian:10")(x)
+    x = tf.keras.layers.Flatten()(x)
+    x = tf.keras.layers.Dense(6)(x)
+    x = SoftLIF.from_preset("cifar10", noise="gaussian:10")(x)
+    x = tf.keras.layers.Dropout(dropout)(x)
+    out = tf.keras.layers.Dense(3)(x)
+    model = tf.keras.Model(inp, out)
+    for layer in model.layers:
+        for w in layer.trainable_weights:
+            scale = 0.3 if "bias" in w.name else 0.6
+            w.assign(
+                rng.normal(0, scale, w.shape) + (1.0 if "neurons" in w.name else 0)
+            )
+    return model, inp, out
+
+
+def test_converter_converts_every_supported_layer_natively(rng):
+    from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
+    from nengo_softlif.keras.converters import check_convertible  # noqa: PLC0415
+
+    nengo_dl = import_nengo_dl()
+    model, inp, out = _user_model(rng)
+    assert check_convertible(model) == []
+    converter = nengo_dl.Converter(model, allow_fallback=False)
+    assert not any(type(n).__name__ == "TensorNode" for n in converter.net.all_nodes)
+    neuron_types = {type(e.neuron_type) for e in converter.net.all_ensembles}
+    from nengo_softlif import SoftLIFRate  # noqa: PLC0415
+
+    assert neuron_types == {SoftLIFRate}
+    assert all(
+        e.neuron_type.noise == GaussianNoise(10) for e in converter.net.all_ensembles
+    )
+    x = rng.uniform(-1, 1, (12, 8, 8, 2)).astype(np.float32)
+    expected = model(x).numpy()
+    with nengo_dl.Simulator(
+        converter.net, minibatch_size=12, progress_bar=False
+    ) as sim:
+        got = sim.predict({converter.inputs[inp]: x.reshape(12, 1, -1)})
+    got = got[converter.outputs[out]][:, 0]
+    assert np.abs(expected).max() > 0.1
+    assert np.allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+def test_unconvertible_layers_are_named_with_what_to_use():
+    from nengo_softlif.keras.converters import check_convertible  # noqa: PLC0415
+
+    inp = tf.keras.Input((8, 8, 2))
+    x = tf.keras.layers.Conv2D(4, 3)(inp)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.MaxPooling2D(2)(x)
+    x = tf.keras.layers.Lambda(lambda t: t * 2, name="custom")(x)
+    model = tf.keras.Model(inp, x)
+    problems = check_convertible(model)
+    assert any(
+        p.startswith("max_pooling2d (MaxPooling2D)") and "AveragePooling2D" in p
+        for p in problems
+    )
+    assert any("custom (Lambda): no converter" in p for p in problems)
+
+
+def test_from_keras_gives_the_same_network_and_outputs(rng):
+    from nengo_softlif.convert import to_hard_rate  # noqa: PLC0415
+    from nengo_softlif.evaluate import evaluate  # noqa: PLC0415
+
+    model, _, _ = _user_model(rng)
+    for layer in model.layers:  # active neurons: rates of tens of Hz
+        if isinstance(layer, nsl_keras.SoftLIF):
+            layer.bias.assign(rng.uniform(1.3, 2.0, layer.bias.shape))
+    net = nsl_keras.from_keras(model)
+    images = rng.uniform(-1, 1, (10, 8 * 8 * 2)).astype(np.float32)
+    expected = model(images.reshape(10, 8, 8, 2)).numpy()
+    result = evaluate(net, images, np.zeros(10, int), backend="nengo")
+    assert np.allclose(result.outputs, expected, atol=1e-5 * np.abs(expected).max())
+    # and back: the package's Keras model of it computes the same
+    again = nsl_keras.keras_model(net)(images).numpy()
+    assert np.allclose(again, expected, atol=1e-5 * np.abs(expected).max())
+    # it runs as spikes on the fast backend; over a long window with a smoothing
+    # synapse the spiking mean is the hard-rate network's output (as in
+    # test_networks.test_spiking_mean_matches_hard_rate_network)
+    import nengo  # noqa: PLC0415
+
+    from nengo_softlif.evaluate import Protocol  # noqa: PLC0415
+
+    hard = evaluate(to_hard_rate(net), images[:3], np.zeros(3, int), backend="nengo")
+    spikes = evaluate(
+        to_spiking(net, synapse=nengo.Alpha(0.05)),
+        images[:3],
+        np.zeros(3, int),
+        Protocol(presentation_time=5.0, t_start=1.0, t_end=5.0, reset=True),
+        backend="fast",
+    )
+    rel = np.linalg.norm(spikes.outputs - hard.outputs) / np.linalg.norm(hard.outputs)
+    assert rel < 0.05, rel
+
+
+def test_from_keras_refuses_layers_without_an_equivalent():
+    inp = tf.keras.Input((8, 8, 2))
+    x = tf.keras.layers.Conv2D(4, 3)(inp)
+    x = tf.keras.layers.MaxPooling2D(2)(x)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(2)(tf.keras.layers.Flatten()(x)))
+    with pytest.raises(
+        TypeError, match="conv2d.*followed by a nengo_softlif.keras.SoftLIF"
+    ):
+        nsl_keras.from_keras(model)
+
+
+def test_paper_model_trained_in_keras_converts_to_the_same_errors():
+    """The MNIST network trained with model.fit: the same static error in nengo-dl."""
+    from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
+    from nengo_softlif.data import load_embedded_mnist  # noqa: PLC0415
+    from nengo_softlif.evaluate import evaluate  # noqa: PLC0415
+
+    data = load_embedded_mnist()
+    train_x = (data.train_images / 255.0).reshape(-1, 28 * 28).astype(np.float32)
+    test_x = (data.test_images[:300] / 255.0).reshape(300, -1).astype(np.float32)
+    model = nsl_keras.paper_model("mnist", noise="gaussian:10")
+    model.compile(
+        tf.keras.optimizers.Adam(1e-3),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(train_x, data.train_labels, epochs=2, batch_size=50, verbose=0)
+    keras_error = np.mean(np.argmax(model(test_x), 1) != data.test_labels[:300])
+    assert keras_error < 0.3  # it learned
+    net = nsl_keras.from_keras(model)
+    assert net.architecture.layers[4].dropout == 0.5  # the MNIST fc layer's
+    result = evaluate(net, test_x, data.test_labels[:300], backend="nengo-dl")
+    assert result.error == pytest.approx(keras_error)
+    nengo_dl = import_nengo_dl()
+    converter = nengo_dl.Converter(model, allow_fallback=False)
+    with nengo_dl.Simulator(
+        converter.net, minibatch_size=100, progress_bar=False
+    ) as sim:
+        out = sim.predict({converter.inputs[model.inputs[0]]: test_x[:, None]})
+    predictions = np.argmax(out[converter.outputs[model.outputs[0]]][:, 0], 1)
+    assert np.mean(predictions != data.test_labels[:300]) == pytest.approx(keras_error)

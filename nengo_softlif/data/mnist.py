@@ -122,13 +122,28 @@ _COMPRESSED_SUFFIXES = ("", ".gz", ".bz2", ".xz")
 
 
 def _find_mnist_file(folder, stem):
+    """The one file of ``stem`` in ``folder`` (raw or compressed), or None.
+
+    Two copies (say a raw file next to its ``.gz``) are used only if they hold
+    the same data; otherwise one is stale and the error names both.
+    """
     # Some mirrors use e.g. "train-images.idx3-ubyte".
-    for base in (stem, stem.replace("-idx", ".idx")):
-        for suffix in _COMPRESSED_SUFFIXES:
-            path = folder / (base + suffix)
-            if path.is_file():
-                return path
-    return None
+    found = [
+        folder / (base + suffix)
+        for base in (stem, stem.replace("-idx", ".idx"))
+        for suffix in _COMPRESSED_SUFFIXES
+        if (folder / (base + suffix)).is_file()
+    ]
+    if len(found) > 1:
+        first = read_idx(found[0])
+        for other in found[1:]:
+            if not np.array_equal(first, read_idx(other)):
+                raise DataError(
+                    f"{found[0]} and {other} are both MNIST's {stem} but hold "
+                    "different data; one of them is stale: delete it (or move it "
+                    "away) and run again"
+                )
+    return found[0] if found else None
 
 
 def load_mnist(data_dir):

@@ -9,6 +9,7 @@ does).
   Keras model with the same parameters) and :func:`.keras_params` (back).
 """
 
+from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)
 from nengo_softlif.keras.layers import (
     LocallyConnected,
     RateNeurons,
@@ -18,8 +19,10 @@ from nengo_softlif.keras.layers import (
 from nengo_softlif.keras.models import (
     KERAS_LAYERS,
     KERAS_NEURONS,
+    from_keras,
     keras_model,
     keras_params,
+    paper_model,
     register_keras_layer,
     register_keras_neurons,
     set_keras_params,
@@ -33,7 +36,9 @@ __all__ = [
     "KERAS_LAYERS",
     "KERAS_NEURONS",
     "keras_model",
+    "from_keras",
     "keras_params",
+    "paper_model",
     "set_keras_params",
     "register_keras_layer",
     "register_keras_neurons",
