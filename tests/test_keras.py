@@ -454,3 +454,29 @@ def test_paper_model_trained_in_keras_converts_to_the_same_errors():
         out = sim.predict({converter.inputs[model.inputs[0]]: test_x[:, None]})
     predictions = np.argmax(out[converter.outputs[model.outputs[0]]][:, 0], 1)
     assert np.mean(predictions != data.test_labels[:300]) == pytest.approx(keras_error)
+
+
+def test_keras_sigma_annealing_callback_reaches_the_end_sigma(rng):
+    from nengo_softlif.keras import SigmaAnnealing, SoftLIF  # noqa: PLC0415
+
+    seen = []
+    inp = tf.keras.Input((4,))
+    layer = SoftLIF(sigma=0.02, bias=1.0, name="neurons")
+    hidden = layer(tf.keras.layers.Dense(4, use_bias=False)(inp))
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(2)(hidden))
+    model.compile("adam", "mse")
+    probe = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_begin=lambda b, logs: seen.append(
+            layer.sigma * float(layer.sigma_scale.numpy())
+        )
+    )
+    model.fit(
+        rng.normal(size=(40, 4)),
+        rng.normal(size=(40, 2)),
+        batch_size=10,
+        epochs=2,
+        verbose=0,
+        callbacks=[SigmaAnnealing(end=0.004), probe],
+    )
+    assert np.allclose(seen, 0.02 * 0.2 ** (np.arange(8) / 7), rtol=1e-5)
+    assert nsl_keras.from_keras(model).neuron_type.sigma == pytest.approx(0.004)

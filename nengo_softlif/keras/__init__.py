@@ -10,6 +10,7 @@ does).
 """
 
 from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)
+from nengo_softlif.keras.callbacks import SigmaAnnealing
 from nengo_softlif.keras.layers import (
     LocallyConnected,
     RateNeurons,
@@ -29,6 +30,7 @@ from nengo_softlif.keras.models import (
 )
 
 __all__ = [
+    "SigmaAnnealing",
     "SoftLIF",
     "RateNeurons",
     "RectifiedLinearRates",

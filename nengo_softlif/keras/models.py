@@ -466,9 +466,21 @@ def from_keras(model, name=None, seed=0):
             pad, i = top, i + 1
             continue
         if kind is tf.keras.layers.AveragePooling2D:
-            if layer.padding != "same" or layer.pool_size[0] != layer.pool_size[1]:
-                raise _unsupported(layer, "use square windows with padding='same'")
-            specs.append(AvgPool(layer.pool_size[0], layer.strides[0]))
+            size, stride = layer.pool_size[0], layer.strides[0]
+            if size != layer.pool_size[1] or stride != layer.strides[1]:
+                raise _unsupported(layer, "use square windows and strides")
+            pool = AveragePoolSparse(shape, size, stride)
+            same = tuple(pool.output_shape) == tuple(
+                int(d) for d in layer.output_shape[1:]
+            ) and (layer.padding == "valid" or pool.same_padding)
+            if not same:
+                raise _unsupported(
+                    layer,
+                    "its windows differ from the package's (which start at the first "
+                    "pixel and are clipped at the far edge); use padding='same' or "
+                    "sizes that tile the image",
+                )
+            specs.append(AvgPool(size, stride))
             values.append(None)
             shape = tuple(int(d) for d in layer.output_shape[1:])
             i += 1
