@@ -10,11 +10,13 @@ softmax cross-entropy, minibatches of 100, on random images:
     nengo network of ensembles and connections simulated by nengo-dl for one step
     per image.
 ``keras``
-    The same architecture written directly in tf.keras: ``Conv2D`` ('same'),
-    ``AveragePooling2D`` ('same', which for these sizes has the package's windows:
-    left-aligned, clipped at the far edge), a locally-connected layer as patches +
-    per-position matmul, ``Dense``; the activation is the package's own TensorFlow
-    soft LIF function with the same noise.
+    The same network as a tf.keras model (:func:`nengo_softlif.keras.keras_model`:
+    the same currents, soft LIF function, noise and read-out), trained with
+    ``model.fit``.
+``keras engine``
+    ``train(..., TrainConfig(engine="keras"))``: that model trained by the
+    package's own loop (exact resume, checkpoints); its step time is its epoch
+    time over the steps.
 
 Each configuration runs in its own subprocess (its peak RSS is its own). The
 first epoch includes graph tracing, so ``--epochs 2`` (default) reports the
@@ -99,7 +101,7 @@ def step_timer():
     return StepTimer()
 
 
-def run_nengo_dl(config):
+def run_train(config):
     """Epoch and step times of the package's training (nengo_softlif.train.train)."""
     import tempfile
 
@@ -107,110 +109,39 @@ def run_nengo_dl(config):
 
     net = _network(config["arch"], config["neuron"], config["noise"])
     images, labels = _data(net.architecture, config["n_images"])
-    timer = step_timer()
+    engine = config.get("engine", "nengo-dl")
+    timer = step_timer() if engine == "nengo-dl" else None
     with tempfile.TemporaryDirectory() as tmp:
         result = train(
             net,
             ArrayData(images, labels),
-            TrainConfig(epochs=config["epochs"], minibatch_size=BATCH),
+            TrainConfig(epochs=config["epochs"], minibatch_size=BATCH, engine=engine),
             checkpoint_path=os.path.join(tmp, "checkpoint.npz"),
             verbose=0,
-            keras_callbacks=[timer],
+            keras_callbacks=[timer] if timer else (),
         )
-    return [h["seconds"] for h in result.history], timer.epochs
-
-
-def keras_model(architecture, lif_params, noise_std, sigma=0.02):
-    """The architecture as a plain tf.keras model (same neurons and noise)."""
-    import tensorflow as tf
-
-    from nengo_softlif.dl import soft_lif_rates_tf
-    from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
-
-    p = lif_params
-
-    def soft_lif(x):
-        j = p.gain * x + p.bias
-        rates = soft_lif_rates_tf(j, sigma, p.tau_rc, p.tau_ref)
-        if noise_std:
-            noisy = tf.maximum(rates + noise_std * tf.random.normal(tf.shape(rates)), 0)
-            noisy = tf.where(j > 1, noisy, rates)
-            rates = rates + tf.stop_gradient(noisy - rates)
-        return p.amplitude * rates
-
-    class Locally(tf.keras.layers.Layer):
-        def __init__(self, spec):
-            super().__init__()
-            self.spec = spec
-
-        def build(self, shape):
-            s = self.spec
-            h, w, c = shape[1:]
-            self.out_hw = (
-                (h + 2 * s.padding - s.kernel) // s.stride + 1,
-                (w + 2 * s.padding - s.kernel) // s.stride + 1,
-            )
-            self.kernel = self.add_weight(
-                shape=(self.out_hw[0] * self.out_hw[1], s.kernel**2 * c, s.filters),
-                initializer="glorot_uniform",
-            )
-
-        def call(self, x):
-            s = self.spec
-            pad = [[0, 0], [s.padding, s.padding], [s.padding, s.padding], [0, 0]]
-            patches = tf.image.extract_patches(
-                tf.pad(x, pad),
-                [1, s.kernel, s.kernel, 1],
-                [1, s.stride, s.stride, 1],
-                [1, 1, 1, 1],
-                "VALID",
-            )
-            n = self.out_hw[0] * self.out_hw[1]
-            patches = tf.reshape(patches, (-1, n, patches.shape[-1]))
-            y = tf.einsum("bpk,pkf->bpf", patches, self.kernel)
-            return tf.reshape(y, (-1,) + self.out_hw + (s.filters,))
-
-    layers = tf.keras.layers
-    inp = layers.Input(tuple(architecture.input_shape))
-    x = inp
-    for spec in architecture.layers:
-        if isinstance(spec, Conv):
-            x = layers.Conv2D(spec.filters, spec.kernel, spec.stride, padding="same")(x)
-            x = layers.Activation(soft_lif)(x)
-        elif isinstance(spec, AvgPool):
-            x = layers.AveragePooling2D(spec.size, spec.stride, padding="same")(x)
-        elif isinstance(spec, LocallyConnected):
-            x = layers.Activation(soft_lif)(Locally(spec)(x))
-        elif isinstance(spec, Dense):
-            x = layers.Activation(soft_lif)(
-                layers.Dense(spec.units)(layers.Flatten()(x))
-            )
-            if spec.dropout:
-                x = layers.Dropout(spec.dropout)(x)
-        elif isinstance(spec, Output):
-            x = layers.Dense(spec.units)(layers.Flatten()(x))
-        else:
-            raise TypeError(f"no keras equivalent written for {spec}")
-    return tf.keras.Model(inp, x)
+    seconds = [h["seconds"] for h in result.history]
+    if timer is None:  # the Keras engine's steps are its whole epoch
+        steps = len(images) // BATCH
+        return seconds, [[s / steps] * steps for s in seconds]
+    return seconds, timer.epochs
 
 
 def run_keras(config):
     """Epoch times of the same network in plain tf.keras."""
     import tensorflow as tf
 
-    from nengo_softlif.networks import ARCHITECTURES
-    from nengo_softlif.neurons import PRESETS
+    from nengo_softlif.keras import keras_model
 
-    architecture = ARCHITECTURES[config["arch"]]()
-    noise_std = float(config["noise"].split(":")[1]) if config["noise"] != "none" else 0
-    model = keras_model(architecture, PRESETS[config["arch"]], noise_std)
+    net = _network(config["arch"], config["neuron"], config["noise"])
+    architecture = net.architecture
+    model = keras_model(net)
     model.compile(
         tf.optimizers.Adam(1e-3),
         tf.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[tf.metrics.sparse_categorical_accuracy],  # as train() reports
     )
     images, labels = _data(architecture, config["n_images"])
-    images = images.reshape((-1,) + tuple(architecture.input_shape))
     seconds = []
     timer = step_timer()
     for _ in range(config["epochs"]):
@@ -229,7 +160,7 @@ def run_keras(config):
 
 
 def worker(config):
-    runner = run_keras if config["backend"] == "keras" else run_nengo_dl
+    runner = run_keras if config["backend"] == "keras" else run_train
     import numpy as np
 
     seconds, steps = runner(config)
@@ -277,6 +208,13 @@ def main(argv=None):
         "keras": dict(base, backend="keras", neuron="softlif", noise="gaussian:10"),
         "nengo-dl": dict(
             base, backend="nengo-dl", neuron="softlif", noise="gaussian:10"
+        ),
+        "keras engine": dict(
+            base,
+            backend="train",
+            engine="keras",
+            neuron="softlif",
+            noise="gaussian:10",
         ),
     }
     if args.ablate:
