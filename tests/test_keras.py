@@ -480,3 +480,32 @@ def test_keras_sigma_annealing_callback_reaches_the_end_sigma(rng):
     )
     assert np.allclose(seen, 0.02 * 0.2 ** (np.arange(8) / 7), rtol=1e-5)
     assert nsl_keras.from_keras(model).neuron_type.sigma == pytest.approx(0.004)
+
+
+def test_a_keras_model_goes_through_checkpoints_sharding_and_loihi(rng, tmp_path):
+    """from_keras gives the package's network: everything else takes it."""
+    from nengo_softlif.checkpoint import load_network, save_checkpoint  # noqa: PLC0415
+    from nengo_softlif.distributed import evaluate_parallel  # noqa: PLC0415
+    from nengo_softlif.evaluate import Protocol, evaluate  # noqa: PLC0415
+
+    model, _, _ = _user_model(rng)
+    net = nsl_keras.from_keras(model)
+    path = tmp_path / "keras.npz"
+    save_checkpoint(path, net, epoch=1)
+    loaded, _ = load_network(path)
+    for key, value in get_params(net).items():
+        assert np.array_equal(value, get_params(loaded)[key]), key
+    images = rng.uniform(0, 1, (4, 8 * 8 * 2)).astype(np.float32)
+    labels = np.arange(4) % 3
+    protocol = Protocol(presentation_time=0.1, t_start=0.05, t_end=0.1)
+    spiking = to_spiking(loaded)
+    one = evaluate(spiking, images, labels, protocol, backend="fast")
+    two = evaluate_parallel(
+        spiking, images, labels, protocol, workers=2, backend="fast"
+    )
+    assert np.array_equal(one.outputs, two.outputs)
+    pytest.importorskip("nengo_loihi")
+    chip = evaluate(spiking, images, labels, protocol, backend="loihi")
+    assert (
+        chip.outputs.shape == one.outputs.shape and chip.synaptic_events_per_image > 0
+    )
