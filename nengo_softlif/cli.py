@@ -68,6 +68,15 @@ def _add_common(parser):
         "--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show everything, TensorFlow's start-up messages included",
+    )
+    loud.add_argument(
+        "--quiet", action="store_true", help="show only the result (no progress)"
+    )
 
 
 def _add_data(parser, required=True):
@@ -356,7 +365,7 @@ def cmd_train(args):
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.experiment import train_task
     from nengo_softlif.tasks import get_task
-    from nengo_softlif.train import TrainConfig
+    from nengo_softlif.train import TrainConfig, epoch_summary
 
     task, dataset = get_task(args.task), _load(args)
     config = TrainConfig(
@@ -378,7 +387,7 @@ def cmd_train(args):
         args.out,
         config,
         _experiment_config(args),
-        verbose=0 if args.json else 1,
+        verbose=_verbosity(args),
         max_epochs=args.epochs_this_run,
     )
     record = {
@@ -390,11 +399,9 @@ def cmd_train(args):
     if args.json:
         print(json.dumps(record, indent=2))
     else:
-        for h in result.history:
-            print(
-                f"epoch {h['epoch']:>3}  loss {h['loss']:.4f}  accuracy {h['accuracy']:.4f}  "
-                f"{h['seconds']:.0f} s"
-            )
+        if args.quiet:  # the epochs were not shown as they finished
+            for h in result.history:
+                print(epoch_summary(h, args.epochs))
         print(f"checkpoint: {record['checkpoint']}")
         done = result.history[-1]["epoch"] if result.history else 0
         if result.epochs_run == 0:
@@ -439,7 +446,7 @@ def cmd_evaluate(args):
         checkpoint,
         _experiment_config(args),
         protocol=protocol,
-        progress=not args.json,
+        progress=_verbosity(args) > 0,
     )
     _print_table(record, args.json)
     return record
@@ -461,8 +468,8 @@ def cmd_demo(args):
         args.out,
         TrainConfig(epochs=args.epochs, seed=args.seed),
         ExperimentConfig(n_test=args.n_test),
-        verbose=0 if args.json else 2,
-        progress=not args.json,
+        verbose=2 if _verbosity(args) else 0,
+        progress=_verbosity(args) > 0,
     )
     record["figures"] = _demo_figures(record, args.out)
     record["total_wall_time_s"] = time.perf_counter() - start
@@ -514,7 +521,7 @@ def cmd_reproduce(args):
         seed=args.seed,
         eval_minibatch=args.eval_minibatch,
         workers=args.workers,
-        verbose=0 if args.json else 1,
+        verbose=_verbosity(args),
         recipe=args.recipe,
     )
     if args.json:
@@ -530,6 +537,11 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "reproduce": cmd_reproduce,
 }
+
+
+def _verbosity(args):
+    """0 for --json and --quiet, else 1 (progress on a terminal, a line per epoch)."""
+    return 0 if args.json or args.quiet else 1
 
 
 def check_args(args):
@@ -611,6 +623,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         check_args(args)
+        if not args.verbose:
+            from nengo_softlif.console import quiet_tensorflow  # noqa: PLC0415
+
+            quiet_tensorflow()
         COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)

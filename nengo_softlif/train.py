@@ -7,9 +7,9 @@ TensorFlow is imported only when :func:`train` runs.
 
 import dataclasses
 import importlib
-import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -199,6 +199,16 @@ class ArrayData:
         return flat, self.labels
 
 
+def epoch_summary(entry, epochs):
+    """One line for a finished epoch (a history entry of :func:`train`)."""
+    accuracy = entry.get("accuracy")
+    accuracy = "" if accuracy is None else f"  accuracy {accuracy:.4f}"
+    return (
+        f"epoch {entry['epoch']:>3}/{epochs}  loss {entry['loss']:.4f}{accuracy}  "
+        f"lr {entry['learning_rate']:.2e}  {entry['seconds']:.0f} s"
+    )
+
+
 def make_optimizer(tf, config):
     """The ``tf.keras`` optimizer of a `.TrainConfig` (learning rate set per step)."""
     options = {"learning_rate": config.learning_rate}
@@ -359,11 +369,12 @@ class NengoDLEngine:
         set_lr = tf.keras.callbacks.LambdaCallback(
             on_train_batch_begin=lambda step, logs=None: lr.assign(lr_at(step))
         )
+        live = verbose == 1 and sys.stdout.isatty()  # Keras's bar: terminals only
         fit = sim.fit(
             {net.inp: images[:, None, :]},
             {net.out_probe: labels[:, None, None]},
             epochs=1,
-            verbose=verbose,
+            verbose=1 if live else 0,
             callbacks=[set_lr]
             + [c for c in step_callbacks if c is not None]
             + list(keras_callbacks),
@@ -426,7 +437,8 @@ def train(
         With ``engine="keras"`` a callback needs a ``sigma_for_step`` method (as
         `.SigmaAnnealing` has).
     verbose : int
-        0 silent, 1 progress, 2 one line per epoch.
+        0 silent; 1 a progress line on a terminal and one line per finished
+        epoch; 2 one line per finished epoch only.
     keras_callbacks : sequence of ``tf.keras.callbacks.Callback``
         Passed to every ``sim.fit`` (nengo-dl engine only).
     max_epochs : int, optional
@@ -574,7 +586,7 @@ def _train(
                     settings=settings,
                 )
             if verbose:
-                print(json.dumps(entry), flush=True)
+                print(epoch_summary(entry, config.epochs), flush=True)
     finally:  # also on errors: e.g. SigmaAnnealing resets nengo-dl's sigma scale
         if engine is not None:
             engine.close()

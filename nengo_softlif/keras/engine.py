@@ -12,6 +12,7 @@ depends only on ``(seed, epoch)``, and the learning rate only on the step.
 import numpy as np
 
 from nengo_softlif.anneal import set_sigma
+from nengo_softlif.console import Progress
 from nengo_softlif.keras.layers import SoftLIF
 from nengo_softlif.keras.models import keras_model, keras_params
 from nengo_softlif.train import make_optimizer, optimizer_state, set_optimizer_state
@@ -100,7 +101,11 @@ class KerasEngine:
         steps = len(images) // batch
         labels = labels.astype(np.int64)
         losses, accuracies, sigma = [], [], None
-        progress = _Progress(steps, epoch) if verbose == 1 else None
+        progress = (
+            Progress(steps * batch, f"epoch {epoch + 1}/{self.config.epochs}", "images")
+            if verbose == 1
+            else None
+        )
         for i in range(steps):
             for annealer in annealers:
                 sigma = annealer.sigma_for_step(epoch, i, steps, self.net)
@@ -110,8 +115,14 @@ class KerasEngine:
             loss, acc = self._step(x, y, tf.constant(lr_at(i), tf.float32))
             losses.append(loss)
             accuracies.append(acc)
-            if progress is not None:
-                progress.update(i + 1)
+            if progress is not None and progress.live:
+                progress.update(
+                    (i + 1) * batch,
+                    loss=float(np.mean([float(v) for v in losses[-20:]])),
+                    accuracy=float(np.mean([float(v) for v in accuracies[-20:]])),
+                )
+        if progress is not None:
+            progress.close()
         if sigma is not None:
             set_sigma(self.net, sigma)
         return {
@@ -127,19 +138,3 @@ class KerasEngine:
 
     def close(self):
         pass
-
-
-class _Progress:
-    """A one-line progress count for a terminal (``verbose=1``)."""
-
-    def __init__(self, steps, epoch):
-        self.steps, self.epoch = steps, epoch
-
-    def update(self, done):
-        if done == self.steps or done % 20 == 0:
-            end = "\n" if done == self.steps else ""
-            print(
-                f"\repoch {self.epoch + 1}: step {done}/{self.steps}",
-                end=end,
-                flush=True,
-            )

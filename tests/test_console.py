@@ -1,0 +1,65 @@
+"""What the command line shows: no TensorFlow start-up noise, one line per epoch."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nengo_softlif.console import STARTUP_NOISE, Progress, filtered_stderr
+
+pytest.importorskip("tensorflow")
+
+
+def test_filtered_stderr_drops_only_the_startup_noise(capfd):
+    with filtered_stderr():
+        os.write(2, b"E0000 cuda_dnn.cc] Unable to register cuDNN factory: ...\n")
+        os.write(2, b"W py_utils.cc:38] TF-TRT Warning: Could not find TensorRT\n")
+        os.write(2, b"a message that matters\n")
+    err = capfd.readouterr().err
+    assert err == "a message that matters\n"
+
+
+def test_progress_is_silent_when_not_a_terminal(tmp_path):
+    with open(tmp_path / "log", "w", encoding="utf-8") as f:
+        progress = Progress(100, "epoch 1/2", stream=f)
+        for i in range(100):
+            progress.update(i + 1, loss=0.5)
+        progress.close()
+    assert (tmp_path / "log").read_text() == ""
+
+
+def _train(tmp_path, *extra):
+    out = tmp_path / "run"
+    args = ["train", "--task", "mnist-sample", "--train-images", "200"]
+    args += ["--epochs", "2", "--engine", "keras", "--out", str(out), *extra]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-m", "nengo_softlif.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+
+
+def test_train_console_is_quiet_and_one_line_per_epoch(tmp_path):
+    result = _train(tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not any(STARTUP_NOISE.search(line) for line in result.stderr.splitlines())
+    assert "No GPU support detected" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines[:2]] == ["1/2", "2/2"]
+    assert lines[2].startswith("checkpoint: ") and len(lines) == 3
+    assert "\r" not in result.stdout  # no progress bar in a log file
+
+
+def test_quiet_and_verbose(tmp_path):
+    quiet = _train(tmp_path, "--quiet")
+    assert quiet.returncode == 0
+    assert quiet.stdout.splitlines()[-1].startswith("checkpoint: ")
+    verbose = _train(tmp_path / "v", "--verbose")
+    assert verbose.returncode == 0
+    # everything shown: TensorFlow's own start-up lines reach the terminal
+    assert any(STARTUP_NOISE.search(line) for line in verbose.stderr.splitlines())
