@@ -240,10 +240,10 @@ def load_checkpoint(path):
             f"(this version, {version}, reads format {FORMAT}); upgrade nengo-softlif "
             "to load it"
         )
-    params = {
+    params = {  # "__" keys are not parameters (training state, preprocessing)
         k: v.astype(np.float32) if v.dtype == np.float16 else v  # shipped networks
         for k, v in arrays.items()
-        if not k.startswith(_TRAIN_PREFIX)
+        if not k.startswith("__")
     }
     return params, meta
 

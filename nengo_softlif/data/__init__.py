@@ -33,7 +33,7 @@ One module per idea: :mod:`~nengo_softlif.data.dataset` (the container),
 Everything public is importable from ``nengo_softlif.data``.
 """
 
-from nengo_softlif.data.cifar import load_cifar10
+from nengo_softlif.data.cifar import load_cifar10, load_cifar10_sample
 from nengo_softlif.data.dataset import (
     CIFAR10_CLASSES,
     DATA_DIR_HINT,
@@ -65,6 +65,7 @@ __all__ = [
     "load_cifar10",
     "load_dataset",
     "load_embedded_mnist",
+    "load_cifar10_sample",
     "load_image_folder",
     "load_mnist",
     "mean_image",

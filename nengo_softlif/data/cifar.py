@@ -268,3 +268,24 @@ def load_cifar10(data_dir, cache_dir=None, *, order="interleave"):
         params,
         lambda: _load_cifar10_uncached(kind, source, order),
     )
+
+
+def load_cifar10_sample():
+    """The 100 CIFAR-10 test images shipped with the package.
+
+    The first 100 images of the test set, in the interleaved class order of
+    :func:`load_cifar10` (10 of each class); see ``nengo_softlif/datasets/README.md``.
+    Enough to run a trained network (such as the shipped one,
+    :func:`nengo_softlif.pretrained.load_pretrained`) on real images offline.
+
+    Returns
+    -------
+    images : ndarray of uint8, shape (100, 32, 32, 3)
+    labels : ndarray of int64, shape (100,)
+    """
+    from nengo_softlif.data.packaged import read_packaged  # noqa: PLC0415
+
+    arrays = read_packaged(
+        "cifar10_sample.npz", ("test_images", "test_labels"), "CIFAR-10 sample"
+    )
+    return arrays["test_images"], arrays["test_labels"].astype(np.int64)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
-import io
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from nengo_softlif.data.dataset import (
     Dataset,
     existing_data_path,
 )
+from nengo_softlif.data.packaged import read_packaged
 
 _MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -246,34 +245,11 @@ def load_embedded_mnist():
     DataError
         If the packaged file is missing or damaged (reinstall the package).
     """
-    filename = "mnist_sample.npz"
-    try:
-        resource = importlib.resources.files("nengo_softlif.datasets")
-        resource = resource.joinpath(filename)
-        where = str(resource)
-        payload = resource.read_bytes()
-    except (OSError, ModuleNotFoundError) as e:
-        raise DataError(
-            f"the embedded MNIST sample nengo_softlif/datasets/{filename} could not "
-            f"be read ({type(e).__name__}: {e}); reinstall nengo_softlif (the file "
-            "is package data and must be installed with it)"
-        ) from e
-    try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            arrays = {
-                key: z[key]
-                for key in (
-                    "train_images",
-                    "train_labels",
-                    "test_images",
-                    "test_labels",
-                )
-            }
-    except (OSError, ValueError, KeyError, EOFError) as e:
-        raise DataError(
-            f"the embedded MNIST sample {where} is damaged ({type(e).__name__}: "
-            f"{e}); reinstall nengo_softlif"
-        ) from e
+    arrays = read_packaged(
+        "mnist_sample.npz",
+        ("train_images", "train_labels", "test_images", "test_labels"),
+        "MNIST sample",
+    )
     for split in ("train", "test"):
         arrays[f"{split}_images"] = arrays[f"{split}_images"][..., None]
         arrays[f"{split}_labels"] = arrays[f"{split}_labels"].astype(np.int64)

@@ -17,9 +17,17 @@ import numpy as np
 
 from nengo_softlif.atomic import atomic_open
 
-__all__ = ["PRETRAINED", "pretrained_path", "load_pretrained", "export_pretrained"]
+__all__ = [
+    "PRETRAINED",
+    "pretrained_path",
+    "load_pretrained",
+    "pretrained_preprocessing",
+    "export_pretrained",
+    "file_md5",
+]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_PREPROCESS = "__preprocess__."
 
 #: Name -> file name of the shipped networks (in this folder).
 PRETRAINED = {"cifar10": "cifar10.npz"}
@@ -79,7 +87,24 @@ def file_md5(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def export_pretrained(checkpoint, out, provenance, dtype=np.float16):
+def pretrained_preprocessing(name):
+    """Arrays the shipped network's inputs are prepared with (e.g. ``mean_image``).
+
+    Returns
+    -------
+    dict of str -> ndarray
+    """
+    with np.load(pretrained_path(name), allow_pickle=False) as data:
+        return {
+            k[len(_PREPROCESS) :]: data[k]
+            for k in data.files
+            if k.startswith(_PREPROCESS)
+        }
+
+
+def export_pretrained(
+    checkpoint, out, provenance, dtype=np.float16, preprocessing=None
+):
     """Write a compact copy of a checkpoint for shipping.
 
     Parameters
@@ -93,6 +118,9 @@ def export_pretrained(checkpoint, out, provenance, dtype=np.float16):
         checksum, measured errors).
     dtype : numpy dtype
         Storage type of the parameters (float16 halves float32's size).
+    preprocessing : dict of str -> ndarray, optional
+        What inputs are prepared with (the training set's ``mean_image``), read
+        back by :func:`pretrained_preprocessing`.
     """
     from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
 
@@ -100,6 +128,8 @@ def export_pretrained(checkpoint, out, provenance, dtype=np.float16):
     meta = dict(meta, provenance=provenance)
     meta["state"] = {k: v for k, v in meta["state"].items() if k != "history"}
     arrays = {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
+    for key, value in (preprocessing or {}).items():
+        arrays[_PREPROCESS + key] = np.asarray(value, dtype=np.float32)
     arrays["__meta__"] = np.array(json.dumps(meta))
     with atomic_open(out) as f:
         np.savez_compressed(f, **arrays)

@@ -1,0 +1,48 @@
+"""Shipped data and networks: the CIFAR-10 sample, exporting and loading networks."""
+
+import json
+
+import numpy as np
+
+from nengo_softlif import PRESETS, GaussianNoise
+from nengo_softlif.checkpoint import get_params, load_checkpoint, save_checkpoint
+from nengo_softlif.data import load_cifar10_sample
+from nengo_softlif.networks import build_network
+from nengo_softlif.pretrained import export_pretrained
+
+
+def test_cifar10_sample_is_ten_of_each_class():
+    images, labels = load_cifar10_sample()
+    assert images.shape == (100, 32, 32, 3) and images.dtype == np.uint8
+    assert np.array_equal(np.bincount(labels), np.full(10, 10))
+    assert 0.35 < images.mean() / 255 < 0.6  # real photographs, not blank
+
+
+def test_export_keeps_the_network_within_float16(tmp_path):
+    from architectures import TINY  # noqa: PLC0415
+
+    preset = PRESETS["cifar10"]
+    net = build_network(TINY, preset.soft_lif(noise=GaussianNoise(10)), preset, seed=3)
+    checkpoint = tmp_path / "ck.npz"
+    save_checkpoint(
+        checkpoint, net, training_state={"optimizer": [np.ones(3)]}, epoch=4
+    )
+    out = tmp_path / "shipped.npz"
+    mean = np.random.default_rng(0).uniform(size=(8, 8, 2))
+    export_pretrained(
+        checkpoint,
+        out,
+        {"command": "x", "epochs": 4},
+        preprocessing={"mean_image": mean},
+    )
+    params, meta = load_checkpoint(out)
+    assert meta["provenance"] == {"command": "x", "epochs": 4}
+    assert meta["state"]["epoch"] == 4
+    for key, value in get_params(net).items():
+        assert params[key].dtype == np.float32
+        assert np.allclose(params[key], value, rtol=1e-3, atol=1e-4), key
+    with np.load(out) as data:
+        assert not any(k.startswith("__train__") for k in data.files)
+        assert np.allclose(data["__preprocess__.mean_image"], mean, atol=1e-6)
+        assert json.loads(str(data["__meta__"]))["format"] == 1
+    assert out.stat().st_size < checkpoint.stat().st_size
