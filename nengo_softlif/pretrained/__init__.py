@@ -124,10 +124,24 @@ def export_pretrained(
     """
     from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
 
+    from nengo_softlif.layers import AvgPool  # noqa: PLC0415
+    from nengo_softlif.networks import Architecture  # noqa: PLC0415
+
     params, meta = load_checkpoint(checkpoint)
+    architecture = Architecture.from_dict(meta["architecture"])
+    fixed = {  # the pools' averages stay exact
+        f"{name}.weights"
+        for name, spec in zip(
+            architecture.layer_names(), architecture.layers, strict=True
+        )
+        if isinstance(spec, AvgPool)
+    }
     meta = dict(meta, provenance=provenance)
     meta["state"] = {k: v for k, v in meta["state"].items() if k != "history"}
-    arrays = {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
+    arrays = {
+        k: np.asarray(v, dtype=np.float32 if k in fixed else dtype)
+        for k, v in params.items()
+    }
     for key, value in (preprocessing or {}).items():
         arrays[_PREPROCESS + key] = np.asarray(value, dtype=np.float32)
     arrays["__meta__"] = np.array(json.dumps(meta))
