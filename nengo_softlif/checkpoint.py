@@ -19,6 +19,7 @@ import nengo
 import numpy as np
 from nengo.transforms import SparseMatrix
 
+from nengo_softlif import registry
 from nengo_softlif.atomic import atomic_open
 from nengo_softlif.version import version
 
@@ -30,6 +31,8 @@ __all__ = [
     "load_checkpoint",
     "load_training_state",
     "load_network",
+    "NEURON_TYPES",
+    "register_neuron_type",
 ]
 
 _META_KEY = "__meta__"
@@ -265,23 +268,50 @@ def load_training_state(path):
     return {g: [v[i] for i in sorted(v)] for g, v in state.items()}
 
 
+#: Neuron types a checkpoint can name, by class name (extend with
+#: :func:`register_neuron_type`; types registered with
+#: :func:`nengo_softlif.convert.register_spiking_equivalent` or in
+#: ``HARD_EQUIVALENTS`` are found too).
+NEURON_TYPES = {}
+
+
+def register_neuron_type(neuron_class):
+    """Let checkpoints of networks with ``neuron_class`` neurons be loaded back.
+
+    Returns the class, so this works as a decorator. Warns when another class of
+    the same name is replaced.
+    """
+    return registry.add(
+        NEURON_TYPES, neuron_class.__name__, neuron_class, "checkpoint neuron type"
+    )
+
+
 def _neuron_types():
     # pylint: disable=import-outside-toplevel
+    from nengo_softlif.convert import HARD_EQUIVALENTS, SPIKING_EQUIVALENTS
     from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
     from nengo_softlif.refractory_relu import (
         RefractoryRectifiedLinear,
         SoftRefractoryRectifiedLinear,
     )
 
-    return {
-        "SoftLIFRate": SoftLIFRate,
-        "RectifiedLinear": RectifiedLinear,
-        "SoftRefractoryRectifiedLinear": SoftRefractoryRectifiedLinear,
-        "RefractoryRectifiedLinear": RefractoryRectifiedLinear,
-        "LIFRate": nengo.LIFRate,
-        "LIF": nengo.LIF,
-        "SpikingRectifiedLinear": nengo.SpikingRectifiedLinear,
+    types = {
+        cls.__name__: cls
+        for cls in (
+            SoftLIFRate,
+            RectifiedLinear,
+            SoftRefractoryRectifiedLinear,
+            RefractoryRectifiedLinear,
+            nengo.LIFRate,
+            nengo.LIF,
+            nengo.SpikingRectifiedLinear,
+        )
     }
+    # rate types a user made convertible: their names are in the registries
+    for known in (SPIKING_EQUIVALENTS, HARD_EQUIVALENTS):
+        types.update({cls.__name__: cls for cls in known})
+    types.update(NEURON_TYPES)
+    return types
 
 
 def describe_neuron_type(neuron_type):

@@ -4,6 +4,7 @@ import warnings
 
 import nengo
 
+from nengo_softlif import registry
 from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
 from nengo_softlif.refractory_relu import (
     RefractoryRectifiedLinear,
@@ -83,7 +84,7 @@ def register_spiking_equivalent(rate_type, make_spiking):
     make_spiking : callable
         ``make_spiking(rate_neuron) -> spiking_neuron`` with the same parameters.
     """
-    SPIKING_EQUIVALENTS[rate_type] = make_spiking
+    registry.add(SPIKING_EQUIVALENTS, rate_type, make_spiking, "spiking equivalent")
 
 
 def to_spiking(network, synapse=nengo.Alpha(0.005), neuron_types=None):

@@ -20,6 +20,7 @@ import time
 import nengo
 import numpy as np
 
+from nengo_softlif import registry
 from nengo_softlif.convert import copy_network
 from nengo_softlif.layers import (
     AvgPool,
@@ -210,8 +211,7 @@ def register_backend(name):
     """Decorator: register an evaluation backend under ``name``."""
 
     def register(run):
-        BACKENDS[name] = run
-        return run
+        return registry.add(BACKENDS, name, run, "evaluation backend")
 
     return register
 

@@ -21,6 +21,7 @@ import math
 import nengo
 import numpy as np
 
+from nengo_softlif import registry
 from nengo_softlif.compat import set_trainable
 from nengo_softlif.local import (
     AveragePoolSparse,
@@ -172,8 +173,7 @@ def register_layer(spec_type):
     """Decorator: register the builder of a layer spec type."""
 
     def register(builder):
-        LAYER_BUILDERS[spec_type] = builder
-        return builder
+        return registry.add(LAYER_BUILDERS, spec_type, builder, "layer builder")
 
     return register
 

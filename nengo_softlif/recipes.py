@@ -17,8 +17,8 @@ New recipes are added with :func:`register_recipe`.
 """
 
 import dataclasses
-import warnings
 
+from nengo_softlif import registry
 from nengo_softlif.train import TrainConfig
 
 __all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe"]
@@ -63,10 +63,7 @@ RECIPES = {}
 
 def register_recipe(recipe):
     """Add a `.Recipe` to :data:`RECIPES` (warns when it replaces one)."""
-    if recipe.name in RECIPES and RECIPES[recipe.name] != recipe:
-        warnings.warn(f"Overwriting the training recipe {recipe.name!r}", stacklevel=2)
-    RECIPES[recipe.name] = recipe
-    return recipe
+    return registry.add(RECIPES, recipe.name, recipe, "training recipe")
 
 
 def get_recipe(name):

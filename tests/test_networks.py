@@ -246,3 +246,54 @@ def test_checkpoint_neuron_description_falls_back_to_the_lif_setting(tmp_path):
     np.savez(path, **arrays)
     loaded, _ = load_network(path)
     assert loaded.neuron_type.amplitude == 0.063 and loaded.neuron_type.tau_rc == 0.05
+
+
+class ScaledRectifiedLinear(nengo.RectifiedLinear):
+    """A user's own rate neuron (for the checkpoint registry tests)."""
+
+
+def test_a_registered_user_neuron_type_is_saved_and_loaded_back(tmp_path):
+    from nengo_softlif.checkpoint import load_network, save_checkpoint  # noqa: PLC0415
+    from nengo_softlif.convert import (  # noqa: PLC0415
+        SPIKING_EQUIVALENTS,
+        register_spiking_equivalent,
+    )
+
+    register_spiking_equivalent(
+        ScaledRectifiedLinear, lambda n: nengo.SpikingRectifiedLinear(n.amplitude)
+    )
+    try:
+        net = build_network(TINY, ScaledRectifiedLinear(amplitude=0.5), "mnist", seed=1)
+        path = tmp_path / "user.npz"
+        save_checkpoint(path, net, epoch=1)
+        loaded, _ = load_network(path)
+        assert type(loaded.neuron_type) is ScaledRectifiedLinear
+        assert loaded.neuron_type.amplitude == 0.5
+        assert all(
+            type(e.neuron_type) is ScaledRectifiedLinear for e in loaded.all_ensembles
+        )
+    finally:
+        SPIKING_EQUIVALENTS.pop(ScaledRectifiedLinear)
+
+
+def test_register_neuron_type_makes_a_type_loadable(tmp_path):
+    from nengo_softlif.checkpoint import (  # noqa: PLC0415
+        NEURON_TYPES,
+        CheckpointError,
+        load_network,
+        register_neuron_type,
+        save_checkpoint,
+    )
+
+    class OtherRate(nengo.RectifiedLinear):
+        pass
+
+    net = build_network(TINY, OtherRate(), "mnist", seed=1)
+    save_checkpoint(tmp_path / "o.npz", net)
+    with pytest.raises(CheckpointError, match="'OtherRate' is unknown"):
+        load_network(tmp_path / "o.npz")
+    register_neuron_type(OtherRate)
+    try:
+        assert type(load_network(tmp_path / "o.npz")[0].neuron_type) is OtherRate
+    finally:
+        NEURON_TYPES.pop("OtherRate")

@@ -12,10 +12,9 @@ Keras layer factory in :data:`KERAS_NEURONS`; both registries are extended with
 :func:`register_keras_layer` and :func:`register_keras_neurons`.
 """
 
-import warnings
-
 import numpy as np
 
+from nengo_softlif import registry
 from nengo_softlif.keras.layers import (
     LocallyConnected,
     RectifiedLinearRates,
@@ -55,12 +54,6 @@ KERAS_LAYERS = {}
 KERAS_NEURONS = {}
 
 
-def _register(registry, key, value, what):
-    if key in registry and registry[key] is not value:
-        warnings.warn(f"Overwriting the Keras {what} of {key.__name__}", stacklevel=3)
-    registry[key] = value
-
-
 def register_keras_layer(spec_type):
     """Decorator: register the Keras adapter class of a layer spec type.
 
@@ -71,8 +64,7 @@ def register_keras_layer(spec_type):
     """
 
     def register(adapter):
-        _register(KERAS_LAYERS, spec_type, adapter, "layer adapter")
-        return adapter
+        return registry.add(KERAS_LAYERS, spec_type, adapter, "Keras layer adapter")
 
     return register
 
@@ -81,8 +73,7 @@ def register_keras_neurons(neuron_type):
     """Decorator: register the Keras layer factory of a rate neuron type."""
 
     def register(factory):
-        _register(KERAS_NEURONS, neuron_type, factory, "neuron layer")
-        return factory
+        return registry.add(KERAS_NEURONS, neuron_type, factory, "Keras neuron layer")
 
     return register
 

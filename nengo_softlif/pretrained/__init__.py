@@ -123,7 +123,6 @@ def export_pretrained(
         back by :func:`pretrained_preprocessing`.
     """
     from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
-
     from nengo_softlif.layers import AvgPool  # noqa: PLC0415
     from nengo_softlif.networks import Architecture  # noqa: PLC0415
 
