@@ -118,6 +118,12 @@ def _add_training(parser):
         help="anneal sigma geometrically to END over training (every step)",
     )
     parser.add_argument(
+        "--hard-forward",
+        action="store_true",
+        help="hard LIF rates in the forward pass, the soft derivative for the "
+        "gradient (the trained network is the one that spikes, on average)",
+    )
+    parser.add_argument(
         "--anneal-per-epoch",
         action="store_true",
         help="with --anneal-sigma: change sigma once per epoch, not every step",
@@ -357,6 +363,7 @@ def _experiment_config(args):
         workers=getattr(args, "workers", 1),
         anneal_to=getattr(args, "anneal_sigma", None),
         anneal_per_step=not getattr(args, "anneal_per_epoch", False),
+        hard_forward=getattr(args, "hard_forward", False),
     )
 
 

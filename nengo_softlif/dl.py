@@ -44,6 +44,8 @@ from tensorflow.python.framework import smart_cond  # noqa: E402
 
 __all__ = [
     "soft_lif_rates_tf",
+    "hard_lif_rates_tf",
+    "surrogate_lif_rates_tf",
     "SIGMA_SCALE",
     "TrainingNoiseMixin",
     "SoftLIFRateBuilder",
@@ -74,12 +76,34 @@ def soft_lif_rates_tf(J, sigma, tau_rc, tau_ref):
     same asymptotic form below the threshold so that neither the rates nor their
     gradients overflow or produce NaN, for any J.
     """
+    sigma = tf.cast(sigma, J.dtype)
     x = (J - 1.0) / sigma
     safe = tf.maximum(x, _ASYMPTOTIC_X)
     log_softplus = tf.where(x > _ASYMPTOTIC_X, tf.math.log(tf.nn.softplus(safe)), x)
     log_rho = tf.math.log(sigma) + log_softplus
     log_term = tf.math.log1p(tf.exp(log_rho)) - log_rho
     return 1.0 / (tau_ref + tau_rc * log_term)
+
+
+def hard_lif_rates_tf(J, tau_rc, tau_ref):
+    """LIF rates in Hz (amplitude 1; 0 up to the threshold) for a tensor ``J``."""
+    j = J - 1.0
+    safe = tf.where(j > 0, j, tf.ones_like(j))
+    return tf.where(
+        j > 0, 1.0 / (tau_ref + tau_rc * tf.math.log1p(1.0 / safe)), 0.0 * j
+    )
+
+
+def surrogate_lif_rates_tf(J, sigma, tau_rc, tau_ref, hard=1.0):
+    """Hard LIF rates forward, soft LIF gradient backward (where ``hard`` is 1).
+
+    ``hard`` may be a per-neuron 0/1 tensor (a merged group of neuron ops of
+    which only some have ``hard_forward``).
+    """
+    soft = soft_lif_rates_tf(J, sigma, tau_rc, tau_ref)
+    return soft + tf.stop_gradient(
+        hard * (hard_lif_rates_tf(J, tau_rc, tau_ref) - soft)
+    )
 
 
 class TFNoise:
@@ -377,13 +401,20 @@ class SoftLIFRateBuilder(TrainingNoiseMixin, LIFRateBuilder):
         neurons = [op.neurons for op in self.ops]
         sizes = [op.J.shape[0] for op in self.ops]
         self.sigma = signals.op_constant(neurons, sizes, "sigma", signals.dtype)
+        self.hard = (
+            signals.op_constant(neurons, sizes, "hard_forward", signals.dtype)
+            if any(n.hard_forward for n in neurons)
+            else None
+        )
         self.threshold = self.one
         self.build_noise(signals, config)
 
     def rates_hz(self, J):
-        """Clean soft LIF rates before amplitude scaling."""
+        """Clean rates before amplitude scaling (soft, or hard-forward)."""
         sigma = self.sigma * tf.cast(SIGMA_SCALE, self.sigma.dtype)
-        return soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
+        if self.hard is None:
+            return soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
+        return surrogate_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref, self.hard)
 
 
 class RectifiedLinearBuilder(TrainingNoiseMixin, _ReLUBuilder):

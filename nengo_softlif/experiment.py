@@ -66,6 +66,9 @@ class ExperimentConfig:
         annealing; see :class:`nengo_softlif.anneal.SigmaAnnealing`).
     anneal_per_step : bool
         Anneal before every training step (default) rather than every epoch.
+    hard_forward : bool
+        Soft LIF neurons compute the hard LIF rate forward and the soft
+        derivative backward (see `.SoftLIFRate`).
     """
 
     sigma: float = 0.02
@@ -79,6 +82,7 @@ class ExperimentConfig:
     unroll: int = 10
     anneal_to: float | None = None
     anneal_per_step: bool = True
+    hard_forward: bool = False
 
     def __post_init__(self):
         for name in ("n_test", "spiking_n_test"):
@@ -138,7 +142,9 @@ def train_task(
     preset = PRESETS[task.preset] if lif_params is None else lif_params
     if neuron_type is None:
         neuron_type = preset.soft_lif(
-            sigma=config.sigma, noise=parse_noise(config.noise)
+            sigma=config.sigma,
+            noise=parse_noise(config.noise),
+            hard_forward=config.hard_forward,
         )
     if architecture is None:
         architecture = task.build_architecture(dataset)

@@ -4,6 +4,7 @@ import dataclasses
 
 import nengo
 import numpy as np
+from nengo.params import BoolParam
 
 from nengo_softlif.noise import TrainingNoiseParam
 from nengo_softlif.params import FiniteNumberParam
@@ -14,6 +15,7 @@ __all__ = [
     "LIFParams",
     "PRESETS",
     "soft_lif_rates",
+    "hard_lif_rates",
     "soft_lif_derivative",
     "replace_params",
 ]
@@ -58,6 +60,13 @@ def soft_lif_rates(J, sigma, tau_rc, tau_ref, amplitude=1.0):
     # log(1 + 1/rho) = log1p(rho) - log(rho): exact, and finite as rho -> 0
     log_term = np.log1p(rho) - log_rho
     return amplitude / (tau_ref + tau_rc * log_term)
+
+
+def hard_lif_rates(J, tau_rc, tau_ref, amplitude=1.0):
+    """The LIF rate (`nengo.LIFRate`'s) for current ``J``: 0 up to the threshold 1."""
+    j = np.asarray(J, dtype=float) - 1.0
+    safe = np.where(j > 0, j, 1.0)
+    return np.where(j > 0, amplitude / (tau_ref + tau_rc * np.log1p(1.0 / safe)), 0.0)
 
 
 def soft_lif_derivative(J, sigma, tau_rc, tau_ref, amplitude=1.0):
@@ -110,6 +119,10 @@ class SoftLIFRate(nengo.LIFRate):
     noise : `.TrainingNoise` or None
         Noise added to the rates while training in nengo-dl only
         (e.g. ``GaussianNoise(std=10)``); never in inference or in `nengo.Simulator`.
+    hard_forward : bool
+        Compute the hard LIF rate (`nengo.LIFRate`'s) in the forward pass and use
+        the soft LIF derivative only for the gradient (a surrogate gradient): the
+        trained network is then exactly the hard one that spikes.
     initial_state : dict, optional
         As for other nengo neuron types (soft LIF has no state).
 
@@ -124,6 +137,7 @@ class SoftLIFRate(nengo.LIFRate):
     tau_ref = FiniteNumberParam("tau_ref", low=0)
     amplitude = FiniteNumberParam("amplitude", low=0, low_open=True)
     noise = TrainingNoiseParam("noise", optional=True)
+    hard_forward = BoolParam("hard_forward")
 
     def __init__(
         self,
@@ -133,6 +147,7 @@ class SoftLIFRate(nengo.LIFRate):
         amplitude=1.0,
         noise=None,
         initial_state=None,
+        hard_forward=False,
     ):
         super().__init__(
             tau_rc=tau_rc,
@@ -142,6 +157,12 @@ class SoftLIFRate(nengo.LIFRate):
         )
         self.sigma = sigma
         self.noise = noise
+        self.hard_forward = hard_forward
+
+    def _forward(self, J):
+        if self.hard_forward:
+            return hard_lif_rates(J, self.tau_rc, self.tau_ref, self.amplitude)
+        return soft_lif_rates(J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude)
 
     def rates(self, x, gain, bias):
         """Soft LIF rates for inputs ``x`` (noise-free).
@@ -156,16 +177,14 @@ class SoftLIFRate(nengo.LIFRate):
         Returns
         -------
         ndarray
-            ``amplitude`` times the soft LIF rate at ``J = gain * x + bias``.
+            ``amplitude`` times the soft LIF rate at ``J = gain * x + bias`` (the
+            hard LIF rate with ``hard_forward``).
         """
-        J = self.current(x, gain, bias)
-        return soft_lif_rates(J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude)
+        return self._forward(self.current(x, gain, bias))
 
     def step(self, dt, J, output):
-        """Noise-free soft LIF rates (noise acts in nengo-dl training only)."""
-        output[...] = soft_lif_rates(
-            J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude
-        )
+        """Noise-free rates (soft, or hard with ``hard_forward``; no noise here)."""
+        output[...] = self._forward(J)
 
     def derivative(self, x, gain, bias):
         """Derivative of :meth:`rates` with respect to ``x``.
@@ -262,9 +281,11 @@ class LIFParams:
     def _kwargs(self):
         return dict(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude)
 
-    def soft_lif(self, sigma=0.02, noise=None):
+    def soft_lif(self, sigma=0.02, noise=None, hard_forward=False):
         """The `.SoftLIFRate` for training."""
-        return SoftLIFRate(sigma=sigma, noise=noise, **self._kwargs())
+        return SoftLIFRate(
+            sigma=sigma, noise=noise, hard_forward=hard_forward, **self._kwargs()
+        )
 
     def lif_rate(self):
         """The hard `nengo.LIFRate` (the mean rate of the spiking neuron)."""

@@ -274,10 +274,14 @@ def settings_differences(stored, current):
             for key in sorted(set(old) | set(new)):
                 if group == "train_config" and key in RESUMABLE_CHANGES:
                     continue
-                if key not in old and group == "train_config":
+                if key not in old and key in new:
                     # a setting newer than the checkpoint: fine at its default
-                    default = TrainConfig.__dataclass_fields__[key].default
-                    if new[key] == default:
+                    default = (
+                        TrainConfig.__dataclass_fields__[key].default
+                        if group == "train_config"
+                        else None
+                    )
+                    if new[key] in (default, False, None):
                         continue
                 if old.get(key) != new.get(key):
                     diffs.append(

@@ -105,6 +105,7 @@ class ConvertSoftLIF(_NeuronConverter):
             tau_ref=layer.tau_ref,
             amplitude=layer.amplitude,
             noise=layer.noise,
+            hard_forward=layer.hard_forward,
         )
 
 

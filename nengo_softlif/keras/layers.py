@@ -151,6 +151,9 @@ class SoftLIF(RateNeurons):
         Smoothing of the threshold (0.02 in the papers).
     tau_rc, tau_ref : float
         Membrane and refractory time constants (s).
+    hard_forward : bool
+        The hard LIF rate in the forward pass, the soft derivative in the
+        backward pass (see `.SoftLIFRate`).
     amplitude, gain, bias, noise, seed
         See `.RateNeurons`.
 
@@ -168,11 +171,14 @@ class SoftLIF(RateNeurons):
     >>> x = SoftLIF.from_preset("cifar10", noise="gaussian:10")(x)
     """
 
-    def __init__(self, sigma=0.02, tau_rc=0.02, tau_ref=0.002, **kwargs):
+    def __init__(
+        self, sigma=0.02, tau_rc=0.02, tau_ref=0.002, hard_forward=False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.sigma = _finite("sigma", sigma, 0, low_open=True)
         self.tau_rc = _finite("tau_rc", tau_rc, 0, low_open=True)
         self.tau_ref = _finite("tau_ref", tau_ref, 0)
+        self.hard_forward = bool(hard_forward)
 
     @classmethod
     def from_preset(cls, preset, sigma=0.02, noise=None, **kwargs):
@@ -212,11 +218,18 @@ class SoftLIF(RateNeurons):
 
     def rates_hz(self, J):
         sigma = self.sigma * self.sigma_scale
+        if self.hard_forward:
+            return dl.surrogate_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
         return dl.soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
 
     def get_config(self):
         config = super().get_config()
-        config.update(sigma=self.sigma, tau_rc=self.tau_rc, tau_ref=self.tau_ref)
+        config.update(
+            sigma=self.sigma,
+            tau_rc=self.tau_rc,
+            tau_ref=self.tau_ref,
+            hard_forward=self.hard_forward,
+        )
         return config
 
 

@@ -84,6 +84,7 @@ def _soft_lif(neuron_type, lif_params, name, seed):
         sigma=neuron_type.sigma,
         tau_rc=neuron_type.tau_rc,
         tau_ref=neuron_type.tau_ref,
+        hard_forward=neuron_type.hard_forward,
         amplitude=neuron_type.amplitude,
         gain=lif_params.gain,
         bias=lif_params.bias,
@@ -381,6 +382,7 @@ def _neuron_setting(layer):
             tau_ref=layer.tau_ref,
             amplitude=layer.amplitude,
             noise=noise,
+            hard_forward=layer.hard_forward,
         )
         lif = LIFParams(layer.tau_rc, layer.tau_ref, layer.amplitude, layer.gain, 1.0)
     else:
