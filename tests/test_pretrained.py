@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from nengo_softlif import PRESETS, GaussianNoise
 from nengo_softlif.checkpoint import get_params, load_checkpoint, save_checkpoint
@@ -46,3 +47,42 @@ def test_export_keeps_the_network_within_float16(tmp_path):
         assert np.allclose(data["__preprocess__.mean_image"], mean, atol=1e-6)
         assert json.loads(str(data["__meta__"]))["format"] == 1
     assert out.stat().st_size < checkpoint.stat().st_size
+
+
+def test_the_shipped_cifar10_network_classifies_the_shipped_images():
+    import nengo  # noqa: PLC0415
+
+    from nengo_softlif.convert import to_spiking  # noqa: PLC0415
+    from nengo_softlif.data import center_crop, to_float  # noqa: PLC0415
+    from nengo_softlif.evaluate import Protocol, evaluate  # noqa: PLC0415
+    from nengo_softlif.pretrained import (  # noqa: PLC0415
+        load_pretrained,
+        pretrained_path,
+        pretrained_preprocessing,
+    )
+
+    assert pretrained_path("cifar10").endswith("cifar10.npz")
+    net, meta = load_pretrained("cifar10")
+    provenance = meta["provenance"]
+    assert provenance["epochs"] == meta["state"]["epoch"]
+    assert {"train_command", "data_md5", "errors_percent"} <= set(provenance)
+    images, labels = load_cifar10_sample()
+    mean = pretrained_preprocessing("cifar10")["mean_image"]
+    prepared = center_crop(to_float(images), 24) - mean
+    static = evaluate(net, prepared, labels, backend="nengo")
+    assert static.error < 0.35  # 23.7% on the whole test set
+    spikes = evaluate(
+        to_spiking(net, synapse=nengo.Alpha(0.005)),
+        prepared[:10],
+        labels[:10],
+        Protocol(t_start=0.1),
+        backend="fast",
+    )
+    assert np.mean(spikes.predictions == static.predictions[:10]) >= 0.7
+
+
+def test_unknown_pretrained_names_are_refused():
+    from nengo_softlif.pretrained import load_pretrained  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="No pretrained network 'imagenet'"):
+        load_pretrained("imagenet")
