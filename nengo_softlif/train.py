@@ -5,6 +5,7 @@ the training noise of its neurons acts only here (nengo-dl's training phase).
 TensorFlow is imported only when :func:`train` runs.
 """
 
+import contextlib
 import dataclasses
 import importlib
 import math
@@ -454,19 +455,12 @@ def train(
     -------
     TrainResult
     """
-    if checkpoint_path is None:
-        return _train(
-            net,
-            data,
-            config,
-            None,
-            resume,
-            callbacks,
-            verbose,
-            keras_callbacks,
-            max_epochs,
-        )
-    with FileLock(checkpoint_path, what="training into"):
+    lock = (  # one run at a time writes a checkpoint
+        contextlib.nullcontext()
+        if checkpoint_path is None
+        else FileLock(checkpoint_path, what="training into")
+    )
+    with lock:
         return _train(
             net,
             data,
