@@ -631,9 +631,13 @@ def main(argv=None):
     try:
         check_args(args)
         if not args.verbose:
-            from nengo_softlif.console import quiet_tensorflow  # noqa: PLC0415
+            from nengo_softlif.console import (  # noqa: PLC0415
+                quiet_known_warnings,
+                quiet_tensorflow,
+            )
 
             quiet_tensorflow()
+            quiet_known_warnings()
         COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)

@@ -13,7 +13,13 @@ import tempfile
 import time
 import warnings
 
-__all__ = ["quiet_tensorflow", "filtered_stderr", "Progress", "STARTUP_NOISE"]
+__all__ = [
+    "quiet_tensorflow",
+    "quiet_known_warnings",
+    "filtered_stderr",
+    "Progress",
+    "STARTUP_NOISE",
+]
 
 #: Lines TensorFlow 2.15's C++ start-up writes to stderr on a machine without a
 #: GPU (and without TensorRT): none asks the user to do anything.
@@ -74,6 +80,22 @@ def quiet_tensorflow():
         from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
 
         import_nengo_dl()
+
+
+def quiet_known_warnings():
+    """Hide warnings that are expected in this package's runs and ask nothing.
+
+    nengo computes ``max_rates`` and ``intercepts`` of every ensemble from its
+    gain and bias, and warns (twice) when they are not finite; the package's
+    networks set gain and bias directly (neurons start at the threshold), so
+    those values are never used.
+    """
+    warnings.filterwarnings(
+        "ignore", message="Non-finite values detected in `max_rates`"
+    )
+    warnings.filterwarnings(
+        "ignore", message="invalid value encountered in log1p", module="nengo.neurons"
+    )
 
 
 class Progress:

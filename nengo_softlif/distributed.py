@@ -22,7 +22,9 @@ imports the engine.
 """
 
 import math
+import pickle
 import time
+import warnings
 
 import numpy as np
 
@@ -167,12 +169,13 @@ def evaluate_sharded(
     if n_shards is None:
         n_shards = _worker_count(client) or 2
     start = time.perf_counter()
+    payload = pickle.dumps(net)  # once, whatever the number of shards
     if backend in STREAM_BACKENDS:
         shards = stream_shards(len(labels), minibatch_size, n_shards)
         futures = [
             client.submit(
-                evaluate,
-                net,
+                _evaluate_pickled,
+                payload,
                 flat[a:b],
                 labels[a:b],
                 protocol=protocol,
@@ -193,13 +196,33 @@ def evaluate_sharded(
         bounds = np.linspace(0, len(labels), n_shards + 1).round().astype(int)
         futures = [
             client.submit(
-                evaluate, net, flat[a:b], labels[a:b], protocol, backend, **options
+                _evaluate_pickled,
+                payload,
+                flat[a:b],
+                labels[a:b],
+                protocol,
+                backend,
+                **options,
             )
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
             if b > a
         ]
     results = [future.result() for future in futures]
     return merge_results(results, labels, wall_time=time.perf_counter() - start)
+
+
+def _evaluate_pickled(payload, *args, **kwargs):
+    """:func:`evaluate` of a pickled network, on a worker.
+
+    nengo warns, for every node it unpickles, that a node without output takes
+    its ``size_out`` from ``size_in`` (what it should do); unpickling here, inside
+    the task, lets that be silenced once per task instead of printed by every
+    worker.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is being overwritten with")
+        net = pickle.loads(payload)
+    return evaluate(net, *args, **kwargs)
 
 
 def evaluate_parallel(net, images, labels, protocol=None, workers=2, **kwargs):
