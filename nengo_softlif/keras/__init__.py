@@ -7,6 +7,8 @@ does).
   training noise), `.RectifiedLinearRates`, `.LocallyConnected`.
 - :mod:`nengo_softlif.keras.models`: :func:`.keras_model` (a package network as a
   Keras model with the same parameters) and :func:`.keras_params` (back).
+- :mod:`nengo_softlif.keras.network`: :func:`.from_keras` (a sequential Keras
+  model as the package's network).
 """
 
 from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)
@@ -20,7 +22,6 @@ from nengo_softlif.keras.layers import (
 from nengo_softlif.keras.models import (
     KERAS_LAYERS,
     KERAS_NEURONS,
-    from_keras,
     keras_model,
     keras_params,
     paper_model,
@@ -28,6 +29,7 @@ from nengo_softlif.keras.models import (
     register_keras_neurons,
     set_keras_params,
 )
+from nengo_softlif.keras.network import from_keras
 
 __all__ = [
     "SigmaAnnealing",

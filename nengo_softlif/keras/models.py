@@ -6,6 +6,8 @@ currents, neurons, training noise and read-out), with the network's current
 parameters. :func:`keras_params` reads the model's parameters back in the layout
 of :func:`nengo_softlif.checkpoint.get_params`, so that a model trained in Keras
 is the network's trained parameters: the same checkpoint, the same spiking network.
+The other direction, a Keras model as a package network, is
+:func:`nengo_softlif.keras.network.from_keras`.
 
 Each layer spec has an adapter in :data:`KERAS_LAYERS`, and each neuron type a
 Keras layer factory in :data:`KERAS_NEURONS`; both registries are extended with
@@ -43,7 +45,6 @@ __all__ = [
     "keras_model",
     "keras_params",
     "set_keras_params",
-    "from_keras",
     "paper_model",
 ]
 
@@ -359,241 +360,6 @@ def keras_params(model, net):
     return params
 
 
-def _split_dropout(noise):
-    """(noise without its last Dropout component, that dropout's rate or 0)."""
-    from nengo_softlif.noise import Compose, Dropout  # noqa: PLC0415
-
-    parts = [] if noise is None else list(noise.components())
-    if not parts or not isinstance(parts[-1], Dropout):
-        return noise, 0.0
-    rate, rest = parts[-1].rate, parts[:-1]
-    return (None if not rest else rest[0] if len(rest) == 1 else Compose(*rest)), rate
-
-
-def _neuron_setting(layer):
-    """(neuron type, LIFParams-like values, dropout rate) of a Keras neuron layer."""
-    from nengo_softlif.neurons import LIFParams  # noqa: PLC0415
-
-    noise, dropout = _split_dropout(layer.noise)
-    if isinstance(layer, SoftLIF):
-        neuron_type = SoftLIFRate(
-            sigma=layer.sigma * float(layer.sigma_scale.numpy()),
-            tau_rc=layer.tau_rc,
-            tau_ref=layer.tau_ref,
-            amplitude=layer.amplitude,
-            noise=noise,
-            hard_forward=layer.hard_forward,
-        )
-        lif = LIFParams(layer.tau_rc, layer.tau_ref, layer.amplitude, layer.gain, 1.0)
-    else:
-        neuron_type = RectifiedLinear(amplitude=layer.amplitude, noise=noise)
-        lif = LIFParams(0.02, 0.002, layer.amplitude, layer.gain, 0.0)
-    return neuron_type, lif, dropout
-
-
-def _unsupported(layer, why):
-    return TypeError(
-        f"Cannot turn Keras layer {layer.name!r} ({type(layer).__name__}) into the "
-        f"package's network: {why}"
-    )
-
-
-def from_keras(model, name=None, seed=0):
-    """The package network (`.SoftLIFNetwork`) of a sequential tf.keras model.
-
-    The model must be a chain of ``Conv2D`` / ``LocallyConnected2D`` (optionally
-    after ``ZeroPadding2D``) / :class:`.LocallyConnected` / ``Dense`` layers, each
-    followed by one neuron layer (:class:`.SoftLIF` or `.RectifiedLinearRates`,
-    all with the same constants and gain), ``AveragePooling2D`` ('same'),
-    ``Flatten`` and ``Dropout``, and a last ``Dense`` without activation (the
-    read-out). Linear layer biases are folded into the neurons' per-neuron bias
-    (``gain * b + bias``). The result trains, converts to spikes and evaluates on
-    every backend like any network from :func:`nengo_softlif.build_network`.
-
-    Parameters
-    ----------
-    model : tf.keras.Model
-    name : str, optional
-        Architecture name (default: the model's name).
-    seed : int
-        Seed of the nengo network.
-
-    Returns
-    -------
-    SoftLIFNetwork
-
-    Raises
-    ------
-    TypeError
-        Naming the first layer that does not fit, and what to use instead.
-    """
-    from nengo_softlif.checkpoint import get_params, set_params  # noqa: PLC0415
-    from nengo_softlif.networks import Architecture, build_network  # noqa: PLC0415
-
-    layers = [
-        layer
-        for layer in model.layers
-        if not isinstance(layer, tf.keras.layers.InputLayer)
-    ]
-    input_shape = shape = tuple(int(d) for d in model.input_shape[1:])
-    specs, values, neuron, pad = [], [], None, 0
-    i = 0
-    while i < len(layers):
-        layer = layers[i]
-        kind = type(layer)
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if kind is tf.keras.layers.Reshape and not specs:
-            # flat images in, reshaped first (as keras_model's models)
-            input_shape = shape = tuple(int(d) for d in layer.target_shape)
-            i += 1
-            continue
-        if kind in (tf.keras.layers.Flatten, tf.keras.layers.Dropout):
-            i += 1
-            continue
-        if kind is tf.keras.layers.ZeroPadding2D:
-            (top, bottom), (left, right) = layer.padding
-            if not top == bottom == left == right:
-                raise _unsupported(
-                    layer, "only equal padding on all sides is supported"
-                )
-            pad, i = top, i + 1
-            continue
-        if kind is tf.keras.layers.AveragePooling2D:
-            size, stride = layer.pool_size[0], layer.strides[0]
-            if size != layer.pool_size[1] or stride != layer.strides[1]:
-                raise _unsupported(layer, "use square windows and strides")
-            pool = AveragePoolSparse(shape, size, stride)
-            same = tuple(pool.output_shape) == tuple(
-                int(d) for d in layer.output_shape[1:]
-            ) and (layer.padding == "valid" or pool.same_padding)
-            if not same:
-                raise _unsupported(
-                    layer,
-                    "its windows differ from the package's (which start at the first "
-                    "pixel and are clipped at the far edge); use padding='same' or "
-                    "sizes that tile the image",
-                )
-            specs.append(AvgPool(size, stride))
-            values.append(None)
-            shape = tuple(int(d) for d in layer.output_shape[1:])
-            i += 1
-            continue
-        last_dense = kind is tf.keras.layers.Dense and not any(
-            isinstance(later, (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
-            for later in layers[i + 1 :]
-        )
-        if last_dense:
-            if layer.activation not in (None, tf.keras.activations.linear):
-                raise _unsupported(layer, "the read-out Dense layer must be linear")
-            specs.append(Output(layer.units))
-            bias = layer.bias.numpy() if layer.use_bias else np.zeros(layer.units)
-            values.append({"weights": layer.kernel.numpy().T, "bias": bias[:, None]})
-            i += 1
-            continue
-        if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
-            hint = (
-                ""
-                if kind is not tf.keras.layers.MaxPooling2D
-                else "; use AveragePooling2D"
-            )
-            raise _unsupported(
-                layer,
-                "expected a weight layer followed by a nengo_softlif.keras.SoftLIF "
-                f"layer{hint}",
-            )
-        if getattr(layer, "activation", None) not in (
-            None,
-            tf.keras.activations.linear,
-        ):
-            raise _unsupported(
-                layer, "its activation must be linear (the neurons follow)"
-            )
-        setting = _neuron_setting(nxt)
-        if neuron is None:
-            neuron = setting
-        elif setting[0] != neuron[0] or setting[1].gain != neuron[1].gain:
-            raise _unsupported(nxt, "all neuron layers must have the same settings")
-        if setting[2] and kind is not tf.keras.layers.Dense:
-            raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
-        use_bias = getattr(layer, "use_bias", False)
-        if kind is tf.keras.layers.Conv2D:
-            if (
-                pad
-                or layer.strides[0] != layer.strides[1]
-                or layer.dilation_rate != (1, 1)
-            ):
-                raise _unsupported(
-                    layer, "use square strides, no dilation, no ZeroPadding"
-                )
-            k = layer.kernel_size[0]
-            spec = Conv(
-                layer.filters,
-                k,
-                padding=(k - 1) // 2 if layer.padding == "same" else 0,
-                stride=layer.strides[0],
-            )
-            weights = layer.kernel.numpy()
-        elif kind in (tf.keras.layers.LocallyConnected2D, LocallyConnected):
-            if kind is LocallyConnected:
-                k, s, p = layer.kernel_size, layer.stride, layer.padding
-                kernel = layer.kernel.numpy()
-            else:
-                if layer.implementation not in (1, 2):
-                    raise _unsupported(layer, "use implementation=1 or 2")
-                k, s, p = layer.kernel_size[0], layer.strides[0], pad
-                kernel = layer.kernel.numpy()
-            spec = LocallyConnectedSpec(layer.filters, k, padding=p, stride=s)
-            transform = LocallyConnectedSparse(
-                shape, layer.filters, k, stride=s, padding=p
-            )
-            if kind is tf.keras.layers.LocallyConnected2D and layer.implementation == 2:
-                from nengo_softlif.keras.converters import (  # noqa: PLC0415
-                    ConvertKerasLocallyConnected2D,
-                )
-
-                kernel = ConvertKerasLocallyConnected2D._per_pixel(kernel, transform)
-            weights = kernel.ravel()[transform.dense_positions()]
-            pad = 0
-        elif kind is tf.keras.layers.Dense:
-            spec = Dense(layer.units, dropout=setting[2])
-            weights = layer.kernel.numpy().T
-        else:
-            raise _unsupported(layer, "no equivalent layer in nengo_softlif.layers")
-        out_shape = tuple(int(d) for d in nxt.output_shape[1:])
-        bias = (
-            np.zeros(out_shape)
-            if nxt.bias is None
-            else nxt.bias.numpy().reshape(out_shape)
-        )
-        if use_bias:
-            bias = bias + nxt.gain * np.broadcast_to(
-                layer.bias.numpy().reshape(
-                    out_shape
-                    if kind is not tf.keras.layers.Conv2D
-                    else (layer.filters,)
-                ),
-                out_shape,
-            )
-        specs.append(spec)
-        values.append({"weights": weights, "bias": bias.ravel()})
-        shape = out_shape
-        i += 2
-    if not specs or not isinstance(specs[-1], Output):
-        raise TypeError("The model must end in a linear Dense read-out layer")
-    if neuron is None:
-        raise TypeError("The model has no nengo_softlif.keras neuron layer")
-    architecture = Architecture(name or model.name, input_shape, tuple(specs))
-    net = build_network(architecture, neuron[0], neuron[1], seed=seed)
-    params = get_params(net)
-    for layer_name, value in zip(architecture.layer_names(), values, strict=True):
-        for key, array in (value or {}).items():
-            params[f"{layer_name}.{key}"] = np.asarray(array, dtype=float).reshape(
-                params[f"{layer_name}.{key}"].shape
-            )
-    set_params(net, params)
-    return net
-
-
 def paper_model(task, sigma=0.02, noise="gaussian:10", seed=0):
     """One of the papers' networks as a tf.keras model (Glorot-initialised).
 
@@ -613,7 +379,7 @@ def paper_model(task, sigma=0.02, noise="gaussian:10", seed=0):
     -------
     tf.keras.Model
         Input: flattened channels-last images; output: class scores. Train it
-        with ``model.fit``; :func:`from_keras` (or ``nengo_dl.Converter``) turns it
+        with ``model.fit``; `.from_keras` (or ``nengo_dl.Converter``) turns it
         into the nengo network, and `.to_spiking` into its spiking version.
     """
     from nengo_softlif.networks import ARCHITECTURES, build_network  # noqa: PLC0415
