@@ -8,7 +8,7 @@ entry in, warning when it replaces a different one (as nengo's
 
 import warnings
 
-__all__ = ["add", "lookup"]
+__all__ = ["add"]
 
 
 def _name(key):
@@ -36,11 +36,3 @@ def add(registry, key, value, what):
         warnings.warn(f"Overwriting the {what} of {_name(key)}", stacklevel=3)
     registry[key] = value
     return value
-
-
-def lookup(registry, key, what, hint=""):
-    """``registry[key]``, or a KeyError listing the known keys (and ``hint``)."""
-    if key not in registry:
-        known = sorted(_name(k) for k in registry)
-        raise KeyError(f"No {what} for {_name(key)}; known: {known}. {hint}".strip())
-    return registry[key]
