@@ -1,0 +1,1 @@
+"""Experiments: tasks, single runs, settings x seeds sweeps."""
