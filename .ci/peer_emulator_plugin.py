@@ -1,5 +1,5 @@
 """pytest plugin: every nengo-loihi emulator a test builds delivers spikes with
-:func:`nengo_softlif.loihi_emulator.vectorize_spike_delivery`.
+:func:`nengo_softlif.backends.loihi.emulator.vectorize_spike_delivery`.
 
 Used by ``.ci/peer-nengo-loihi`` to run nengo-loihi's own test suite against the
 package's replacement of its spike delivery.
@@ -8,7 +8,7 @@ package's replacement of its spike delivery.
 import pytest
 from nengo_loihi.emulator import interface
 
-from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
 
 COUNTS = {"vectorized": 0, "left alone": 0}
 _original_init = interface.EmulatorInterface.__init__

@@ -23,33 +23,30 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.checkpoint import load_checkpoint  # noqa: E402
-from nengo_softlif.data import (  # noqa: E402
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.data import (
     center_crop,
     load_dataset,
     mean_image,
     to_float,
 )
-from nengo_softlif.experiment import (  # noqa: E402
+from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     evaluate_checkpoint,
     static_error_on_spiking_images,
 )
-from nengo_softlif.pretrained import (  # noqa: E402
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.network.checkpoint import load_checkpoint
+from nengo_softlif.pretrained import (
     PRETRAINED,
     export_pretrained,
     file_md5,
 )
-from nengo_softlif.tasks import get_task  # noqa: E402
 
 PAPER = {"static": 16.01, "spiking": 16.46, "rates_hz": [173.3, 99.0, 9.7, 7.2]}
 TRAIN_COMMAND = (

@@ -18,25 +18,21 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import (  # noqa: E402
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.data import load_dataset
+from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     evaluate_checkpoint,
     train_task,
 )
-from nengo_softlif.neurons import PRESETS, RectifiedLinear  # noqa: E402
-from nengo_softlif.noise import parse_noise  # noqa: E402
-from nengo_softlif.tasks import get_task  # noqa: E402
-from nengo_softlif.train import TrainConfig  # noqa: E402
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.neurons.noise import parse_noise
+from nengo_softlif.neurons.softlif import PRESETS, RectifiedLinear
+from nengo_softlif.training.loop import TrainConfig
 
 BASE = {"learning_rate": 1e-3, "lr_schedule": "cosine"}
 

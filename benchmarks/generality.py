@@ -1,7 +1,7 @@
 """The method on another neuron: the soft refractory rectified-linear neuron.
 
 Trains the paper's MNIST network (bundled 3,000/1,000 sample by default) with
-:class:`nengo_softlif.refractory_relu.SoftRefractoryRectifiedLinear` neurons
+:class:`nengo_softlif.neurons.refractory_relu.SoftRefractoryRectifiedLinear` neurons
 (integrate-and-fire with a 2 ms refractory period, kink at J = 0 smoothed with
 sigma = 1 Hz; gain 100 and amplitude 0.01, so the slope near zero is 1 and the
 output saturates at 5), with and without the paper's Gaussian training noise,
@@ -18,28 +18,19 @@ Examples
 """
 
 import argparse
-import json
 import os
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import (  # noqa: E402
-    ExperimentConfig,
-    evaluate_checkpoint,
-    train_task,
-)
-from nengo_softlif.neurons import LIFParams  # noqa: E402
-from nengo_softlif.noise import parse_noise  # noqa: E402
-from nengo_softlif.refractory_relu import SoftRefractoryRectifiedLinear  # noqa: E402
-from nengo_softlif.tasks import get_task  # noqa: E402
-from nengo_softlif.train import TrainConfig  # noqa: E402
+from nengo_softlif.data import load_dataset
+from nengo_softlif.experiments.sweep import Setting, run_sweep, summary_table
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.neurons.noise import parse_noise
+from nengo_softlif.neurons.refractory_relu import SoftRefractoryRectifiedLinear
+from nengo_softlif.neurons.softlif import LIFParams
+from nengo_softlif.training.loop import TrainConfig
+
+from _common import write_results
 
 #: Gain and amplitude of the layers (tau_rc is unused by this neuron).
 PARAMS = LIFParams(tau_rc=0.02, tau_ref=0.002, amplitude=0.01, gain=100.0, bias=0.0)
@@ -58,65 +49,47 @@ def main(argv=None):
     args = parser.parse_args(argv)
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir)
-    lines = [
-        "| neuron | training noise | static soft % | static hard % | spiking % | "
-        "gap % |",
-        "|---|---|---|---|---|---|",
+    settings = [
+        Setting(
+            noise,
+            experiment={
+                "sigma": args.sigma,
+                "noise": noise,
+                "n_test": args.n_test,
+                "spiking_backend": "nengo-dl",
+            },
+            network={
+                "neuron_type": SoftRefractoryRectifiedLinear(
+                    sigma=args.sigma,
+                    tau_ref=PARAMS.tau_ref,
+                    amplitude=PARAMS.amplitude,
+                    noise=parse_noise(noise),
+                ),
+                "lif_params": PARAMS,
+            },
+        )
+        for noise in args.noises.split(",")
     ]
-    records = {}
-    for noise in args.noises.split(","):
-        out_dir = os.path.join(args.out, noise.replace(":", ""))
-        config = ExperimentConfig(
-            sigma=args.sigma,
-            noise=noise,
-            n_test=args.n_test,
-            spiking_backend="nengo-dl",
-        )
-        neuron = SoftRefractoryRectifiedLinear(
-            sigma=args.sigma,
-            tau_ref=PARAMS.tau_ref,
-            amplitude=PARAMS.amplitude,
-            noise=parse_noise(noise),
-        )
-        start = time.perf_counter()
-        train_task(
-            task,
-            dataset,
-            out_dir,
-            TrainConfig(epochs=args.epochs, seed=args.seed),
-            config,
-            verbose=0,
-            neuron_type=neuron,
-            lif_params=PARAMS,
-        )
-        train_s = time.perf_counter() - start
-        start = time.perf_counter()
-        evaluation, _ = evaluate_checkpoint(
-            task, dataset, os.path.join(out_dir, "checkpoint.npz"), config
-        )
-        record = dict(evaluation, train_s=train_s, eval_s=time.perf_counter() - start)
-        records[noise] = record
-        soft, hard, spiking = (
-            100 * record[k]["error"] for k in ("static_soft", "static_hard", "spiking")
-        )
-        lines.append(
-            f"| soft refractory ReLU (sigma {args.sigma:g}) | {noise} | {soft:.2f} | "
-            f"{hard:.2f} | {spiking:.2f} | {spiking - soft:.2f} |"
-        )
-        print(lines[-1], flush=True)
+    records = run_sweep(
+        task,
+        dataset,
+        args.out,
+        settings,
+        [args.seed],
+        TrainConfig(epochs=args.epochs),
+        log=lambda line: print(line, flush=True),
+    )
+    for name, rows in records.items():
         print(
-            "  rates (Hz, spiking):",
-            {k: round(v, 1) for k, v in record["spiking"]["layer_rates_hz"].items()},
+            f"  {name} rates (Hz, spiking):",
+            {k: round(v, 1) for k, v in rows[0]["spiking"]["layer_rates_hz"].items()},
             flush=True,
         )
-    markdown = "\n".join(lines)
-    print(markdown)
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_bytes(os.path.join(args.out, "results.md"), (markdown + "\n").encode())
-    atomic_write_bytes(
-        os.path.join(args.out, "results.json"),
-        json.dumps({"args": vars(args), "records": records}, indent=2).encode(),
+    markdown = summary_table(
+        records, label=f"soft refractory ReLU (sigma {args.sigma:g}), training noise"
     )
+    print(markdown)
+    write_results(args.out, markdown, {"args": vars(args), "records": records})
 
 
 if __name__ == "__main__":

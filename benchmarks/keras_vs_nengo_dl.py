@@ -17,26 +17,22 @@ Example::
 import argparse
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.checkpoint import save_checkpoint  # noqa: E402
-from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import (  # noqa: E402
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.data import load_dataset
+from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     evaluate_checkpoint,
     static_error_on_spiking_images,
 )
-from nengo_softlif.tasks import get_task  # noqa: E402
-from nengo_softlif.train import TrainConfig, train  # noqa: E402
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.network.checkpoint import save_checkpoint
+from nengo_softlif.training.loop import TrainConfig, train
 
 
 def train_keras(task, dataset, epochs, lr, seed):
@@ -60,9 +56,9 @@ def train_keras(task, dataset, epochs, lr, seed):
 
 
 def train_nengo_dl(task, dataset, epochs, lr, seed):
-    from nengo_softlif.networks import build_network
-    from nengo_softlif.neurons import PRESETS
-    from nengo_softlif.noise import GaussianNoise
+    from nengo_softlif.network.architectures import build_network
+    from nengo_softlif.neurons.noise import GaussianNoise
+    from nengo_softlif.neurons.softlif import PRESETS
 
     preset = PRESETS["cifar10"]
     net = build_network(

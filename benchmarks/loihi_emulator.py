@@ -32,10 +32,15 @@ import warnings
 import nengo
 import numpy as np
 
-from nengo_softlif.checkpoint import get_params, load_network, set_params
-from nengo_softlif.convert import copy_network, to_spiking
 from nengo_softlif.data import load_mnist, to_float
-from nengo_softlif.evaluate import Protocol, add_monitors, check_images, evaluate
+from nengo_softlif.evaluation.runner import (
+    Protocol,
+    add_monitors,
+    check_images,
+    evaluate,
+)
+from nengo_softlif.network.checkpoint import get_params, load_network, set_params
+from nengo_softlif.network.convert import copy_network, to_spiking
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--checkpoint", help="trained MNIST checkpoint")
@@ -80,7 +85,7 @@ def emulator_run(
     """Run the emulator image by image within a time budget (build included)."""
     import nengo_loihi  # pylint: disable=import-outside-toplevel
 
-    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+    from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
 
     start = time.perf_counter()
     model = copy_network(net)
@@ -250,8 +255,10 @@ def mnist(args, loihi):
 
 def cifar(args, loihi):
     from nengo_softlif.data import load_cifar10  # pylint: disable=C0415
-    from nengo_softlif.networks import build_network  # pylint: disable=C0415
-    from nengo_softlif.tasks import get_task  # pylint: disable=C0415
+    from nengo_softlif.experiments.tasks import get_task  # pylint: disable=C0415
+    from nengo_softlif.network.architectures import (
+        build_network,
+    )  # pylint: disable=C0415
 
     results = {}
     task = get_task("cifar10")

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 
-from nengo_softlif.anneal import SigmaAnnealing
-from nengo_softlif.checkpoint import load_network
 from nengo_softlif.data import load_mnist
-from nengo_softlif.experiment import ExperimentConfig, evaluate_checkpoint
-from nengo_softlif.tasks import get_task
-from nengo_softlif.train import TrainConfig, train
+from nengo_softlif.experiments.experiment import ExperimentConfig, evaluate_checkpoint
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.network.checkpoint import load_network
+from nengo_softlif.training.anneal import SigmaAnnealing
+from nengo_softlif.training.loop import TrainConfig, train
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--checkpoint", required=True)

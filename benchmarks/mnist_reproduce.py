@@ -10,9 +10,9 @@ import json
 import time
 
 from nengo_softlif.data import load_mnist
-from nengo_softlif.experiment import ExperimentConfig, run_experiment
-from nengo_softlif.tasks import get_task
-from nengo_softlif.train import TrainConfig
+from nengo_softlif.experiments.experiment import ExperimentConfig, run_experiment
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.training.loop import TrainConfig
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--data-dir", required=True)

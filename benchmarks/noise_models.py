@@ -10,7 +10,7 @@ and the conversion gap (spiking - static soft), and the per-seed records.
 Settings: ``none`` (no noise), ``gaussian:10`` (the paper's), ``spike`` (the
 alpha-filtered spike train at a random phase), ``gaussian-rate`` (Gaussian with
 the train's rate-dependent spread); ``+anneal`` lowers sigma geometrically from
-0.02 to 0.002 over training (:class:`nengo_softlif.anneal.SigmaAnnealing`),
+0.02 to 0.002 over training (:class:`nengo_softlif.training.anneal.SigmaAnnealing`),
 before every training step (``--anneal-per-epoch``: before every epoch, so a
 one-epoch run is not annealed; such runs go to ``<setting>-per-epoch`` folders).
 Finished runs are read back from their ``results.json``; interrupted ones resume
@@ -32,26 +32,16 @@ Examples
 """
 
 import argparse
-import json
 import os
-import sys
-
-import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import (  # noqa: E402
-    ExperimentConfig,
-    run_experiment,
-    static_error_on_spiking_images,
-)
-from nengo_softlif.tasks import get_task  # noqa: E402
-from nengo_softlif.train import TrainConfig  # noqa: E402
+from nengo_softlif.data import load_dataset
+from nengo_softlif.experiments.sweep import Setting, run_sweep, summary_table
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.training.loop import TrainConfig
+
+from _common import write_results
 
 #: name -> (noise spec, anneal_to)
 SETTINGS = {
@@ -63,35 +53,6 @@ SETTINGS = {
     "spike +anneal": ("spike", 0.002),
     "gaussian-rate +anneal": ("gaussian-rate", 0.002),
 }
-
-
-def _stats(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} +- {np.std(values, ddof=1):.2f}"
-
-
-def table(records, settings):
-    lines = [
-        "| training | static soft % | static hard % | spiking % | gap % | seeds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name in settings:
-        rows = records.get(name, [])
-        soft = [100 * r["static_soft"]["error"] for r in rows]
-        hard = [100 * r["static_hard"]["error"] for r in rows]
-        spiking = [100 * r["spiking"]["error"] for r in rows]
-        # the gap compares the same images (the spiking run may use a subset)
-        soft_same = [100 * static_error_on_spiking_images(r) for r in rows]
-        gap = [s - t for s, t in zip(spiking, soft_same, strict=True)]
-        lines.append(
-            f"| {name} | {_stats(soft)} | {_stats(hard)} | {_stats(spiking)} | "
-            f"{_stats(gap)} | {len(rows)} |"
-        )
-    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -127,69 +88,36 @@ def main(argv=None):
     args = parser.parse_args(argv)
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    settings = args.settings.split(",")
-    records = {}
-    for seed in seeds:  # seed-major: partial results already cover every setting
-        for name in settings:
-            noise, anneal_to = SETTINGS[name]
-            folder = name.replace(" ", "")
-            if anneal_to is not None and args.anneal_per_epoch:
-                folder += "-per-epoch"  # never resume one schedule's checkpoint
-            run_dir = os.path.join(args.out, folder, f"seed{seed}")
-            path = os.path.join(run_dir, "results.json")
-            record = None
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as f:
-                    record = json.load(f)
-                done = record.get("experiment", {})
-                # records from before per-step annealing have no key: per epoch
-                if anneal_to is not None and done.get("anneal_per_step", False) == (
-                    args.anneal_per_epoch
-                ):
-                    raise SystemExit(
-                        f"{run_dir} holds a run annealed with the other schedule "
-                        "(per epoch vs per step); its checkpoint would be resumed. "
-                        "Move it away (per-epoch runs belong in '<setting>-per-epoch' "
-                        "folders) or delete it"
-                    )
-                if (
-                    record.get("epochs") != args.epochs
-                    or done.get("spiking_n_test") != args.spiking_n_test
-                ):
-                    record = None
-            if record is None and args.report_only:
-                continue
-            if record is None:
-                record = run_experiment(
-                    task,
-                    dataset,
-                    run_dir,
-                    TrainConfig(epochs=args.epochs, seed=seed),
-                    ExperimentConfig(
-                        noise=noise,
-                        anneal_to=anneal_to,
-                        anneal_per_step=not args.anneal_per_epoch,
-                        n_test=args.n_test,
-                        spiking_n_test=args.spiking_n_test,
-                    ),
-                    verbose=0,
-                )
-            records.setdefault(name, []).append(record)
-            print(
-                f"{name:22s} seed {seed}: static {100 * record['static_soft']['error']:.2f}%"
-                f" hard {100 * record['static_hard']['error']:.2f}%"
-                f" spiking {100 * record['spiking']['error']:.2f}%",
-                flush=True,
-            )
-    markdown = table(records, settings)
+    suffix = " -per-epoch" if args.anneal_per_epoch else ""
+    settings = []
+    for name in args.settings.split(","):
+        noise, anneal_to = SETTINGS[name]
+        experiment = {
+            "noise": noise,
+            "anneal_to": anneal_to,
+            "anneal_per_step": not args.anneal_per_epoch,
+            "n_test": args.n_test,
+            "spiking_n_test": args.spiking_n_test,
+        }
+        # per-epoch annealing is another run: its own folder, never resumed per step
+        label = name + (suffix if anneal_to is not None else "")
+        settings.append(Setting(label, experiment=experiment))
+    records = run_sweep(
+        task,
+        dataset,
+        args.out,
+        settings,
+        [int(s) for s in args.seeds.split(",")],
+        TrainConfig(epochs=args.epochs),
+        report_only=args.report_only,
+        log=lambda line: print(line, flush=True),
+    )
+    markdown = summary_table(records)
     print(markdown)
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_bytes(os.path.join(args.out, "results.md"), (markdown + "\n").encode())
-    summary = {"args": vars(args), "markdown": markdown, "records": records}
-    atomic_write_bytes(
-        os.path.join(args.out, "results.json"),
-        json.dumps(summary, indent=2, default=str).encode(),
+    write_results(
+        args.out,
+        markdown,
+        {"args": vars(args), "markdown": markdown, "records": records},
     )
 
 

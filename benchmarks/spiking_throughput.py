@@ -30,25 +30,20 @@ Examples
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _common import rss_mb, run_worker
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_spiking_network(arch, checkpoint=None, seed=0):
     """The spiking network to benchmark (random or trained weights)."""
     import numpy as np
 
-    from nengo_softlif.checkpoint import get_params, load_network, set_params
-    from nengo_softlif.convert import to_spiking
-    from nengo_softlif.networks import build_network
+    from nengo_softlif.network.architectures import build_network
+    from nengo_softlif.network.checkpoint import get_params, load_network, set_params
+    from nengo_softlif.network.convert import to_spiking
 
     if checkpoint:
         net, _ = load_network(checkpoint)
@@ -63,10 +58,6 @@ def build_spiking_network(arch, checkpoint=None, seed=0):
         params["output.weights"] = rng.uniform(-limit, limit, size=weights.shape)
         set_params(net, params)
     return to_spiking(net)
-
-
-def _rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _time_constructor(cls, record):
@@ -85,7 +76,7 @@ def worker(config):
     """Run one backend configuration; return a JSON-friendly result."""
     import numpy as np
 
-    from nengo_softlif.evaluate import Protocol, evaluate
+    from nengo_softlif.evaluation.runner import Protocol, evaluate
 
     net = build_spiking_network(config["arch"], config["checkpoint"])
     rng = np.random.default_rng(1)
@@ -103,7 +94,7 @@ def worker(config):
     options, record = dict(config["options"]), {}
     backend = config["backend"]
     if backend == "fast":
-        import nengo_softlif.evaluate_fast  # noqa: F401 (registers "fast")
+        import nengo_softlif.backends.fast.simulator  # noqa: F401 (registers "fast")
 
         options["timings"] = record
     elif backend == "nengo-dl":
@@ -114,11 +105,11 @@ def worker(config):
         import nengo
 
         _time_constructor(nengo.Simulator, record)
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     start = time.perf_counter()
     workers = options.pop("workers", 1)
     if workers > 1:  # whole streams per process: same results as one process
-        from nengo_softlif.distributed import evaluate_parallel
+        from nengo_softlif.evaluation.distributed import evaluate_parallel
 
         options.pop("timings", None)
         result = evaluate_parallel(
@@ -132,7 +123,7 @@ def worker(config):
         "setup": record.pop("setup", 0.0),
         "phases": record,
         "rss_before_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": rss_mb(),
         "layer_rates": result.layer_rates,
         "classification_error": result.error,
         "predictions": result.predictions.tolist(),
@@ -142,16 +133,7 @@ def worker(config):
 
 def run_config(config):
     """Run ``worker(config)`` in a fresh Python process."""
-    proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        return {"failure": f"exit {proc.returncode}: {tail}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, config)
 
 
 def configurations(args):

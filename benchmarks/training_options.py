@@ -35,25 +35,22 @@ Examples
 import argparse
 import json
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
-from nengo_softlif.atomic import atomic_write_bytes  # noqa: E402
-from nengo_softlif.console import quiet_known_warnings  # noqa: E402
-from nengo_softlif.data import load_dataset  # noqa: E402
-from nengo_softlif.experiment import ExperimentConfig  # noqa: E402
-from nengo_softlif.experiments.sweep import (  # noqa: E402
+from nengo_softlif.console import quiet_known_warnings
+from nengo_softlif.data import load_dataset
+from nengo_softlif.experiments.experiment import ExperimentConfig
+from nengo_softlif.experiments.sweep import (
     Setting,
     run_sweep,
     summary_table,
 )
-from nengo_softlif.recipes import get_recipe  # noqa: E402
-from nengo_softlif.tasks import get_task  # noqa: E402
-from nengo_softlif.train import TrainConfig  # noqa: E402
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.training.loop import TrainConfig
+from nengo_softlif.training.recipes import get_recipe
+
+from _common import write_results
 
 #: the paper's settings, stated in full (they do not follow the defaults)
 PAPER = {
@@ -118,15 +115,8 @@ def main(argv=None):
     )
     markdown = summary_table(records, label=f"training ({args.epochs} epochs)")
     print(markdown)
-    os.makedirs(out, exist_ok=True)
-    atomic_write_bytes(os.path.join(out, "results.md"), (markdown + "\n").encode())
-    atomic_write_bytes(
-        os.path.join(out, "results.json"),
-        json.dumps(
-            {"args": vars(args), "markdown": markdown, "records": records},
-            indent=2,
-            default=str,
-        ).encode(),
+    write_results(
+        out, markdown, {"args": vars(args), "markdown": markdown, "records": records}
     )
     wall = {
         name: [r["train_wall_time_s_this_run"] for r in rows]

@@ -6,7 +6,7 @@ straight-through gradient), dropout where the architecture has it, Adam, sparse
 softmax cross-entropy, minibatches of 100, on random images:
 
 ``nengo-dl``
-    :func:`nengo_softlif.train.train` (what ``nengo-softlif train`` runs): a
+    :func:`nengo_softlif.training.loop.train` (what ``nengo-softlif train`` runs): a
     nengo network of ensembles and connections simulated by nengo-dl for one step
     per image.
 ``keras``
@@ -40,22 +40,14 @@ Examples
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
+
+from _common import rss_mb, run_worker
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 
 BATCH = 100
-
-
-def _rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _data(architecture, n_images, seed=0):
@@ -69,8 +61,8 @@ def _data(architecture, n_images, seed=0):
 
 def _network(arch, neuron, noise):
     from nengo_softlif import RectifiedLinear, parse_noise
-    from nengo_softlif.networks import build_network
-    from nengo_softlif.neurons import PRESETS
+    from nengo_softlif.network.architectures import build_network
+    from nengo_softlif.neurons.softlif import PRESETS
 
     preset = PRESETS[arch]
     if neuron == "relu":
@@ -102,10 +94,10 @@ def step_timer():
 
 
 def run_train(config):
-    """Epoch and step times of the package's training (nengo_softlif.train.train)."""
+    """Epoch and step times of the package's training (nengo_softlif.training.loop.train)."""
     import tempfile
 
-    from nengo_softlif.train import ArrayData, TrainConfig, train
+    from nengo_softlif.training.loop import ArrayData, TrainConfig, train
 
     net = _network(config["arch"], config["neuron"], config["noise"])
     images, labels = _data(net.architecture, config["n_images"])
@@ -173,22 +165,18 @@ def worker(config):
                 # time of the last epoch not spent in its steps (fit set-up, data,
                 # callbacks, tear-down)
                 "outside_steps_s": seconds[-1] - float(np.sum(last)),
-                "peak_rss_mb": _rss_mb(),
+                "peak_rss_mb": rss_mb(),
             }
         )
     )
 
 
 def run_config(config):
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{config} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Run ``worker(config)`` in a fresh Python process (raises if it fails)."""
+    result = run_worker(__file__, config)
+    if "failure" in result:
+        raise RuntimeError(f"{config} failed:\n{result['failure']}")
+    return result
 
 
 def main(argv=None):

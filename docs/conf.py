@@ -11,7 +11,7 @@ ignores, see ``docs/.gitignore``):
   notebooks are rendered by MyST-NB and never executed here;
 * ``docs/_generated/cli-*.txt``: the ``--help`` text of every ``nengo-softlif``
   command, for :doc:`cli`;
-* ``docs/_generated/api-loihi.rst``: the API of ``nengo_softlif.loihi`` if
+* ``docs/_generated/api-loihi.rst``: the API of ``nengo_softlif.backends.loihi`` if
   nengo-loihi is installed (a note otherwise), and ``api-data.rst``, that of
   ``nengo_softlif.data``, for :doc:`api` (both packages re-export their
   modules' names);
@@ -82,7 +82,7 @@ autodoc_inherit_docstrings = False
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 default_role = "py:obj"
-# `.evaluate` in a docstring matches both the module nengo_softlif.evaluate and
+# `.evaluate` in a docstring matches both the module nengo_softlif.evaluation.runner and
 # its function evaluate(); Sphinx links one of them, which is fine
 suppress_warnings = ["ref.python"]
 
@@ -135,7 +135,7 @@ def _copy_notebooks():
 def _write_cli_help():
     """The ``--help`` text of ``nengo-softlif`` and of each subcommand."""
     os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width
-    from nengo_softlif.cli import build_parser  # pylint: disable=C0415
+    from nengo_softlif.experiments.cli import build_parser  # pylint: disable=C0415
 
     parser = build_parser()
     subparsers = next(
@@ -151,10 +151,10 @@ def _write_cli_help():
 def _write_package_apis():
     """API pages of the subpackages; Loihi's only when nengo-loihi is installed."""
     if importlib.util.find_spec("nengo_loihi") is not None:
-        text = _package_api("nengo_softlif.loihi")
+        text = _package_api("nengo_softlif.backends.loihi")
     else:
         text = (
-            ".. note::\n\n   ``nengo_softlif.loihi`` needs the optional nengo-loihi "
+            ".. note::\n\n   ``nengo_softlif.backends.loihi`` needs the optional nengo-loihi "
             'package (``pip install -e ".[loihi]"``), which was not installed when '
             "this page was built.\n"
         )
@@ -166,7 +166,7 @@ def _package_api(package):
     """``automodule`` of a package whose ``__all__`` re-exports its modules' names.
 
     autodoc documents the re-exported functions and classes under the package's
-    name (``nengo_softlif.loihi.to_loihi``), but it looks for the ``#:`` comment
+    name (``nengo_softlif.backends.loihi.to_loihi``), but it looks for the ``#:`` comment
     of a constant in the package's own source only, so the re-exported constants
     are added with the comment from the module that defines them.
     """

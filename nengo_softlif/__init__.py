@@ -8,23 +8,26 @@ LIF Neurons" (2015) and "Training Spiking Deep Networks for Neuromorphic Hardwar
 registered when ``nengo_dl`` is first imported, by anyone.
 """
 
-from nengo_softlif import compat, lazy
-from nengo_softlif.convert import to_hard_rate, to_spiking
-from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
-from nengo_softlif.networks import build_network
-from nengo_softlif.neurons import PRESETS, LIFParams, RectifiedLinear, SoftLIFRate
-from nengo_softlif.noise import (
+from nengo_softlif import compat, import_hooks, moved
+from nengo_softlif.evaluation.runner import Protocol, evaluate
+from nengo_softlif.network.architectures import build_network
+from nengo_softlif.network.convert import to_hard_rate, to_spiking
+from nengo_softlif.neurons import (
     NOISE_MODELS,
+    PRESETS,
     Compose,
     Dropout,
     GaussianNoise,
+    LIFParams,
     RateGaussianNoise,
+    RectifiedLinear,
+    SoftLIFRate,
     SpikeNoise,
     TrainingNoise,
     parse_noise,
     register_noise,
 )
+from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 from nengo_softlif.version import version as __version__
 
 __all__ = [
@@ -54,10 +57,10 @@ __all__ = [
 
 def _register_nengo_dl_builders(nengo_dl):
     compat.fix_tensor_node_copy(nengo_dl)
-    import nengo_softlif.dl  # noqa: F401  (neurons and training noise)
-    import nengo_softlif.dl_local  # noqa: F401  (windowed sparse transforms)
+    import nengo_softlif.dl.neuron_builders  # noqa: F401  (neurons and training noise)
+    import nengo_softlif.dl.transform_builders  # noqa: F401  (windowed sparse transforms)
 
-    if not lazy.is_importing("nengo_softlif.keras"):
+    if not import_hooks.is_importing("nengo_softlif.keras"):
         # nengo_dl.Converter support; when nengo_softlif.keras is what imports
         # nengo_dl, it imports its converters itself once its layers exist
         import nengo_softlif.keras.converters  # noqa: F401
@@ -66,4 +69,5 @@ def _register_nengo_dl_builders(nengo_dl):
 # nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl
 # builders as soon as anyone imports nengo_dl
 compat.install_keras_aliases()
-lazy.when_imported("nengo_dl", _register_nengo_dl_builders)
+moved.install()
+import_hooks.when_imported("nengo_dl", _register_nengo_dl_builders)

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from nengo_softlif import PRESETS, SoftLIFRate
-from nengo_softlif.anneal import SigmaAnnealing
-from nengo_softlif.checkpoint import load_checkpoint
-from nengo_softlif.layers import Conv, Dense, Output
-from nengo_softlif.networks import Architecture, build_network
-from nengo_softlif.neurons import soft_lif_rates
-from nengo_softlif.train import ArrayData, TrainConfig, train
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import load_checkpoint
+from nengo_softlif.network.layers import Conv, Dense, Output
+from nengo_softlif.neurons.softlif import soft_lif_rates
+from nengo_softlif.training.anneal import SigmaAnnealing
+from nengo_softlif.training.loop import ArrayData, TrainConfig, train
 
 pytest.importorskip("tensorflow")
 
@@ -60,8 +60,14 @@ def test_annealing_changes_the_running_simulator_and_the_network(tmp_path):
             out = (out[0] if isinstance(out, (list, tuple)) else out).numpy()[0, 0]
             assert np.allclose(out, soft_lif_rates(J, sigma, 0.05, 0.001), rtol=1e-4)
             assert ens.neuron_type.sigma == pytest.approx(sigma)
+        assert float(dl.simulator_sigma_scale(sim).numpy()) == pytest.approx(0.1)
     anneal.on_train_end(net)
-    assert float(dl.SIGMA_SCALE.numpy()) == 1.0
+    # another simulator of the network: the annealed sigma, its own scale of 1
+    with nengo_dl.Simulator(net, progress_bar=False) as other:
+        assert float(dl.simulator_sigma_scale(other).numpy()) == 1.0
+        out = other.keras_model([x, steps], training=False)
+        out = (out[0] if isinstance(out, (list, tuple)) else out).numpy()[0, 0]
+        assert np.allclose(out, soft_lif_rates(J, 0.005, 0.05, 0.001), rtol=1e-4)
 
 
 def small_training_setup(rng, n_images, layers=(Dense(8), Output(2))):
@@ -108,11 +114,15 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
 
     net, data = small_training_setup(rng, 100)
     seen = []  # the sigma each step runs with (keras_callbacks run after annealing)
-    probe = tf.keras.callbacks.LambdaCallback(
-        on_train_batch_begin=lambda batch, logs: seen.append(
-            0.02 * float(dl.SIGMA_SCALE.numpy())
-        )
-    )
+
+    class Probe(tf.keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            (graph,) = [
+                layer for layer in self.model.layers if hasattr(layer, "signals")
+            ]
+            seen.append(0.02 * float(dl.sigma_scale(graph.signals).numpy()))
+
+    probe = Probe()
     path = tmp_path / "ck.npz"
     train(
         net,
@@ -126,7 +136,6 @@ def test_a_one_epoch_run_is_annealed_at_every_step(tmp_path, rng):
     assert np.allclose(seen, 0.02 * 0.2 ** (np.arange(4) / 3), rtol=1e-5)
     _, meta = load_checkpoint(path)
     assert meta["neuron_type"]["sigma"] == pytest.approx(0.004)
-    assert float(dl.SIGMA_SCALE.numpy()) == 1.0
 
 
 def test_sigma_scale_is_reset_when_training_fails(rng):
@@ -141,4 +150,7 @@ def test_sigma_scale_is_reset_when_training_fails(rng):
             callbacks=[SigmaAnnealing(epochs=2, end=0.004, start=0.05)],
             verbose=0,
         )
-    assert float(dl.SIGMA_SCALE.numpy()) == 1.0
+    # the scale was the failed run's simulator's own: a new one starts at 1
+    nengo_dl = pytest.importorskip("nengo_dl")
+    with nengo_dl.Simulator(net, progress_bar=False) as sim:
+        assert float(dl.simulator_sigma_scale(sim).numpy()) == 1.0

@@ -11,14 +11,14 @@ from nengo.exceptions import ValidationError
 
 from nengo_softlif import GaussianNoise, SoftLIFRate
 from nengo_softlif.atomic import FileLock, atomic_write_bytes
-from nengo_softlif.checkpoint import CheckpointError, load_checkpoint
-from nengo_softlif.cli import main
-from nengo_softlif.convert import to_hard_rate, to_spiking
 from nengo_softlif.data.dataset import DataError
 from nengo_softlif.data.mnist import load_mnist
-from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.networks import build_network
-from nengo_softlif.noise import parse_noise
+from nengo_softlif.evaluation.runner import Protocol, evaluate
+from nengo_softlif.experiments.cli import main
+from nengo_softlif.network.architectures import build_network
+from nengo_softlif.network.checkpoint import CheckpointError, load_checkpoint
+from nengo_softlif.network.convert import to_hard_rate, to_spiking
+from nengo_softlif.neurons.noise import parse_noise
 
 pytest.importorskip("tensorflow")
 
@@ -183,7 +183,7 @@ def test_two_runs_into_one_checkpoint_cannot_both_write(capsys, tmp_path):
 def test_ctrl_c_stops_cleanly_and_names_the_epoch(capsys, tmp_path, monkeypatch):
     out = tmp_path / "run"
     assert run(capsys, *_train_args(out))[0] == 0
-    import nengo_softlif.train as train_module  # noqa: PLC0415
+    import nengo_softlif.training.loop as train_module  # noqa: PLC0415
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -232,8 +232,11 @@ def test_checkpoint_of_a_newer_format_is_refused(trained, tmp_path):
 
 def test_checkpoint_of_another_task_says_so(capsys, trained, tmp_path):
     from nengo_softlif.data.dataset import Dataset  # noqa: PLC0415
-    from nengo_softlif.experiment import ExperimentConfig, evaluate_checkpoint
-    from nengo_softlif.tasks import get_task  # noqa: PLC0415
+    from nengo_softlif.experiments.experiment import (
+        ExperimentConfig,
+        evaluate_checkpoint,
+    )
+    from nengo_softlif.experiments.tasks import get_task  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     cifar_like = Dataset(
@@ -254,7 +257,7 @@ def test_checkpoint_of_another_task_says_so(capsys, trained, tmp_path):
 
 
 def test_bad_value_inside_a_checkpoint_names_the_checkpoint(trained, tmp_path):
-    from nengo_softlif.checkpoint import load_network  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import load_network  # noqa: PLC0415
 
     with np.load(trained / "checkpoint.npz") as data:
         arrays = {k: data[k] for k in data.files}

@@ -2,9 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from nengo_softlif.cli import main
+from nengo_softlif.experiments.cli import main
 
 pytest.importorskip("tensorflow")
 
@@ -153,7 +154,7 @@ def test_demo_tiny(capsys, tmp_path):
 
 @pytest.mark.parametrize("per_epoch, sigma", [(False, 0.004), (True, 0.02)])
 def test_train_anneal_sigma(capsys, tmp_path, per_epoch, sigma):
-    from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
 
     out = tmp_path / "run"
     argv = ["train", "--task", "mnist-sample", "--train-images", "200", "--json"]
@@ -165,3 +166,98 @@ def test_train_anneal_sigma(capsys, tmp_path, per_epoch, sigma):
     # leaves a one-epoch run at its start
     _, meta = load_checkpoint(out / "checkpoint.npz")
     assert meta["neuron_type"]["sigma"] == pytest.approx(sigma)
+
+
+def test_train_and_evaluate_an_image_folder(tmp_path, capsys):
+    """--task folder: a user's own tree, any classes and channels, resized."""
+    image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    root = tmp_path / "shapes"
+    for split, n in (("train", 40), ("test", 6)):
+        for label, cls in enumerate(("dark", "light", "mid")):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                level = (40, 200, 120)[label] + rng.integers(-20, 20, (20, 20, 3))
+                pixels = np.clip(level, 0, 255).astype(np.uint8)
+                image.fromarray(pixels).save(folder / f"{i}.png")
+    out = tmp_path / "run"
+    common = ["--task", "folder", "--data-dir", root, "--image-size", 28]
+    code = main(
+        [str(a) for a in ["train", *common, "--out", out, "--epochs", 1]]
+        + ["--engine", "keras", "--quiet"]
+    )
+    assert code == 0
+    assert (out / "checkpoint.npz").exists()
+    capsys.readouterr()
+    code = main(
+        [str(a) for a in ["evaluate", *common, "--checkpoint", out / "checkpoint.npz"]]
+        + ["--n-test", "6", "--presentation-time", "0.1", "--t-start", "0.05", "--json"]
+    )
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["spiking"]["n_images"] == 6
+    # three classes: the network's output has three units
+    from nengo_softlif.network.checkpoint import load_network  # noqa: PLC0415
+
+    net, _ = load_network(out / "checkpoint.npz")
+    assert net.out.size_out == 3 and tuple(net.architecture.input_shape) == (24, 24, 3)
+
+
+def test_image_size_needs_the_folder_task(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "train",
+        "--task",
+        "mnist-sample",
+        "--out",
+        str(tmp_path / "x"),
+        "--image-size",
+        "8",
+    )
+    assert code == 2
+    assert "--image-size resizes image folders" in err
+
+
+def test_evaluate_on_the_loihi_emulator_from_the_command_line(capsys, tmp_path):
+    pytest.importorskip("nengo_loihi")
+    out = tmp_path / "run"
+    sample = ["--task", "mnist-sample", "--train-images", "200"]
+    assert main(["train", *sample, "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    code, stdout, _ = run(
+        capsys,
+        "evaluate",
+        "--task",
+        "mnist-sample",
+        "--checkpoint",
+        str(out / "checkpoint.npz"),
+        "--n-test",
+        "2",
+        "--presentation-time",
+        "0.03",
+        "--t-start",
+        "0.01",
+        "--backend",
+        "loihi",
+        "--loihi-target",
+        "simreal",
+        "--json",
+    )
+    assert code == 0
+    spiking = json.loads(stdout)["spiking"]
+    assert spiking["backend"] == "loihi" and spiking["n_images"] == 2
+
+
+def test_loihi_target_needs_the_loihi_backend(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--task",
+        "mnist-sample",
+        "--checkpoint",
+        str(tmp_path / "none.npz"),
+        "--loihi-target",
+        "sim",
+    )
+    assert code == 2 and "--loihi-target applies to --backend loihi" in err

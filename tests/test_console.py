@@ -35,7 +35,7 @@ def _train(tmp_path, *extra):
     args += ["--epochs", "2", "--engine", "keras", "--out", str(out), *extra]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
-        [sys.executable, "-m", "nengo_softlif.cli", *args],
+        [sys.executable, "-m", "nengo_softlif.experiments.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,

@@ -4,13 +4,14 @@ import concurrent.futures
 
 import numpy as np
 import pytest
-from architectures import TINY
 
-from nengo_softlif.checkpoint import get_params, set_params
-from nengo_softlif.convert import to_spiking
-from nengo_softlif.distributed import evaluate_sharded, stream_shards
-from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.networks import build_network
+from nengo_softlif.evaluation.distributed import evaluate_sharded, stream_shards
+from nengo_softlif.evaluation.runner import Protocol, evaluate
+from nengo_softlif.network.architectures import build_network
+from nengo_softlif.network.checkpoint import get_params, set_params
+from nengo_softlif.network.convert import to_spiking
+
+from architectures import TINY
 
 PROTOCOL = Protocol(presentation_time=0.03, t_start=0.015, t_end=0.03)
 

@@ -10,7 +10,7 @@ import pytest
 import nengo_softlif
 from nengo_softlif import Compose, Dropout, GaussianNoise, SoftLIFRate
 from nengo_softlif.compat import import_nengo_dl
-from nengo_softlif.neurons import soft_lif_derivative, soft_lif_rates
+from nengo_softlif.neurons.softlif import soft_lif_derivative, soft_lif_rates
 
 nengo_dl = import_nengo_dl()
 tf = pytest.importorskip("tensorflow")
@@ -50,7 +50,7 @@ def keras_outputs(sim, J, training, batch):
 def test_builder_registered_and_native():
     from nengo_dl.neuron_builders import SimNeuronsBuilder  # noqa: PLC0415
 
-    from nengo_softlif.dl import SoftLIFRateBuilder  # noqa: PLC0415
+    from nengo_softlif.dl.neuron_builders import SoftLIFRateBuilder  # noqa: PLC0415
 
     assert SimNeuronsBuilder.TF_NEURON_IMPL[SoftLIFRate] is SoftLIFRateBuilder
 
@@ -197,8 +197,8 @@ def test_import_and_nengo_run_never_import_tensorflow():
         "noise=nengo_softlif.GaussianNoise(10)))\n"
         "with nengo.Simulator(net, progress_bar=False) as sim:\n"
         "    sim.run_steps(2)\n"
-        "import nengo_softlif.networks, nengo_softlif.convert, nengo_softlif.evaluate\n"
-        "import nengo_softlif.checkpoint, nengo_softlif.train, nengo_softlif.tasks\n"
+        "import nengo_softlif.network.architectures, nengo_softlif.network.convert, nengo_softlif.evaluation.runner\n"
+        "import nengo_softlif.network.checkpoint, nengo_softlif.training.loop, nengo_softlif.experiments.tasks\n"
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
         "assert 'nengo_dl' not in sys.modules, 'nengo_dl imported'\n"
     )
@@ -237,9 +237,12 @@ def test_works_in_nengo_dl_layer():
 
 def test_max_pool_network_copies_and_evaluates_statically(rng):
     """nengo-dl's TensorNode (max pooling) survives Network.copy (compat fix)."""
-    from nengo_softlif.evaluate import evaluate, layer_fan_out  # noqa: PLC0415
-    from nengo_softlif.layers import Conv, MaxPool, Output  # noqa: PLC0415
-    from nengo_softlif.networks import Architecture, build_network  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import evaluate, layer_fan_out  # noqa: PLC0415
+    from nengo_softlif.network.architectures import (
+        Architecture,
+        build_network,
+    )  # noqa: PLC0415
+    from nengo_softlif.network.layers import Conv, MaxPool, Output  # noqa: PLC0415
 
     arch = Architecture(
         "tiny-max", (6, 6, 1), (Conv(2, 3, padding=1), MaxPool(3, 2), Output(3))

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from nengo_softlif import PRESETS, GaussianNoise
-from nengo_softlif.checkpoint import get_params, load_checkpoint
-from nengo_softlif.convert import to_spiking
-from nengo_softlif.evaluate import Protocol, evaluate, layer_fan_out
-from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
-from nengo_softlif.networks import Architecture, build_network
-from nengo_softlif.train import ArrayData, TrainConfig, train
+from nengo_softlif.evaluation.runner import Protocol, evaluate, layer_fan_out
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import get_params, load_checkpoint
+from nengo_softlif.network.convert import to_spiking
+from nengo_softlif.network.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.training.loop import ArrayData, TrainConfig, train
 
 pytest.importorskip("tensorflow")
 
@@ -87,7 +87,7 @@ def test_training_resumes_from_checkpoint(trained, tmp_path):
         4,
     ]
     wrong = build_network(Architecture("other", (8, 8, 1), (Dense(5), Output(2))))
-    from nengo_softlif.checkpoint import CheckpointError  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import CheckpointError  # noqa: PLC0415
 
     with pytest.raises(CheckpointError, match="architecture"):
         train(

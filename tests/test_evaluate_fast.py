@@ -4,15 +4,16 @@ import nengo
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from architectures import TINY
 from nengo._vendor.npconv2d import conv2d
 
-import nengo_softlif.evaluate_fast as fast
-from nengo_softlif.checkpoint import get_params, set_params
-from nengo_softlif.convert import copy_network, to_spiking
-from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.layers import AvgPool, Conv, Dense, Output
-from nengo_softlif.networks import Architecture, build_network
+import nengo_softlif.backends.fast as fast
+from nengo_softlif.evaluation.runner import Protocol, evaluate
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import get_params, set_params
+from nengo_softlif.network.convert import copy_network, to_spiking
+from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output
+
+from architectures import TINY
 
 PROTOCOL = Protocol(presentation_time=0.04, t_start=0.02, t_end=0.04)
 
@@ -362,7 +363,7 @@ def test_composed_strided_conv_after_pool(strided_net, monkeypatch):
     np.testing.assert_allclose(spike_map.matrix().toarray(), expected, atol=1e-12)
     x = sp.random(3, expected.shape[1], density=0.1, format="csr", random_state=3)
     np.testing.assert_allclose(spike_map.apply(x), x @ expected.T, atol=1e-12)
-    monkeypatch.setattr(fast, "_coo_matmat_dense", None)  # scipy without it
+    monkeypatch.setattr(fast.cores, "_coo_matmat_dense", None)  # scipy without it
     np.testing.assert_allclose(spike_map.apply(x), x @ expected.T, atol=1e-12)
 
 
@@ -370,7 +371,7 @@ def test_composed_strided_conv_after_pool(strided_net, monkeypatch):
 def test_fast_filter_matches_nengo(synapse, rng):
     dt = 0.001
     A, B, C, D = synapse._get_ss(dt)
-    fast_filter = fast._FastFilter.from_ss(A, B, C, D, np.dtype("float64"))
+    fast_filter = fast.synapses._FastFilter.from_ss(A, B, C, D, np.dtype("float64"))
     assert fast_filter is not None
     u = rng.normal(size=(50, 7)) * (rng.uniform(size=(50, 7)) < 0.2) * 1000
     state = synapse.make_state((7,), (7,), dt, dtype=np.float64)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nengo_softlif import PRESETS, SoftLIFRate
-from nengo_softlif.neurons import hard_lif_rates, soft_lif_derivative
+from nengo_softlif.neurons.softlif import hard_lif_rates, soft_lif_derivative
 
 tf = pytest.importorskip("tensorflow")
 
@@ -51,13 +51,13 @@ def test_tf_forward_is_hard_and_gradient_is_soft_float64():
 
 
 def test_nengo_dl_and_keras_compute_the_hard_network():
-    from architectures import TINY  # noqa: PLC0415
-
     from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
-    from nengo_softlif.convert import to_hard_rate  # noqa: PLC0415
-    from nengo_softlif.evaluate import evaluate  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import evaluate  # noqa: PLC0415
     from nengo_softlif.keras import keras_model  # noqa: PLC0415
-    from nengo_softlif.networks import build_network  # noqa: PLC0415
+    from nengo_softlif.network.architectures import build_network  # noqa: PLC0415
+    from nengo_softlif.network.convert import to_hard_rate  # noqa: PLC0415
+
+    from architectures import TINY  # noqa: PLC0415
 
     import_nengo_dl()
     rng = np.random.default_rng(0)
@@ -73,7 +73,7 @@ def test_nengo_dl_and_keras_compute_the_hard_network():
         PRESET,
         seed=1,
     )
-    from nengo_softlif.checkpoint import get_params, set_params  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import get_params, set_params  # noqa: PLC0415
 
     params = get_params(net)
     params["output.weights"] = rng.normal(0, 0.5, params["output.weights"].shape)

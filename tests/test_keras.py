@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 
 from nengo_softlif import PRESETS, GaussianNoise
-from nengo_softlif.anneal import SigmaAnnealing
-from nengo_softlif.checkpoint import (
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import (
     CheckpointError,
     get_params,
     load_checkpoint,
     load_training_state,
 )
-from nengo_softlif.convert import to_spiking
-from nengo_softlif.layers import AvgPool, Conv, Dense, LocallyConnected, Output
-from nengo_softlif.networks import Architecture, build_network
-from nengo_softlif.neurons import RectifiedLinear
-from nengo_softlif.train import ArrayData, TrainConfig, train
+from nengo_softlif.network.convert import to_spiking
+from nengo_softlif.network.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.neurons.softlif import RectifiedLinear
+from nengo_softlif.training.anneal import SigmaAnnealing
+from nengo_softlif.training.loop import ArrayData, TrainConfig, train
 
 tf = pytest.importorskip("tensorflow")
 nsl_keras = pytest.importorskip("nengo_softlif.keras")
@@ -46,7 +46,7 @@ def _net(neuron="softlif", noise=GaussianNoise(10), seed=0):
     rng = np.random.default_rng(seed + 1)
     params["output.weights"] = rng.normal(0, 0.5, params["output.weights"].shape)
     params["output.bias"] = rng.normal(0, 0.5, params["output.bias"].shape)
-    from nengo_softlif.checkpoint import set_params  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import set_params  # noqa: PLC0415
 
     set_params(net, params)
     return net
@@ -380,8 +380,8 @@ def test_unconvertible_layers_are_named_with_what_to_use():
 
 
 def test_from_keras_gives_the_same_network_and_outputs(rng):
-    from nengo_softlif.convert import to_hard_rate  # noqa: PLC0415
-    from nengo_softlif.evaluate import evaluate  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import evaluate  # noqa: PLC0415
+    from nengo_softlif.network.convert import to_hard_rate  # noqa: PLC0415
 
     model, _, _ = _user_model(rng)
     for layer in model.layers:  # active neurons: rates of tens of Hz
@@ -400,7 +400,7 @@ def test_from_keras_gives_the_same_network_and_outputs(rng):
     # test_networks.test_spiking_mean_matches_hard_rate_network)
     import nengo  # noqa: PLC0415
 
-    from nengo_softlif.evaluate import Protocol  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import Protocol  # noqa: PLC0415
 
     hard = evaluate(to_hard_rate(net), images[:3], np.zeros(3, int), backend="nengo")
     spikes = evaluate(
@@ -429,7 +429,7 @@ def test_paper_model_trained_in_keras_converts_to_the_same_errors():
     """The MNIST network trained with model.fit: the same static error in nengo-dl."""
     from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
     from nengo_softlif.data import load_embedded_mnist  # noqa: PLC0415
-    from nengo_softlif.evaluate import evaluate  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import evaluate  # noqa: PLC0415
 
     data = load_embedded_mnist()
     train_x = (data.train_images / 255.0).reshape(-1, 28 * 28).astype(np.float32)
@@ -484,9 +484,12 @@ def test_keras_sigma_annealing_callback_reaches_the_end_sigma(rng):
 
 def test_a_keras_model_goes_through_checkpoints_sharding_and_loihi(rng, tmp_path):
     """from_keras gives the package's network: everything else takes it."""
-    from nengo_softlif.checkpoint import load_network, save_checkpoint  # noqa: PLC0415
-    from nengo_softlif.distributed import evaluate_parallel  # noqa: PLC0415
-    from nengo_softlif.evaluate import Protocol, evaluate  # noqa: PLC0415
+    from nengo_softlif.evaluation.distributed import evaluate_parallel  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import Protocol, evaluate  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
+        load_network,
+        save_checkpoint,
+    )
 
     model, _, _ = _user_model(rng)
     net = nsl_keras.from_keras(model)

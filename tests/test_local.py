@@ -8,7 +8,7 @@ import pytest
 from nengo.exceptions import BuildError, ValidationError
 
 from nengo_softlif.compat import set_trainable
-from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
+from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 
 def _transform(rng, in_shape=(5, 6, 3), filters=4, kernel=3, stride=1, padding=1):
@@ -99,7 +99,7 @@ def test_nengo_dl_matches_nengo_sparse_and_its_gradient(rng):
 
 
 def test_copy_checkpoint_and_fast_backend_keep_the_geometry(rng, tmp_path):
-    from nengo_softlif.evaluate_fast import transform_matrix  # noqa: PLC0415
+    from nengo_softlif.backends.fast.simulator import transform_matrix  # noqa: PLC0415
 
     transform = _transform(rng)
     copied = copy.deepcopy(transform)

@@ -15,11 +15,11 @@ import nengo
 import numpy as np
 import pytest
 
-from nengo_softlif.checkpoint import get_params, set_params
-from nengo_softlif.convert import to_spiking
-from nengo_softlif.evaluate import Protocol, evaluate
-from nengo_softlif.layers import AvgPool, Conv, Dense, Output, window_indices
-from nengo_softlif.networks import Architecture, build_network
+from nengo_softlif.evaluation.runner import Protocol, evaluate
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import get_params, set_params
+from nengo_softlif.network.convert import to_spiking
+from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output, window_indices
 
 TINY = Architecture(
     "tiny", (8, 8, 1), (Conv(4, 3, padding=1), AvgPool(2), Dense(32), Output(3))
@@ -54,9 +54,10 @@ READOUT_TOLERANCE = 0.25
 
 @pytest.fixture(scope="module")
 def loihi():
-    """The nengo_softlif.loihi module (skips without nengo-loihi)."""
+    """The nengo_softlif.backends.loihi module (skips without nengo-loihi)."""
     pytest.importorskip("nengo_loihi")
-    from nengo_softlif import loihi as module  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from nengo_softlif.backends import loihi as module
 
     return module
 
@@ -137,7 +138,7 @@ def test_folded_pooling_is_exact(loihi, in_shape, pool, conv):
     transform = nengo.Convolution(
         input_shape=pooled, channels_last=True, init=kernel, **conv
     )
-    folded = loihi._folded_conv(pool, in_shape, transform)
+    folded = loihi.folded_conv(pool, in_shape, transform)
     assert folded is not None
     shape, rows, cols = window_indices(in_shape, size, size, 0)
     assert shape == pooled
@@ -170,12 +171,12 @@ def test_unfoldable_pooling(loihi):
     conv = nengo.Convolution(
         2, (4, 4, 1), kernel_size=(3, 3), padding="same", init=np.ones((3, 3, 1, 2))
     )
-    assert loihi._folded_conv(AvgPool(3, 2), (8, 8, 1), conv) is None  # overlaps
-    assert loihi._folded_conv(AvgPool(2), (9, 9, 1), conv) is None  # clipped
+    assert loihi.folded_conv(AvgPool(3, 2), (8, 8, 1), conv) is None  # overlaps
+    assert loihi.folded_conv(AvgPool(2), (9, 9, 1), conv) is None  # clipped
     even = nengo.Convolution(
         2, (4, 4, 1), kernel_size=(2, 2), padding="same", init=np.ones((2, 2, 1, 2))
     )
-    assert loihi._folded_conv(AvgPool(2), (8, 8, 1), even) is None  # odd padding
+    assert loihi.folded_conv(AvgPool(2), (8, 8, 1), even) is None  # odd padding
 
 
 @pytest.mark.loihi
@@ -336,10 +337,10 @@ def test_missing_nengo_loihi_says_how_to_install(tmp_path):
         import sys
         sys.modules["nengo_loihi"] = None  # as if not installed
         import numpy as np
-        from nengo_softlif.evaluate import evaluate
-        from nengo_softlif.layers import Conv, Dense, Output
-        from nengo_softlif.networks import Architecture, build_network
-        from nengo_softlif.convert import to_spiking
+        from nengo_softlif.evaluation.runner import evaluate
+        from nengo_softlif.network.layers import Conv, Dense, Output
+        from nengo_softlif.network.architectures import Architecture, build_network
+        from nengo_softlif.network.convert import to_spiking
 
         arch = Architecture("t", (4, 4, 1), (Conv(2, 3, padding=1), Dense(4), Output(2)))
         net = to_spiking(build_network(arch))
@@ -371,18 +372,18 @@ def test_import_hides_tensorflow_and_registers_the_backend():
     pytest.importorskip("nengo_loihi")
     code = textwrap.dedent("""
         import sys
-        import nengo_softlif.loihi
-        from nengo_softlif.evaluate import BACKENDS
+        import nengo_softlif.backends.loihi
+        from nengo_softlif.evaluation.runner import BACKENDS
         assert "nengo_loihi" in sys.modules
         assert "tensorflow" not in sys.modules, "tensorflow imported"
-        assert BACKENDS["loihi"] is nengo_softlif.loihi.run_loihi
+        assert BACKENDS["loihi"] is nengo_softlif.backends.loihi.run_loihi
         """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
 
 
 def _connection_matrix(conn):
-    from nengo_softlif.evaluate_fast import transform_matrix  # noqa: PLC0415
+    from nengo_softlif.backends.fast.simulator import transform_matrix  # noqa: PLC0415
 
     matrix = transform_matrix(conn)
     return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
@@ -423,7 +424,7 @@ def test_vectorized_spike_delivery_is_exact(loihi, architecture, signed, target)
     """The array spike delivery gives the emulator's own spikes, step for step."""
     import nengo_loihi  # pylint: disable=import-outside-toplevel
 
-    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+    from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
 
     images, _ = images_for(architecture, 1, np.random.default_rng(4), signed)
     chip = loihi.to_loihi(spiking_network(architecture), signed_input=signed)
@@ -454,7 +455,7 @@ def test_vectorized_spike_delivery_is_exact(loihi, architecture, signed, target)
 def test_vectorized_spike_delivery_leaves_learning_alone(loihi):
     import nengo_loihi  # pylint: disable=import-outside-toplevel
 
-    from nengo_softlif.loihi_emulator import vectorize_spike_delivery
+    from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
 
     with nengo.Network(seed=0) as net:
         stim = nengo.Node(0.5)

@@ -5,10 +5,10 @@ import os
 import nengo
 import numpy as np
 import pytest
-from architectures import TINY  # shared tiny architecture (tests/architectures.py)
 
 from nengo_softlif import PRESETS, GaussianNoise, SoftLIFRate
-from nengo_softlif.checkpoint import (
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import (
     CheckpointError,
     get_params,
     load_checkpoint,
@@ -16,8 +16,8 @@ from nengo_softlif.checkpoint import (
     save_checkpoint,
     set_params,
 )
-from nengo_softlif.convert import to_hard_rate, to_spiking
-from nengo_softlif.layers import (
+from nengo_softlif.network.convert import to_hard_rate, to_spiking
+from nengo_softlif.network.layers import (
     AvgPool,
     Conv,
     Dense,
@@ -25,7 +25,8 @@ from nengo_softlif.layers import (
     Output,
     window_indices,
 )
-from nengo_softlif.networks import Architecture, build_network
+
+from architectures import TINY  # shared tiny architecture (tests/architectures.py)
 
 
 def test_paper_architectures_have_the_published_sizes():
@@ -43,7 +44,10 @@ def test_avg_pool_clips_windows_at_the_far_edge():
 def test_avg_pool_averages(rng):
     with nengo.Network() as net:
         inp = nengo.Node(rng.uniform(size=4 * 4 * 2))
-        from nengo_softlif.layers import LayerContext, build_layer  # noqa: PLC0415
+        from nengo_softlif.network.layers import (
+            LayerContext,
+            build_layer,
+        )  # noqa: PLC0415
 
         ctx = LayerContext(net, inp, (4, 4, 2), SoftLIFRate(), 1.0, 1.0, rng)
         built = build_layer(AvgPool(2), "pool", ctx)
@@ -253,8 +257,11 @@ class ScaledRectifiedLinear(nengo.RectifiedLinear):
 
 
 def test_a_registered_user_neuron_type_is_saved_and_loaded_back(tmp_path):
-    from nengo_softlif.checkpoint import load_network, save_checkpoint  # noqa: PLC0415
-    from nengo_softlif.convert import (  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import (
+        load_network,
+        save_checkpoint,
+    )  # noqa: PLC0415
+    from nengo_softlif.network.convert import (  # noqa: PLC0415
         SPIKING_EQUIVALENTS,
         register_spiking_equivalent,
     )
@@ -277,7 +284,7 @@ def test_a_registered_user_neuron_type_is_saved_and_loaded_back(tmp_path):
 
 
 def test_register_neuron_type_makes_a_type_loadable(tmp_path):
-    from nengo_softlif.checkpoint import (  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
         NEURON_TYPES,
         CheckpointError,
         load_network,

@@ -6,7 +6,7 @@ import pytest
 from nengo.exceptions import ValidationError
 
 from nengo_softlif import PRESETS, GaussianNoise, LIFParams, SoftLIFRate
-from nengo_softlif.neurons import soft_lif_derivative, soft_lif_rates
+from nengo_softlif.neurons.softlif import soft_lif_derivative, soft_lif_rates
 
 TAU_RC, TAU_REF, AMP = 0.05, 0.001, 0.063
 

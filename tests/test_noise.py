@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from nengo.exceptions import ValidationError
 
-from nengo_softlif.noise import (
+from nengo_softlif.neurons.noise import (
     NOISE_MODELS,
     Compose,
     Dropout,

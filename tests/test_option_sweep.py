@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from nengo_softlif.cli import build_parser, main
+from nengo_softlif.experiments.cli import build_parser, main
 
 BAD_VALUES = ["-1", "0", "nan", "inf", "-inf", "abc", "1e999"]
 

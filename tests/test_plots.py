@@ -1,4 +1,4 @@
-"""Tests of nengo_softlif.plots: figures are valid PNGs, the statistics are right."""
+"""Tests of nengo_softlif.experiments.plots: figures are valid PNGs, the statistics are right."""
 
 import os
 import subprocess
@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nengo_softlif import plots
-from nengo_softlif.evaluate import EvaluationResult
-from nengo_softlif.neurons import PRESETS
+import nengo_softlif
+from nengo_softlif.evaluation.runner import EvaluationResult
+from nengo_softlif.experiments import plots
+from nengo_softlif.neurons import spike_statistics
+from nengo_softlif.neurons.softlif import PRESETS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -34,14 +36,14 @@ def check_png(path, written):
 
 def test_import_is_lazy_and_leaves_matplotlib_alone():
     code = (
-        "import sys, nengo_softlif.plots;"
+        "import sys, nengo_softlif.experiments.plots;"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly';"
         "import tempfile, pathlib;"
         "d = pathlib.Path(tempfile.mkdtemp());"
-        "nengo_softlif.plots.plot_layer_rates(d / 'a.png', {'l0': 1.0});"
+        "nengo_softlif.experiments.plots.plot_layer_rates(d / 'a.png', {'l0': 1.0});"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
-    root = str(Path(plots.__file__).resolve().parents[1])
+    root = str(Path(nengo_softlif.__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=root, MPLBACKEND="")
     env.pop("MPLBACKEND")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root)
@@ -187,7 +189,7 @@ def test_filtered_train_matches_direct_sum():
     lag = t[None, :] - spike_times[:, None]
     kernels = np.where(lag >= 0, lag / tau_s**2 * np.exp(-lag / tau_s), 0.0)
     direct = kernels.sum(axis=0)
-    exact = plots._alpha_filtered_train(t, phase, period, tau_s)
+    exact = spike_statistics._alpha_filtered_train(t, phase, period, tau_s)
     assert np.allclose(exact, direct, rtol=1e-9, atol=1e-9)
     assert np.all(exact[t < phase] == 0)
 

@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 
 from nengo_softlif import PRESETS, GaussianNoise
-from nengo_softlif.checkpoint import get_params, load_checkpoint, save_checkpoint
 from nengo_softlif.data import load_cifar10_sample
-from nengo_softlif.networks import build_network
+from nengo_softlif.network.architectures import build_network
+from nengo_softlif.network.checkpoint import (
+    get_params,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nengo_softlif.pretrained import export_pretrained
 
 
@@ -52,9 +56,9 @@ def test_export_keeps_the_network_within_float16(tmp_path):
 def test_the_shipped_cifar10_network_classifies_the_shipped_images():
     import nengo  # noqa: PLC0415
 
-    from nengo_softlif.convert import to_spiking  # noqa: PLC0415
     from nengo_softlif.data import center_crop, to_float  # noqa: PLC0415
-    from nengo_softlif.evaluate import Protocol, evaluate  # noqa: PLC0415
+    from nengo_softlif.evaluation.runner import Protocol, evaluate  # noqa: PLC0415
+    from nengo_softlif.network.convert import to_spiking  # noqa: PLC0415
     from nengo_softlif.pretrained import (  # noqa: PLC0415
         load_pretrained,
         pretrained_path,

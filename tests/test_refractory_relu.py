@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nengo_softlif import GaussianNoise
-from nengo_softlif.convert import to_hard_rate, to_spiking
-from nengo_softlif.refractory_relu import (
+from nengo_softlif.network.convert import to_hard_rate, to_spiking
+from nengo_softlif.neurons.refractory_relu import (
     RefractoryRectifiedLinear,
     SoftRefractoryRectifiedLinear,
     refractory_relu_rates,

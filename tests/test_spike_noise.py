@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nengo_softlif import RateGaussianNoise, SpikeNoise
-from nengo_softlif.noise import (
+from nengo_softlif.neurons.noise import (
     alpha_filtered_spike_std,
     alpha_filtered_spike_value,
     parse_noise,
@@ -97,7 +97,7 @@ def test_tf_implementations_match_numpy_statistics(rng):
     import tensorflow as tf  # noqa: PLC0415
 
     from nengo_softlif import SoftLIFRate  # noqa: PLC0415
-    from nengo_softlif.neurons import soft_lif_rates  # noqa: PLC0415
+    from nengo_softlif.neurons.softlif import soft_lif_rates  # noqa: PLC0415
 
     J = np.linspace(1.5, 6, 400)
     clean = soft_lif_rates(J, 0.02, TAU_RC, TAU_REF)

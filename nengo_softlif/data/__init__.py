@@ -75,24 +75,29 @@ __all__ = [
 ]
 
 #: Names accepted by :func:`load_dataset`.
-DATASET_NAMES = ("mnist", "cifar10", "mnist-sample")
+DATASET_NAMES = ("mnist", "cifar10", "mnist-sample", "folder")
 
 
-def load_dataset(name, data_dir=None, cache_dir=None):
+def load_dataset(name, data_dir=None, cache_dir=None, image_size=None):
     """Load a data set by name.
 
     Parameters
     ----------
-    name : {"mnist", "cifar10", "mnist-sample"}
+    name : {"mnist", "cifar10", "mnist-sample", "folder"}
         Data set name (case-insensitive; ``"cifar-10"`` and ``"mnist_sample"``
-        are accepted too).
+        are accepted too). ``"folder"`` is any image-folder tree
+        (``train/<class>/<image>``, ``test/<class>/<image>``; see
+        :func:`load_image_folder`).
     data_dir : str or os.PathLike or None
         Folder holding the data (see :func:`load_mnist` and
         :func:`load_cifar10`). Required for ``"mnist"`` and ``"cifar10"``;
         ignored for ``"mnist-sample"``, which is shipped with the package.
     cache_dir : str or os.PathLike or None
         Cache folder for decoded CIFAR-10 image folders (see
-        :func:`load_cifar10`); unused for MNIST.
+        :func:`load_cifar10`) and image folders; unused for MNIST.
+    image_size : int or (int, int) or None
+        ``"folder"`` only: resize every image to this size (None: keep the
+        images' own size, which must then be the same for all).
 
     Returns
     -------
@@ -121,6 +126,12 @@ def load_dataset(name, data_dir=None, cache_dir=None):
             f"nengo_softlif.data.{fetch}(cache_dir)), or use 'mnist-sample', which "
             "is shipped with the package"
         )
+    if image_size is not None and key != "folder":
+        raise ValueError(
+            f"image_size applies to image folders (name='folder'), not {key!r}"
+        )
     if key == "mnist":
         return load_mnist(data_dir)
+    if key == "folder":
+        return load_image_folder(data_dir, image_size=image_size, cache_dir=cache_dir)
     return load_cifar10(data_dir, cache_dir=cache_dir)

@@ -6,7 +6,7 @@ pair, each in its own folder ``out_dir/<setting>/seed<N>/``. A cell whose
 record was made with the same settings as the current ones; a record made with
 other settings is refused with an error naming the folder (its checkpoint would
 otherwise be resumed under the wrong settings). Interrupted cells resume from
-their checkpoint (see :func:`nengo_softlif.train.train`). Result files are
+their checkpoint (see :func:`nengo_softlif.training.loop.train`). Result files are
 written atomically.
 
 `reproduce`, ``benchmarks/noise_models.py`` and ``benchmarks/training_options.py``
@@ -19,12 +19,12 @@ import os
 
 import numpy as np
 
-from nengo_softlif.experiment import (
+from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     run_experiment,
     static_error_on_spiking_images,
 )
-from nengo_softlif.train import RESUMABLE_CHANGES, TrainConfig
+from nengo_softlif.training.loop import RESUMABLE_CHANGES, TrainConfig
 
 __all__ = ["Setting", "SweepError", "run_cell", "run_sweep", "summary_table"]
 
@@ -49,11 +49,15 @@ class Setting:
         `.TrainConfig` fields to change.
     experiment : dict
         `.ExperimentConfig` fields to change.
+    network : dict
+        ``architecture``, ``neuron_type`` or ``lif_params`` to train instead of
+        the task's (see :func:`nengo_softlif.experiments.experiment.train_task`).
     """
 
     name: str
     train: dict = dataclasses.field(default_factory=dict)
     experiment: dict = dataclasses.field(default_factory=dict)
+    network: dict = dataclasses.field(default_factory=dict)
 
     @property
     def folder(self):
@@ -104,8 +108,13 @@ def run_cell(
     experiment_config,
     report_only=False,
     verbose=0,
+    network=None,
+    progress=False,
 ):
     """One experiment of a sweep: read back if done with these settings, else run.
+
+    ``network`` (see `.Setting`) and ``progress`` are passed to
+    :func:`nengo_softlif.experiments.experiment.run_experiment`.
 
     Returns
     -------
@@ -133,7 +142,14 @@ def run_cell(
     if report_only:
         return None
     return run_experiment(
-        task, dataset, run_dir, train_config, experiment_config, verbose=verbose
+        task,
+        dataset,
+        run_dir,
+        train_config,
+        experiment_config,
+        verbose=verbose,
+        progress=progress,
+        network=network,
     )
 
 
@@ -155,7 +171,7 @@ def run_sweep(
     Parameters
     ----------
     task, dataset
-        As for :func:`nengo_softlif.experiment.run_experiment`.
+        As for :func:`nengo_softlif.experiments.experiment.run_experiment`.
     out_dir : str
         Folder of the sweep; cells go to ``out_dir/<setting>/seed<N>``.
     settings : list of Setting
@@ -177,7 +193,9 @@ def run_sweep(
         for setting in settings:
             configs = setting.configs(train_config, experiment_config, seed)
             run_dir = os.path.join(out_dir, setting.folder, f"seed{seed}")
-            record = run_cell(task, dataset, run_dir, *configs, report_only)
+            record = run_cell(
+                task, dataset, run_dir, *configs, report_only, network=setting.network
+            )
             if record is None:
                 continue
             records[setting.name].append(record)
@@ -185,10 +203,15 @@ def run_sweep(
                 log(
                     f"{setting.name:24s} seed {seed}: "
                     f"static soft {100 * record['static_soft']['error']:.2f}%  "
-                    f"hard {100 * record['static_hard']['error']:.2f}%  "
-                    f"spiking {100 * record['spiking']['error']:.2f}%"
+                    f"hard {_percent(record, 'static_hard')}  "
+                    f"spiking {_percent(record, 'spiking')}"
                 )
     return records
+
+
+def _percent(record, key):
+    summary = record.get(key)
+    return "-" if summary is None else f"{100 * summary['error']:.2f}%"
 
 
 def _stats(values):
@@ -213,15 +236,16 @@ def summary_table(records, label="training"):
     ]
     for name, rows in records.items():
         soft = [100 * r["static_soft"]["error"] for r in rows]
-        hard = [100 * r["static_hard"]["error"] for r in rows]
-        spiking = [100 * r["spiking"]["error"] for r in rows]
+        spiked = [r for r in rows if "spiking" in r and "static_hard" in r]
+        hard = [100 * r["static_hard"]["error"] for r in spiked]
+        spiking = [100 * r["spiking"]["error"] for r in spiked]
         gap_soft = [
             s - 100 * static_error_on_spiking_images(r, "static_soft")
-            for s, r in zip(spiking, rows, strict=True)
+            for s, r in zip(spiking, spiked, strict=True)
         ]
         gap_hard = [
             s - 100 * static_error_on_spiking_images(r, "static_hard")
-            for s, r in zip(spiking, rows, strict=True)
+            for s, r in zip(spiking, spiked, strict=True)
         ]
         lines.append(
             f"| {name} | {_stats(soft)} | {_stats(hard)} | {_stats(spiking)} | "

@@ -1,7 +1,7 @@
 """Keras callbacks for models with the package's neuron layers."""
 
-from nengo_softlif.anneal import SCHEDULES
 from nengo_softlif.keras.layers import SoftLIF, tf
+from nengo_softlif.training.anneal import SCHEDULES
 
 __all__ = ["SigmaAnnealing"]
 
@@ -9,7 +9,7 @@ __all__ = ["SigmaAnnealing"]
 class SigmaAnnealing(tf.keras.callbacks.Callback):
     """Anneal the sigma of every `.SoftLIF` layer of the model during ``fit``.
 
-    The Keras counterpart of :class:`nengo_softlif.anneal.SigmaAnnealing`: before
+    The Keras counterpart of :class:`nengo_softlif.training.anneal.SigmaAnnealing`: before
     every training step each layer's sigma is set on one schedule over all the
     steps of the ``fit`` call, from the layer's own ``sigma`` to ``end``. A small
     final sigma makes the trained soft network the hard LIF rate network, which
@@ -20,7 +20,7 @@ class SigmaAnnealing(tf.keras.callbacks.Callback):
     end : float
         Final sigma (> 0).
     schedule : str
-        One of :data:`nengo_softlif.anneal.SCHEDULES` (default geometric).
+        One of :data:`nengo_softlif.training.anneal.SCHEDULES` (default geometric).
     """
 
     def __init__(self, end=0.002, schedule="geometric"):

@@ -1,7 +1,7 @@
 """``nengo_dl.Converter`` support for the package's layers and for locally-connected layers.
 
 Registered with ``nengo_dl.Converter.register`` when ``nengo_dl`` is first imported
-with nengo_softlif (see :mod:`nengo_softlif.lazy`), so a tf.keras model made of
+with nengo_softlif (see :mod:`nengo_softlif.import_hooks`), so a tf.keras model made of
 ``Conv2D``, ``AveragePooling2D``, ``LocallyConnected2D``, ``Dense``, ``Flatten``,
 ``Dropout`` and :class:`.SoftLIF` layers converts to native nengo objects, with no
 ``TensorNode``:
@@ -32,8 +32,8 @@ from nengo_softlif.keras.layers import (
     SoftLIF,
     tf,
 )
-from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
-from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 nengo_dl = import_nengo_dl()
 from nengo_dl.converter import (  # noqa: E402
@@ -188,14 +188,14 @@ class ConvertKerasLocallyConnected2D(_LocalConverter):
         transform = self._transform(node_id, 0)
         kernel = layer.kernel.numpy()
         if layer.implementation == 2:
-            kernel = self._per_pixel(kernel, transform)
+            kernel = self.per_pixel(kernel, transform)
         biases = layer.bias.numpy().ravel() if layer.use_bias else None
         return self._connect(
             node_id, transform, kernel, biases=biases, activation=layer.activation
         )
 
     @staticmethod
-    def _per_pixel(kernel, transform):
+    def per_pixel(kernel, transform):
         """Implementation 2's (in_h, in_w, c, out_h, out_w, f) kernel, per pixel."""
         h, w, c = transform.input_shape
         out_h, out_w, f = transform.output_shape

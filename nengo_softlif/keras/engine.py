@@ -11,11 +11,15 @@ depends only on ``(seed, epoch)``, and the learning rate only on the step.
 
 import numpy as np
 
-from nengo_softlif.anneal import set_sigma
 from nengo_softlif.console import Progress
 from nengo_softlif.keras.layers import SoftLIF
 from nengo_softlif.keras.models import keras_model, keras_params
-from nengo_softlif.train import make_optimizer, optimizer_state, set_optimizer_state
+from nengo_softlif.training.anneal import set_sigma
+from nengo_softlif.training.optimizer import (
+    make_optimizer,
+    optimizer_state,
+    set_optimizer_state,
+)
 
 __all__ = ["KerasEngine"]
 
@@ -132,7 +136,7 @@ class KerasEngine:
 
     def sync(self, net):
         """Write the trained parameters into the nengo objects."""
-        from nengo_softlif.checkpoint import set_params  # noqa: PLC0415
+        from nengo_softlif.network.checkpoint import set_params  # noqa: PLC0415
 
         set_params(net, keras_params(self.model, net))
 

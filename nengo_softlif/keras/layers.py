@@ -2,7 +2,7 @@
 
 The neuron layers compute ``J = gain * x + bias`` (a trainable bias per neuron, as
 the package's ensembles have), the neurons' rates with the same TensorFlow
-functions as the nengo-dl builders (:mod:`nengo_softlif.dl`), the training noise
+functions as the nengo-dl builders (:mod:`nengo_softlif.dl.neuron_builders`), the training noise
 of the neuron type (only when ``training=True``; straight-through, as in the
 builders) and the amplitude. Noise is drawn with stateless random ops seeded by
 the layer's seed and a step counter that is one of the layer's weights, so a model
@@ -20,9 +20,9 @@ import_nengo_dl()  # the Keras import alias nengo-dl 3.6 needs; then TensorFlow
 import tensorflow as tf  # noqa: E402
 
 from nengo_softlif import dl  # noqa: E402
-from nengo_softlif.dl_local import locally_connected_tf  # noqa: E402
-from nengo_softlif.neurons import PRESETS  # noqa: E402
-from nengo_softlif.noise import parse_noise, to_spec  # noqa: E402
+from nengo_softlif.dl.transform_builders import locally_connected_tf  # noqa: E402
+from nengo_softlif.neurons.noise import parse_noise, to_spec  # noqa: E402
+from nengo_softlif.neurons.softlif import PRESETS  # noqa: E402
 
 __all__ = ["RateNeurons", "SoftLIF", "RectifiedLinearRates", "LocallyConnected"]
 

@@ -4,7 +4,7 @@
 computes exactly what nengo-dl computes for the network's rate version (same
 currents, neurons, training noise and read-out), with the network's current
 parameters. :func:`keras_params` reads the model's parameters back in the layout
-of :func:`nengo_softlif.checkpoint.get_params`, so that a model trained in Keras
+of :func:`nengo_softlif.network.checkpoint.get_params`, so that a model trained in Keras
 is the network's trained parameters: the same checkpoint, the same spiking network.
 The other direction, a Keras model as a package network, is
 :func:`nengo_softlif.keras.network.from_keras`.
@@ -23,7 +23,7 @@ from nengo_softlif.keras.layers import (
     SoftLIF,
     tf,
 )
-from nengo_softlif.layers import (
+from nengo_softlif.network.layers import (
     AvgPool,
     Conv,
     Dense,
@@ -31,11 +31,11 @@ from nengo_softlif.layers import (
     Output,
     with_dropout,
 )
-from nengo_softlif.layers import (
+from nengo_softlif.network.layers import (
     LocallyConnected as LocallyConnectedSpec,
 )
-from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
-from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 __all__ = [
     "KERAS_LAYERS",
@@ -49,10 +49,10 @@ __all__ = [
 ]
 
 #: Layer spec type -> adapter (``build``, ``to_keras``, ``from_keras``).
-KERAS_LAYERS = {}
+KERAS_LAYERS = registry.Registry("Keras layer adapter")
 
 #: Neuron type -> ``factory(neuron_type, lif_params, name, seed) -> keras layer``.
-KERAS_NEURONS = {}
+KERAS_NEURONS = registry.Registry("Keras neuron layer")
 
 
 def register_keras_layer(spec_type):
@@ -326,7 +326,7 @@ def keras_model(net, seed=None):
         Input: flattened channels-last images (as the network's input node);
         output: the class scores (logits).
     """
-    from nengo_softlif.checkpoint import get_params  # pylint: disable=C0415
+    from nengo_softlif.network.checkpoint import get_params  # pylint: disable=C0415
 
     architecture = net.architecture
     ctx = _Context(net, int(net.seed or 0) if seed is None else int(seed))
@@ -352,7 +352,7 @@ def keras_params(model, net):
     Fixed parameters that the Keras model does not hold (the pools' weights) are
     the network's own.
     """
-    from nengo_softlif.checkpoint import get_params  # pylint: disable=C0415
+    from nengo_softlif.network.checkpoint import get_params  # pylint: disable=C0415
 
     params = get_params(net)
     for spec, name, adapter in _adapters(net.architecture):
@@ -382,9 +382,12 @@ def paper_model(task, sigma=0.02, noise="gaussian:10", seed=0):
         with ``model.fit``; `.from_keras` (or ``nengo_dl.Converter``) turns it
         into the nengo network, and `.to_spiking` into its spiking version.
     """
-    from nengo_softlif.networks import ARCHITECTURES, build_network  # noqa: PLC0415
-    from nengo_softlif.neurons import PRESETS  # noqa: PLC0415
-    from nengo_softlif.noise import parse_noise  # noqa: PLC0415
+    from nengo_softlif.network.architectures import (
+        ARCHITECTURES,
+        build_network,
+    )  # noqa: PLC0415
+    from nengo_softlif.neurons.noise import parse_noise  # noqa: PLC0415
+    from nengo_softlif.neurons.softlif import PRESETS  # noqa: PLC0415
 
     if task not in ARCHITECTURES:
         raise ValueError(

@@ -16,17 +16,17 @@ from nengo_softlif.keras.layers import (
     SoftLIF,
     tf,
 )
-from nengo_softlif.layers import AvgPool, Conv, Dense, Output
-from nengo_softlif.layers import LocallyConnected as LocallyConnectedSpec
-from nengo_softlif.local import AveragePoolSparse, LocallyConnectedSparse
-from nengo_softlif.neurons import RectifiedLinear, SoftLIFRate
+from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output
+from nengo_softlif.network.layers import LocallyConnected as LocallyConnectedSpec
+from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 __all__ = ["from_keras"]
 
 
 def _split_dropout(noise):
     """(noise without its last Dropout component, that dropout's rate or 0)."""
-    from nengo_softlif.noise import Compose, Dropout  # noqa: PLC0415
+    from nengo_softlif.neurons.noise import Compose, Dropout  # noqa: PLC0415
 
     parts = [] if noise is None else list(noise.components())
     if not parts or not isinstance(parts[-1], Dropout):
@@ -37,7 +37,7 @@ def _split_dropout(noise):
 
 def _neuron_setting(layer):
     """(neuron type, LIFParams-like values, dropout rate) of a Keras neuron layer."""
-    from nengo_softlif.neurons import LIFParams  # noqa: PLC0415
+    from nengo_softlif.neurons.softlif import LIFParams  # noqa: PLC0415
 
     noise, dropout = _split_dropout(layer.noise)
     if isinstance(layer, SoftLIF):
@@ -92,163 +92,230 @@ def from_keras(model, name=None, seed=0):
     TypeError
         Naming the first layer that does not fit, and what to use instead.
     """
-    from nengo_softlif.checkpoint import get_params, set_params  # noqa: PLC0415
-    from nengo_softlif.networks import Architecture, build_network  # noqa: PLC0415
+    from nengo_softlif.network.architectures import (  # noqa: PLC0415
+        Architecture,
+        build_network,
+    )
 
     layers = [
         layer
         for layer in model.layers
         if not isinstance(layer, tf.keras.layers.InputLayer)
     ]
-    input_shape = shape = tuple(int(d) for d in model.input_shape[1:])
-    specs, values, neuron, pad = [], [], None, 0
+    read = _read_layers(layers, tuple(int(d) for d in model.input_shape[1:]))
+    if not read.specs or not isinstance(read.specs[-1], Output):
+        raise TypeError("The model must end in a linear Dense read-out layer")
+    if read.neuron is None:
+        raise TypeError("The model has no nengo_softlif.keras neuron layer")
+    architecture = Architecture(name or model.name, read.input_shape, tuple(read.specs))
+    net = build_network(architecture, read.neuron[0], read.neuron[1], seed=seed)
+    _set_values(net, architecture, read.values)
+    return net
+
+
+class _Reading:
+    """What :func:`from_keras` has read so far from the chain of Keras layers.
+
+    ``specs`` and ``values`` (per layer, None or the ``weights`` and ``bias``
+    parameters) grow together; ``shape`` is the current layer's output shape,
+    ``neuron`` the neuron setting of the first neuron layer and ``pad`` the
+    padding of a ``ZeroPadding2D`` waiting for its layer.
+    """
+
+    def __init__(self, input_shape):
+        self.input_shape = self.shape = input_shape
+        self.specs, self.values = [], []
+        self.neuron = None
+        self.pad = 0
+
+
+def _read_layers(layers, input_shape):
+    """Read a chain of Keras layers (no InputLayer) into layer specs and values."""
+    read = _Reading(input_shape)
     i = 0
     while i < len(layers):
-        layer = layers[i]
-        kind = type(layer)
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if kind is tf.keras.layers.Reshape and not specs:
-            # flat images in, reshaped first (as keras_model's models)
-            input_shape = shape = tuple(int(d) for d in layer.target_shape)
-            i += 1
-            continue
-        if kind in (tf.keras.layers.Flatten, tf.keras.layers.Dropout):
-            i += 1
-            continue
-        if kind is tf.keras.layers.ZeroPadding2D:
-            (top, bottom), (left, right) = layer.padding
-            if not top == bottom == left == right:
-                raise _unsupported(
-                    layer, "only equal padding on all sides is supported"
-                )
-            pad, i = top, i + 1
-            continue
-        if kind is tf.keras.layers.AveragePooling2D:
-            size, stride = layer.pool_size[0], layer.strides[0]
-            if size != layer.pool_size[1] or stride != layer.strides[1]:
-                raise _unsupported(layer, "use square windows and strides")
-            pool = AveragePoolSparse(shape, size, stride)
-            same = tuple(pool.output_shape) == tuple(
-                int(d) for d in layer.output_shape[1:]
-            ) and (layer.padding == "valid" or pool.same_padding)
-            if not same:
-                raise _unsupported(
-                    layer,
-                    "its windows differ from the package's (which start at the first "
-                    "pixel and are clipped at the far edge); use padding='same' or "
-                    "sizes that tile the image",
-                )
-            specs.append(AvgPool(size, stride))
-            values.append(None)
-            shape = tuple(int(d) for d in layer.output_shape[1:])
-            i += 1
-            continue
-        last_dense = kind is tf.keras.layers.Dense and not any(
-            isinstance(later, (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
-            for later in layers[i + 1 :]
-        )
-        if last_dense:
-            if layer.activation not in (None, tf.keras.activations.linear):
-                raise _unsupported(layer, "the read-out Dense layer must be linear")
-            specs.append(Output(layer.units))
-            bias = layer.bias.numpy() if layer.use_bias else np.zeros(layer.units)
-            values.append({"weights": layer.kernel.numpy().T, "bias": bias[:, None]})
-            i += 1
-            continue
-        if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
-            hint = (
-                ""
-                if kind is not tf.keras.layers.MaxPooling2D
-                else "; use AveragePooling2D"
-            )
-            raise _unsupported(
-                layer,
-                "expected a weight layer followed by a nengo_softlif.keras.SoftLIF "
-                f"layer{hint}",
-            )
-        if getattr(layer, "activation", None) not in (
-            None,
-            tf.keras.activations.linear,
-        ):
-            raise _unsupported(
-                layer, "its activation must be linear (the neurons follow)"
-            )
-        setting = _neuron_setting(nxt)
-        if neuron is None:
-            neuron = setting
-        elif setting[0] != neuron[0] or setting[1].gain != neuron[1].gain:
-            raise _unsupported(nxt, "all neuron layers must have the same settings")
-        if setting[2] and kind is not tf.keras.layers.Dense:
-            raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
-        use_bias = getattr(layer, "use_bias", False)
-        if kind is tf.keras.layers.Conv2D:
-            if (
-                pad
-                or layer.strides[0] != layer.strides[1]
-                or layer.dilation_rate != (1, 1)
-            ):
-                raise _unsupported(
-                    layer, "use square strides, no dilation, no ZeroPadding"
-                )
-            k = layer.kernel_size[0]
-            spec = Conv(
-                layer.filters,
-                k,
-                padding=(k - 1) // 2 if layer.padding == "same" else 0,
-                stride=layer.strides[0],
-            )
-            weights = layer.kernel.numpy()
-        elif kind in (tf.keras.layers.LocallyConnected2D, LocallyConnected):
-            if kind is LocallyConnected:
-                k, s, p = layer.kernel_size, layer.stride, layer.padding
-                kernel = layer.kernel.numpy()
-            else:
-                if layer.implementation not in (1, 2):
-                    raise _unsupported(layer, "use implementation=1 or 2")
-                k, s, p = layer.kernel_size[0], layer.strides[0], pad
-                kernel = layer.kernel.numpy()
-            spec = LocallyConnectedSpec(layer.filters, k, padding=p, stride=s)
-            transform = LocallyConnectedSparse(
-                shape, layer.filters, k, stride=s, padding=p
-            )
-            if kind is tf.keras.layers.LocallyConnected2D and layer.implementation == 2:
-                from nengo_softlif.keras.converters import (  # noqa: PLC0415
-                    ConvertKerasLocallyConnected2D,
-                )
+        i += _read_layer(read, layers, i)
+    return read
 
-                kernel = ConvertKerasLocallyConnected2D._per_pixel(kernel, transform)
-            weights = kernel.ravel()[transform.dense_positions()]
-            pad = 0
-        elif kind is tf.keras.layers.Dense:
-            spec = Dense(layer.units, dropout=setting[2])
-            weights = layer.kernel.numpy().T
-        else:
-            raise _unsupported(layer, "no equivalent layer in nengo_softlif.layers")
-        out_shape = tuple(int(d) for d in nxt.output_shape[1:])
-        bias = (
-            np.zeros(out_shape)
-            if nxt.bias is None
-            else nxt.bias.numpy().reshape(out_shape)
+
+def _read_layer(read, layers, i):
+    """Read ``layers[i]`` (and its neuron layer): the number of layers read."""
+    layer = layers[i]
+    kind = type(layer)
+    if kind is tf.keras.layers.Reshape and not read.specs:
+        # flat images in, reshaped first (as keras_model's models)
+        read.input_shape = read.shape = tuple(int(d) for d in layer.target_shape)
+        return 1
+    if kind in (tf.keras.layers.Flatten, tf.keras.layers.Dropout):
+        return 1
+    if kind is tf.keras.layers.ZeroPadding2D:
+        read.pad = _padding(layer)
+        return 1
+    if kind is tf.keras.layers.AveragePooling2D:
+        read.specs.append(_pool_spec(layer, read.shape))
+        read.values.append(None)
+        read.shape = tuple(int(d) for d in layer.output_shape[1:])
+        return 1
+    last_dense = kind is tf.keras.layers.Dense and not any(
+        isinstance(later, (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
+        for later in layers[i + 1 :]
+    )
+    if last_dense:
+        spec, value = _readout(layer)
+        read.specs.append(spec)
+        read.values.append(value)
+        return 1
+    _read_weight_layer(read, layer, layers[i + 1] if i + 1 < len(layers) else None)
+    return 2
+
+
+def _padding(layer):
+    """The padding of a ``ZeroPadding2D`` layer (equal on all sides)."""
+    (top, bottom), (left, right) = layer.padding
+    if not top == bottom == left == right:
+        raise _unsupported(layer, "only equal padding on all sides is supported")
+    return top
+
+
+def _pool_spec(layer, shape):
+    """The `.AvgPool` of an ``AveragePooling2D`` layer on inputs of ``shape``."""
+    size, stride = layer.pool_size[0], layer.strides[0]
+    if size != layer.pool_size[1] or stride != layer.strides[1]:
+        raise _unsupported(layer, "use square windows and strides")
+    pool = AveragePoolSparse(shape, size, stride)
+    same = tuple(pool.output_shape) == tuple(
+        int(d) for d in layer.output_shape[1:]
+    ) and (layer.padding == "valid" or pool.same_padding)
+    if not same:
+        raise _unsupported(
+            layer,
+            "its windows differ from the package's (which start at the first "
+            "pixel and are clipped at the far edge); use padding='same' or "
+            "sizes that tile the image",
         )
-        if use_bias:
-            bias = bias + nxt.gain * np.broadcast_to(
-                layer.bias.numpy().reshape(
-                    out_shape
-                    if kind is not tf.keras.layers.Conv2D
-                    else (layer.filters,)
-                ),
-                out_shape,
-            )
-        specs.append(spec)
-        values.append({"weights": weights, "bias": bias.ravel()})
-        shape = out_shape
-        i += 2
-    if not specs or not isinstance(specs[-1], Output):
-        raise TypeError("The model must end in a linear Dense read-out layer")
-    if neuron is None:
-        raise TypeError("The model has no nengo_softlif.keras neuron layer")
-    architecture = Architecture(name or model.name, input_shape, tuple(specs))
-    net = build_network(architecture, neuron[0], neuron[1], seed=seed)
+    return AvgPool(size, stride)
+
+
+def _readout(layer):
+    """The `.Output` spec and values of the last (linear) ``Dense`` layer."""
+    if layer.activation not in (None, tf.keras.activations.linear):
+        raise _unsupported(layer, "the read-out Dense layer must be linear")
+    bias = layer.bias.numpy() if layer.use_bias else np.zeros(layer.units)
+    return Output(layer.units), {
+        "weights": layer.kernel.numpy().T,
+        "bias": bias[:, None],
+    }
+
+
+def _read_weight_layer(read, layer, nxt):
+    """Read a weight layer and the neuron layer ``nxt`` after it."""
+    kind = type(layer)
+    if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
+        hint = (
+            "" if kind is not tf.keras.layers.MaxPooling2D else "; use AveragePooling2D"
+        )
+        raise _unsupported(
+            layer,
+            "expected a weight layer followed by a nengo_softlif.keras.SoftLIF "
+            f"layer{hint}",
+        )
+    if getattr(layer, "activation", None) not in (
+        None,
+        tf.keras.activations.linear,
+    ):
+        raise _unsupported(layer, "its activation must be linear (the neurons follow)")
+    setting = _neuron_setting(nxt)
+    if read.neuron is None:
+        read.neuron = setting
+    elif setting[0] != read.neuron[0] or setting[1].gain != read.neuron[1].gain:
+        raise _unsupported(nxt, "all neuron layers must have the same settings")
+    if setting[2] and kind is not tf.keras.layers.Dense:
+        raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
+    spec, weights = _weight_spec(read, layer, setting[2])
+    out_shape = tuple(int(d) for d in nxt.output_shape[1:])
+    read.specs.append(spec)
+    read.values.append(
+        {"weights": weights, "bias": _neuron_bias(layer, nxt, out_shape).ravel()}
+    )
+    read.shape = out_shape
+
+
+def _weight_spec(read, layer, dropout):
+    """The layer spec and weights of a Conv2D, locally-connected or Dense layer."""
+    kind = type(layer)
+    if kind is tf.keras.layers.Conv2D:
+        return _conv_spec(layer, read.pad)
+    if kind in (tf.keras.layers.LocallyConnected2D, LocallyConnected):
+        spec, weights = _locally_connected_spec(layer, read.shape, read.pad)
+        read.pad = 0
+        return spec, weights
+    if kind is tf.keras.layers.Dense:
+        return Dense(layer.units, dropout=dropout), layer.kernel.numpy().T
+    raise _unsupported(layer, "no equivalent layer in nengo_softlif.network.layers")
+
+
+def _conv_spec(layer, pad):
+    """The `.Conv` spec and kernel of a ``Conv2D`` layer."""
+    if pad or layer.strides[0] != layer.strides[1] or layer.dilation_rate != (1, 1):
+        raise _unsupported(layer, "use square strides, no dilation, no ZeroPadding")
+    k = layer.kernel_size[0]
+    spec = Conv(
+        layer.filters,
+        k,
+        padding=(k - 1) // 2 if layer.padding == "same" else 0,
+        stride=layer.strides[0],
+    )
+    return spec, layer.kernel.numpy()
+
+
+def _locally_connected_spec(layer, shape, pad):
+    """The `.LocallyConnected` spec and weights of a locally-connected layer.
+
+    ``layer`` is a :class:`.LocallyConnected` or a ``LocallyConnected2D`` (on
+    inputs of ``shape``, after a ``ZeroPadding2D`` of ``pad``); the weights are
+    those of the `.LocallyConnectedSparse` transform.
+    """
+    kind = type(layer)
+    if kind is LocallyConnected:
+        k, s, p = layer.kernel_size, layer.stride, layer.padding
+        kernel = layer.kernel.numpy()
+    else:
+        if layer.implementation not in (1, 2):
+            raise _unsupported(layer, "use implementation=1 or 2")
+        k, s, p = layer.kernel_size[0], layer.strides[0], pad
+        kernel = layer.kernel.numpy()
+    spec = LocallyConnectedSpec(layer.filters, k, padding=p, stride=s)
+    transform = LocallyConnectedSparse(shape, layer.filters, k, stride=s, padding=p)
+    if kind is tf.keras.layers.LocallyConnected2D and layer.implementation == 2:
+        from nengo_softlif.keras.converters import (  # noqa: PLC0415
+            ConvertKerasLocallyConnected2D,
+        )
+
+        kernel = ConvertKerasLocallyConnected2D.per_pixel(kernel, transform)
+    return spec, kernel.ravel()[transform.dense_positions()]
+
+
+def _neuron_bias(layer, nxt, out_shape):
+    """The neurons' bias with the weight layer's bias folded in (``gain * b``)."""
+    bias = (
+        np.zeros(out_shape) if nxt.bias is None else nxt.bias.numpy().reshape(out_shape)
+    )
+    if getattr(layer, "use_bias", False):
+        bias = bias + nxt.gain * np.broadcast_to(
+            layer.bias.numpy().reshape(
+                out_shape
+                if type(layer) is not tf.keras.layers.Conv2D
+                else (layer.filters,)
+            ),
+            out_shape,
+        )
+    return bias
+
+
+def _set_values(net, architecture, values):
+    """Set the weights and biases read from the Keras layers on the network."""
+    from nengo_softlif.network.checkpoint import get_params, set_params  # noqa: PLC0415
+
     params = get_params(net)
     for layer_name, value in zip(architecture.layer_names(), values, strict=True):
         for key, array in (value or {}).items():
@@ -256,4 +323,3 @@ def from_keras(model, name=None, seed=0):
                 params[f"{layer_name}.{key}"].shape
             )
     set_params(net, params)
-    return net

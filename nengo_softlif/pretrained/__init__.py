@@ -1,6 +1,6 @@
 """Trained networks shipped with nengo-softlif (package data).
 
-Each network is a checkpoint (see :mod:`nengo_softlif.checkpoint`) with its
+Each network is a checkpoint (see :mod:`nengo_softlif.network.checkpoint`) with its
 parameters stored as float16 and no optimizer state, plus a record of how it was
 made (the command, the epochs, the training data's checksum) in its header's
 ``provenance``.
@@ -63,7 +63,7 @@ def load_pretrained(name, neuron_type=None):
     name : str
         One of :data:`PRETRAINED` (``"cifar10"``).
     neuron_type : `nengo.neurons.NeuronType`, optional
-        As for :func:`nengo_softlif.checkpoint.load_network`.
+        As for :func:`nengo_softlif.network.checkpoint.load_network`.
 
     Returns
     -------
@@ -73,7 +73,7 @@ def load_pretrained(name, neuron_type=None):
     meta : dict
         The checkpoint header, with ``provenance``.
     """
-    from nengo_softlif.checkpoint import load_network  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import load_network  # noqa: PLC0415
 
     return load_network(pretrained_path(name), neuron_type=neuron_type)
 
@@ -122,9 +122,9 @@ def export_pretrained(
         What inputs are prepared with (the training set's ``mean_image``), read
         back by :func:`pretrained_preprocessing`.
     """
-    from nengo_softlif.checkpoint import load_checkpoint  # noqa: PLC0415
-    from nengo_softlif.layers import AvgPool  # noqa: PLC0415
-    from nengo_softlif.networks import Architecture  # noqa: PLC0415
+    from nengo_softlif.network.architectures import Architecture  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
+    from nengo_softlif.network.layers import AvgPool  # noqa: PLC0415
 
     params, meta = load_checkpoint(checkpoint)
     architecture = Architecture.from_dict(meta["architecture"])

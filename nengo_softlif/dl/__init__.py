@@ -1,0 +1,17 @@
+"""nengo-dl builders of this package (imported when ``nengo_dl`` is first imported).
+
+``neuron_builders``
+    `.SoftLIFRate`, `.RectifiedLinear` and the refractory ReLU in TensorFlow,
+    with the training noise models (``TF_NOISE_IMPL``).
+``transform_builders``
+    The windowed sparse transforms (`.LocallyConnectedSparse`, `.AveragePoolSparse`).
+
+Importing this package imports TensorFlow and nengo-dl.
+"""
+
+from nengo_softlif.dl.neuron_builders import *  # noqa: F401,F403
+from nengo_softlif.dl.neuron_builders import __all__ as _neuron_all
+from nengo_softlif.dl.transform_builders import *  # noqa: F401,F403
+from nengo_softlif.dl.transform_builders import __all__ as _transform_all
+
+__all__ = list(_neuron_all) + list(_transform_all)

@@ -1,0 +1,93 @@
+"""The backend interface: how a simulator plugs into `.evaluate`.
+
+A backend is a function registered under a name::
+
+    @register_backend("my-simulator")
+    def run(net, images, protocol, monitors, progress=False, **options):
+        ...
+        return outputs, monitor_sums
+
+It receives
+
+``net``
+    A copy of the network to run (a `.SoftLIFNetwork`, spiking or static), with
+    one monitor node per neuron layer added (see `.add_monitors`).
+``images``
+    ``(n_images, input_size)`` float32 images, already checked.
+``protocol``
+    The `.Protocol`: time step, presentation time, read-out window, reset.
+``monitors``
+    Layer name -> `nengo.Probe` on that layer's monitor node (2 dimensions:
+    mean rate, synaptic events per second).
+``progress``
+    Whether to show progress (use :func:`progress`).
+``**options``
+    Backend options given to `.evaluate`; unknown ones must raise `TypeError`.
+
+and returns ``outputs``, ``(n_images, n_steps, n_out)`` read-out values at every
+step of each presentation, and ``monitor_sums``, ``(n_images, 2 * n_monitors)``
+sums of each monitor probe over each presentation (in the order of
+``monitors``). Error, rates and operation counts are computed from these by
+`.evaluate`, the same way for every backend.
+
+Backends that need optional packages are registered when first asked for
+(:data:`LAZY_BACKENDS`), so that ``import nengo_softlif`` imports neither
+TensorFlow nor nengo-loihi.
+"""
+
+import importlib
+
+from nengo_softlif import registry
+
+__all__ = ["BACKENDS", "LAZY_BACKENDS", "register_backend", "get_backend", "progress"]
+
+#: Backend name -> ``run(net, images, protocol, monitors, **options) -> (outputs,
+#: monitor_sums)``: ``outputs`` (n_images, n_steps, n_out) read-out values and
+#: ``monitor_sums`` (n_images, n_monitor_dims) sums over each presentation.
+BACKENDS = registry.Registry("evaluation backend")
+
+
+#: Backends registered when first asked for (so that TensorFlow or nengo-loihi are
+#: imported only then): name -> module that registers it.
+LAZY_BACKENDS = {
+    "nengo": "nengo_softlif.backends.reference",
+    "nengo-dl": "nengo_softlif.backends.nengo_dl",
+    "fast": "nengo_softlif.backends.fast",
+    "loihi": "nengo_softlif.backends.loihi",
+}
+
+
+def register_backend(name):
+    """Decorator: register an evaluation backend under ``name`` (warns on overwrite)."""
+
+    def register(run):
+        return registry.add(BACKENDS, name, run, "evaluation backend")
+
+    return register
+
+
+def get_backend(name):
+    """The run function of backend ``name`` (imported and registered if needed).
+
+    Raises
+    ------
+    ValueError
+        If no backend has that name (the message lists the known ones).
+    """
+    if name not in BACKENDS and name in LAZY_BACKENDS:
+        importlib.import_module(LAZY_BACKENDS[name])  # registers itself
+    if name not in BACKENDS:
+        raise ValueError(
+            f"Unknown backend {name!r}; choose one of "
+            f"{sorted(set(BACKENDS) | set(LAZY_BACKENDS))}"
+        )
+    return BACKENDS[name]
+
+
+def progress(iterable, enabled, desc, unit="image"):
+    """``iterable`` with a progress bar (tqdm) if ``enabled``, else unchanged."""
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
+
+    return tqdm(iterable, desc=desc, unit=unit)

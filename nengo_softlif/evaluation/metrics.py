@@ -1,0 +1,204 @@
+"""What a run costs and how its error develops: fan-out, operations, energy, error in time.
+
+The energy estimate is the paper's (Hunsberger & Eliasmith 2016): synaptic
+events and neuron updates of the spiking network against the FLOPs of the rate
+network, each weighted by its relative energy.
+"""
+
+import math
+
+import numpy as np
+
+from nengo_softlif.network.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    LocallyConnected,
+    MaxPool,
+    Output,
+)
+
+__all__ = [
+    "ENERGY_PER_SYNAPTIC_EVENT",
+    "ENERGY_PER_NEURON_UPDATE",
+    "FLOPS_PER_CONNECTION",
+    "layer_fan_out",
+    "rate_flops",
+    "error_vs_time",
+]
+
+#: Pooling layers (linear reach of their windows; no neurons).
+_POOLS = (AvgPool, MaxPool)
+
+#: Relative energy per operation used by the paper's estimate (Hunsberger &
+#: Eliasmith 2016): a synaptic event, a neuron update, and a FLOP of the rate net.
+ENERGY_PER_SYNAPTIC_EVENT = 0.08
+ENERGY_PER_NEURON_UPDATE = 0.25
+FLOPS_PER_CONNECTION = 2
+
+
+def _axis_reach(spec, in_len):
+    """Binary (out_len, in_len) matrix of which inputs each output sees, per axis."""
+    if isinstance(spec, AvgPool):
+        stride = spec.size if spec.stride is None else spec.stride
+        out_len = max(math.ceil((in_len - spec.size) / stride), 0) + 1
+        pad, kernel = 0, spec.size
+    elif isinstance(spec, MaxPool):  # TensorFlow "SAME" windows
+        stride = spec.size if spec.stride is None else spec.stride
+        out_len = math.ceil(in_len / stride)
+        pad = max((out_len - 1) * stride + spec.size - in_len, 0) // 2
+        kernel = spec.size
+    else:
+        stride, pad, kernel = spec.stride, spec.padding, spec.kernel
+        out_len = (in_len + 2 * pad - kernel) // stride + 1
+    reach = np.zeros((out_len, in_len), dtype=bool)
+    for o in range(out_len):
+        lo = o * stride - pad
+        reach[o, max(lo, 0) : max(min(lo + kernel, in_len), 0)] = True
+    return reach
+
+
+def layer_fan_out(architecture):
+    """Number of next-layer neurons (or outputs) each neuron's spikes reach.
+
+    Average pooling is folded into the next layer (it is linear), as on hardware.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        Per neuron layer, the fan-out of each neuron (channels-last order).
+    """
+    names = architecture.layer_names()
+    shape = tuple(architecture.input_shape)
+    shapes = []
+    for spec in architecture.layers:
+        if isinstance(spec, (Dense, Output)):
+            out = (spec.units,)
+        else:
+            h = _axis_reach(spec, shape[0]).shape[0]
+            w = _axis_reach(spec, shape[1]).shape[0]
+            out = (h, w, shape[2] if isinstance(spec, _POOLS) else spec.filters)
+        shapes.append((shape, out))
+        shape = out
+    fan_out = {}
+    for i, spec in enumerate(architecture.layers):
+        if not isinstance(spec, (Conv, LocallyConnected, Dense)):
+            continue
+        out_shape = shapes[i][1]
+        rows = np.eye(out_shape[0], dtype=bool) if len(out_shape) == 3 else None
+        cols = np.eye(out_shape[1], dtype=bool) if len(out_shape) == 3 else None
+        n_targets = None
+        for nxt, (in_shape, _) in zip(
+            architecture.layers[i + 1 :], shapes[i + 1 :], strict=True
+        ):
+            if isinstance(nxt, (Dense, Output)):
+                n_targets = np.full(int(np.prod(out_shape)), nxt.units)
+                break
+            rows = _axis_reach(nxt, in_shape[0]) @ rows
+            cols = _axis_reach(nxt, in_shape[1]) @ cols
+            if not isinstance(nxt, _POOLS):
+                per_pixel = np.outer(rows.sum(0), cols.sum(0)) * nxt.filters
+                n_targets = np.repeat(per_pixel.ravel(), out_shape[2])
+                break
+        fan_out[names[i]] = n_targets
+    return fan_out
+
+
+def rate_flops(architecture):
+    """FLOPs of one forward pass of the rate network (2 per connection)."""
+    shape, flops = tuple(architecture.input_shape), 0
+    for spec in architecture.layers:
+        if isinstance(spec, (Dense, Output)):
+            flops += FLOPS_PER_CONNECTION * int(np.prod(shape)) * spec.units
+            shape = (spec.units,)
+            continue
+        rows, cols = _axis_reach(spec, shape[0]), _axis_reach(spec, shape[1])
+        if isinstance(spec, _POOLS):
+            shape = (rows.shape[0], cols.shape[0], shape[2])
+            continue
+        # pooling is folded into the next layer's weights, as on the rate hardware
+        flops += (
+            FLOPS_PER_CONNECTION
+            * int(rows.sum() * cols.sum())
+            * shape[2]
+            * spec.filters
+        )
+        shape = (rows.shape[0], cols.shape[0], spec.filters)
+    return flops
+
+
+def error_vs_time(
+    output_traces, labels, dt, window_fraction=0.4, count_ties_as_errors=True
+):
+    """Classification error against presentation time.
+
+    At step ``k`` (time ``k * dt``, ``k = 1 ... n_steps``) each image is
+    classified by the argmax of its output averaged over the last
+    ``max(1, round(window_fraction * k))`` steps, i.e. the last
+    ``window_fraction`` of ``[0, t]``. Computed for all steps at once with
+    cumulative sums.
+
+    Parameters
+    ----------
+    output_traces : array_like
+        Network outputs at each step, shape (n_images, n_steps, n_classes).
+    labels : array_like of int
+        True classes, shape (n_images,).
+    dt : float
+        Time step (s).
+    window_fraction : float
+        Fraction of the elapsed time that is averaged, in (0, 1].
+    count_ties_as_errors : bool
+        If True (default), an image whose largest mean output is shared by
+        several classes (such as an all-zero output before the first spike)
+        counts as misclassified; if False, ties go to the lowest class index, as
+        ``np.argmax`` does.
+
+    Returns
+    -------
+    times : ndarray
+        ``dt * (1 ... n_steps)`` (s).
+    errors : ndarray
+        Fraction of misclassified images at each time.
+    """
+    traces = np.asarray(output_traces)
+    if traces.ndim != 3:
+        raise ValueError(
+            "output_traces must have shape (n_images, n_steps, n_classes); got "
+            f"{traces.ndim}-D array of shape {traces.shape}"
+        )
+    n_images, n_steps, n_classes = traces.shape
+    if n_images == 0 or n_steps == 0 or n_classes == 0:
+        raise ValueError(f"output_traces must not be empty; got shape {traces.shape}")
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or labels.shape[0] != n_images:
+        raise ValueError(
+            f"labels must have shape (n_images,) = ({n_images},) to match "
+            f"output_traces; got shape {labels.shape}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise ValueError("labels must be integer class indices")
+        labels = labels.astype(int)
+    if np.any(labels < 0) or np.any(labels >= n_classes):
+        raise ValueError(f"labels must be class indices in [0, {n_classes})")
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0 (got {dt})")
+    if not 0 < window_fraction <= 1:
+        raise ValueError(f"window_fraction must be in (0, 1] (got {window_fraction})")
+
+    csum = np.zeros((n_images, n_steps + 1, n_classes))
+    np.cumsum(traces, axis=1, dtype=float, out=csum[:, 1:])
+    k = np.arange(1, n_steps + 1)
+    width = np.clip(np.round(window_fraction * k).astype(int), 1, k)
+    # the sum over the window; dividing by width would not change the argmax
+    window_sum = csum[:, k] - csum[:, k - width]
+    correct = np.take_along_axis(window_sum, labels[:, None, None], axis=2)[..., 0]
+    if count_ties_as_errors:
+        n_at_max = np.sum(window_sum == window_sum.max(axis=2, keepdims=True), axis=2)
+        right = (correct == window_sum.max(axis=2)) & (n_at_max == 1)
+    else:
+        right = np.argmax(window_sum, axis=2) == labels[:, None]
+    return k * dt, 1.0 - right.mean(axis=0)

@@ -1,0 +1,359 @@
+"""Classification error, firing rates and operation counts of static and spiking nets.
+
+One protocol for every backend (the paper's): each image is shown for
+``presentation_time`` seconds at time step ``dt``; the class is the argmax of the
+output averaged over ``[t_start, t_end]`` of its presentation; images follow each
+other without resetting the network (``reset=True`` to reset). A static (rate)
+network is run for one step per image.
+
+The simulators are backends (:mod:`nengo_softlif.evaluation.backend`):
+``"nengo"`` (the reference simulator), ``"nengo-dl"`` (minibatched TensorFlow),
+``"fast"`` (event-driven numpy/scipy with the same LIF and synapse dynamics, for
+feed-forward LIF networks) and the optional ``"loihi"`` (nengo-loihi emulator).
+"""
+
+import dataclasses
+import time
+
+import nengo
+import numpy as np
+
+from nengo_softlif.evaluation.backend import BACKENDS, get_backend, register_backend
+from nengo_softlif.evaluation.metrics import (
+    ENERGY_PER_NEURON_UPDATE,
+    ENERGY_PER_SYNAPTIC_EVENT,
+    error_vs_time,
+    layer_fan_out,
+    rate_flops,
+)
+from nengo_softlif.network.convert import copy_network
+
+__all__ = [
+    "Protocol",
+    "EvaluationResult",
+    "evaluate",
+    "BACKENDS",
+    "register_backend",
+    "add_monitors",
+    "layer_fan_out",
+    "check_images",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """How images are presented and read out.
+
+    Parameters
+    ----------
+    dt : float
+        Simulation time step (s).
+    presentation_time : float
+        Time each image is shown (s).
+    t_start, t_end : float
+        Read-out window within a presentation (s): the class is the argmax of the
+        mean output over ``t_start < t <= t_end``.
+    reset : bool
+        Reset the network state between images.
+    """
+
+    dt: float = 0.001
+    presentation_time: float = 0.2
+    t_start: float = 0.12
+    t_end: float = 0.2
+    reset: bool = False
+
+    def __post_init__(self):
+        for name in ("dt", "presentation_time", "t_start", "t_end"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.number)
+            ):
+                raise TypeError(
+                    f"Protocol {name} must be a number of seconds, got {value!r}"
+                )
+            if not np.isfinite(value):
+                raise ValueError(f"Protocol {name} must be finite, got {value}")
+        if not self.dt > 0:
+            raise ValueError(f"dt must be > 0 (got {self.dt})")
+        if not self.presentation_time >= self.dt:
+            raise ValueError(
+                f"presentation_time ({self.presentation_time}) must be >= dt ({self.dt})"
+            )
+        if not 0 <= self.t_start < self.t_end <= self.presentation_time + 1e-12:
+            raise ValueError(
+                f"Need 0 <= t_start < t_end <= presentation_time; got t_start="
+                f"{self.t_start}, t_end={self.t_end}, presentation_time="
+                f"{self.presentation_time}"
+            )
+        steps = self.presentation_time / self.dt
+        if abs(steps - round(steps)) > 1e-6 * max(steps, 1):
+            raise ValueError(
+                f"presentation_time ({self.presentation_time} s) must be a whole "
+                f"number of time steps of dt = {self.dt} s"
+            )
+        window = self.window
+        if window.stop - window.start < 1 or window.stop > self.n_steps:
+            raise ValueError(
+                f"The read-out window {self.t_start} < t <= {self.t_end} s holds no "
+                f"time step of {self.dt} s within the presentation of "
+                f"{self.presentation_time} s; make it at least one step long "
+                f"(t_start <= t_end - dt)"
+            )
+
+    @property
+    def n_steps(self):
+        """Steps per image."""
+        return int(round(self.presentation_time / self.dt))
+
+    @property
+    def window(self):
+        """Slice of a presentation's steps in the read-out window."""
+        start = int(round(self.t_start / self.dt))
+        end = int(round(self.t_end / self.dt))
+        return slice(start, end)
+
+    @classmethod
+    def static(cls):
+        """One step per image, read out at that step (rate networks)."""
+        return cls(dt=0.001, presentation_time=0.001, t_start=0.0, t_end=0.001)
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """What :func:`evaluate` measured.
+
+    Attributes
+    ----------
+    error : float
+        Fraction of misclassified images.
+    n_images : int
+    predictions : ndarray of int
+    outputs : ndarray
+        Mean output of each image over the read-out window.
+    layer_rates : dict of str -> float
+        Mean firing rate of each layer's neurons over the presentations (Hz).
+    synaptic_events_per_image, neuron_updates_per_image : float or None
+        Operation counts per image (spiking networks of known architecture).
+    energy_ratio : float or None
+        Paper's estimate: spiking energy / rate-network energy per image.
+    rate_flops_per_image : float or None
+        FLOPs of the rate network per image (2 per connection).
+    error_vs_time : dict or None
+        Spiking networks: ``{"t_ms": [...], "error": [...]}``, the error when
+        each image is read out at time t (mean over the last 40% of [0, t]).
+    wall_time : float
+        Seconds for the simulation.
+    backend : str
+    protocol : Protocol
+    """
+
+    error: float
+    n_images: int
+    predictions: np.ndarray
+    outputs: np.ndarray
+    layer_rates: dict
+    synaptic_events_per_image: object = None
+    neuron_updates_per_image: object = None
+    energy_ratio: object = None
+    rate_flops_per_image: object = None
+    error_vs_time: object = None
+    wall_time: float = 0.0
+    backend: str = ""
+    protocol: Protocol = None
+
+    def summary(self):
+        """JSON-friendly dict of the scalar results."""
+        return {
+            "error": self.error,
+            "n_images": self.n_images,
+            "layer_rates_hz": self.layer_rates,
+            "synaptic_events_per_image": self.synaptic_events_per_image,
+            "neuron_updates_per_image": self.neuron_updates_per_image,
+            "energy_ratio": self.energy_ratio,
+            "rate_flops_per_image": self.rate_flops_per_image,
+            "error_vs_time": self.error_vs_time,
+            "wall_time_s": self.wall_time,
+            "backend": self.backend,
+            "protocol": dataclasses.asdict(self.protocol) if self.protocol else None,
+        }
+
+
+def check_images(images, labels, input_size, n_classes=None):
+    """Validate evaluation inputs; return them as float32 (n, input_size) and int.
+
+    Raw 8-bit images (``uint8``, 0-255) are refused: the networks are trained on
+    preprocessed floats (see `.Task.preprocessor`). Labels must be whole numbers
+    in ``range(n_classes)``.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.dtype == np.uint8:
+        raise ValueError(
+            "images are raw 8-bit pixels (uint8, 0-255); preprocess them as in "
+            "training first (e.g. Task.preprocessor(dataset)[1](images): scale to "
+            "0-1, crop, subtract the mean)"
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError(
+                "labels must be whole class numbers; got non-integer values such as "
+                f"{labels[labels != np.round(labels)][:3].tolist()}"
+            )
+    elif labels.dtype.kind not in "iub":
+        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    if images.ndim < 2:
+        raise ValueError(
+            f"images must be a batch (n_images, ...); got shape {images.shape}"
+        )
+    if images.shape[0] == 0:
+        raise ValueError("No images to evaluate: pass at least one image")
+    flat = images.reshape(images.shape[0], -1).astype(np.float32)
+    if flat.shape[1] != input_size:
+        raise ValueError(
+            f"Each image has {flat.shape[1]} values but the network input has "
+            f"{input_size}; crop or resize the images to the network's input shape "
+            "(e.g. the 24x24 centre crop for CIFAR-10)"
+        )
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("images contain NaN or inf; clean the data before evaluating")
+    if labels.shape != (images.shape[0],):
+        raise ValueError(
+            f"labels must have shape ({images.shape[0]},) to match the images; got "
+            f"{labels.shape}"
+        )
+    labels = labels.astype(np.int64)
+    if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)]
+        raise ValueError(
+            f"labels must be classes 0-{n_classes - 1} of the network's "
+            f"{n_classes} outputs; got {sorted(set(bad.tolist()))[:5]}"
+        )
+    return flat, labels
+
+
+def add_monitors(net):
+    """Add, to ``net``, one node per neuron layer summing its activity.
+
+    Each monitor node has 2 dimensions: the layer's mean rate in Hz, and its
+    synaptic events per second (spikes x fan-out); the second is zero where the
+    fan-out is unknown. Monitor connections are not counted as synapses.
+
+    Returns
+    -------
+    dict of str -> `nengo.Probe`
+    """
+    fan_out = layer_fan_out(net.architecture) if hasattr(net, "architecture") else {}
+    probes = {}
+    with net:
+        for name, ens in net.layer_ensembles.items():
+            amplitude = getattr(ens.neuron_type, "amplitude", 1.0)
+            fan = fan_out.get(name)
+            weights = np.zeros((2, ens.n_neurons))
+            weights[0] = 1.0 / (ens.n_neurons * amplitude)
+            if fan is not None:
+                weights[1] = fan / amplitude
+            node = nengo.Node(size_in=2, label=f"{name}.monitor")
+            nengo.Connection(ens.neurons, node, transform=weights, synapse=None)
+            probes[name] = nengo.Probe(node, synapse=None)
+    return probes
+
+
+def evaluate(
+    net,
+    images,
+    labels,
+    protocol=None,
+    backend="nengo-dl",
+    progress=False,
+    **options,
+):
+    """Classify images with a static or spiking network.
+
+    Parameters
+    ----------
+    net : `.SoftLIFNetwork`
+        A rate network (run for one step per image with ``Protocol.static()``) or
+        a spiking network from :func:`nengo_softlif.to_spiking`.
+    images : array_like
+        Preprocessed images, (n_images, height, width, channels) or flattened.
+    labels : array_like of int
+        True classes.
+    protocol : `.Protocol`, optional
+        Presentation and read-out; by default the paper's MNIST protocol for
+        spiking networks and one step for rate networks.
+    backend : str
+        One of :data:`BACKENDS`: ``"nengo-dl"`` (minibatched), ``"fast"``
+        (event-driven, spiking LIF networks only), ``"nengo"`` (the reference
+        simulator), or ``"loihi"`` (if nengo-loihi is installed).
+    progress : bool
+        Show a progress bar.
+    **options
+        Passed to the backend (e.g. ``minibatch_size`` for nengo-dl).
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    if not isinstance(net, nengo.Network) or not hasattr(net, "out_probe"):
+        raise TypeError(
+            f"net must be a network from build_network, to_spiking or load_network, "
+            f"got {type(net).__name__}"
+        )
+    if protocol is not None and not isinstance(protocol, Protocol):
+        raise TypeError(
+            f"protocol must be a Protocol (e.g. Protocol(t_start=0.1)), got "
+            f"{type(protocol).__name__}; a dict can be passed as Protocol(**values)"
+        )
+    spiking = any(e.neuron_type.spiking for e in net.all_ensembles)
+    if protocol is None:
+        protocol = Protocol() if spiking else Protocol.static()
+    if spiking and protocol.n_steps < 2:
+        raise ValueError(
+            f"A spiking network needs a presentation of many time steps, but the "
+            f"protocol has {protocol.n_steps}; use Protocol() (200 ms) or longer"
+        )
+    run_backend = get_backend(backend)
+    n_classes = getattr(getattr(net, "out", None), "size_out", None)
+    flat, labels = check_images(images, labels, net.inp.size_out, n_classes)
+    monitored = copy_network(net)
+    monitors = add_monitors(monitored)
+    start = time.perf_counter()
+    outputs, monitor_sums = run_backend(
+        monitored, flat, protocol, monitors, progress=progress, **options
+    )
+    wall_time = time.perf_counter() - start
+    readout = outputs[:, protocol.window].mean(axis=1)
+    predictions = np.argmax(readout, axis=1)
+    n_steps = protocol.n_steps
+    names = list(monitors)
+    layer_rates = {
+        name: float(monitor_sums[:, 2 * i].mean() / n_steps)
+        for i, name in enumerate(names)
+    }
+    result = EvaluationResult(
+        error=float(np.mean(predictions != labels)),
+        n_images=len(labels),
+        predictions=predictions,
+        outputs=readout,
+        layer_rates=layer_rates,
+        wall_time=wall_time,
+        backend=backend,
+        protocol=protocol,
+    )
+    if spiking and hasattr(net, "architecture"):
+        events = sum(monitor_sums[:, 2 * i + 1].mean() for i in range(len(names)))
+        result.synaptic_events_per_image = float(events * protocol.dt)
+        result.neuron_updates_per_image = float(net.n_neurons * n_steps)
+        result.rate_flops_per_image = float(rate_flops(net.architecture))
+        times, errors = error_vs_time(outputs, labels, protocol.dt)
+        every = max(1, n_steps // 40)
+        result.error_vs_time = {
+            "t_ms": [float(1000 * t) for t in times[every - 1 :: every]],
+            "error": [float(e) for e in errors[every - 1 :: every]],
+        }
+        result.energy_ratio = (
+            ENERGY_PER_SYNAPTIC_EVENT * result.synaptic_events_per_image
+            + ENERGY_PER_NEURON_UPDATE * result.neuron_updates_per_image
+        ) / result.rate_flops_per_image
+    return result

@@ -1,0 +1,387 @@
+"""The ``nengo-softlif`` command: demo, train, evaluate, reproduce.
+
+Every command is a thin layer over the public Python API
+(:mod:`nengo_softlif.experiments.experiment`, :mod:`nengo_softlif.experiments.reproduce`).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from nengo_softlif.experiments.cli_parser import build_parser
+
+__all__ = ["main", "build_parser"]
+
+
+def _load(args):
+    from nengo_softlif.data import (
+        load_dataset,
+    )  # pylint: disable=import-outside-toplevel
+
+    dataset = load_dataset(
+        args.task,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        image_size=getattr(args, "image_size", None),
+    )
+    if getattr(args, "train_images", None):
+        dataset = dataset.subset(n_train=args.train_images)
+    return dataset
+
+
+def _print_table(record, as_json):
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+        return
+    rows = [
+        ("static soft LIF", "static_soft"),
+        ("static hard LIF", "static_hard"),
+        ("spiking LIF", "spiking"),
+    ]
+    print(
+        f"{'network':<18}{'error %':>9}  {'n':>6}  {'wall s':>8}  per-layer rates (Hz)"
+    )
+    for title, key in rows:
+        if key not in record:
+            continue
+        r = record[key]
+        rates = ", ".join(f"{k} {v:.1f}" for k, v in r["layer_rates_hz"].items())
+        print(
+            f"{title:<18}{100 * r['error']:>9.2f}  {r['n_images']:>6}  "
+            f"{r['wall_time_s']:>8.1f}  {rates}"
+        )
+    spiking = record.get("spiking", {})
+    if spiking.get("energy_ratio") is not None:
+        print(
+            f"synaptic events/image {spiking['synaptic_events_per_image']:.3g}, neuron updates/"
+            f"image {spiking['neuron_updates_per_image']:.3g}, energy vs rate net "
+            f"{spiking['energy_ratio']:.3f} (paper's estimate)"
+        )
+
+
+def _experiment_config(args):
+    from nengo_softlif.experiments.experiment import (
+        ExperimentConfig,
+    )  # pylint: disable=C0415
+
+    if getattr(args, "anneal_per_epoch", False) and args.anneal_sigma is None:
+        raise ValueError(
+            "--anneal-per-epoch only applies to annealing: add --anneal-sigma END "
+            "(e.g. --anneal-sigma 0.002), or drop --anneal-per-epoch"
+        )
+    return ExperimentConfig(
+        sigma=getattr(args, "sigma", 0.02),
+        noise=getattr(args, "noise", "gaussian:10"),
+        n_test=getattr(args, "n_test", None),
+        spiking_backend=getattr(args, "backend", "fast"),
+        minibatch_size=getattr(args, "eval_minibatch", 100),
+        workers=getattr(args, "workers", 1),
+        anneal_to=getattr(args, "anneal_sigma", None),
+        anneal_per_step=not getattr(args, "anneal_per_epoch", False),
+        hard_forward=getattr(args, "hard_forward", False),
+        backend_options=(
+            {"target": args.loihi_target} if getattr(args, "loihi_target", None) else {}
+        ),
+    )
+
+
+def cmd_train(args):
+    """``nengo-softlif train``."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.experiments.experiment import train_task
+    from nengo_softlif.experiments.tasks import get_task
+    from nengo_softlif.training.loop import TrainConfig, epoch_summary
+
+    task, dataset = get_task(args.task), _load(args)
+    config = TrainConfig(
+        epochs=args.epochs,
+        minibatch_size=args.minibatch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        lr_schedule=args.schedule,
+        seed=args.seed,
+        warmup_epochs=args.warmup_epochs,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        init_scale=args.init_scale,
+        engine=args.engine,
+    )
+    _, result = train_task(
+        task,
+        dataset,
+        args.out,
+        config,
+        _experiment_config(args),
+        verbose=_verbosity(args),
+        max_epochs=args.epochs_this_run,
+    )
+    record = {
+        "checkpoint": os.path.join(args.out, "checkpoint.npz"),
+        "history": result.history,
+        "epochs_run": result.epochs_run,
+        "wall_time_s": result.wall_time,
+    }
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        if args.quiet:  # the epochs were not shown as they finished
+            for h in result.history:
+                print(epoch_summary(h, args.epochs))
+        print(f"checkpoint: {record['checkpoint']}")
+        done = result.history[-1]["epoch"] if result.history else 0
+        if result.epochs_run == 0:
+            print(
+                f"nothing trained: the checkpoint is already at epoch {done} of "
+                f"--epochs {args.epochs} (raise --epochs to train longer)"
+            )
+        elif done < args.epochs:
+            print(
+                f"stopped at epoch {done} of {args.epochs}: run the same command to "
+                "go on"
+            )
+    return record
+
+
+def cmd_evaluate(args):
+    """``nengo-softlif evaluate``."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.experiments.experiment import evaluate_checkpoint
+    from nengo_softlif.experiments.tasks import get_task
+
+    task, dataset = get_task(args.task), _load(args)
+    protocol = task.protocol
+    changes = {}
+    if args.presentation_time is not None:
+        changes.update(
+            presentation_time=args.presentation_time, t_end=args.presentation_time
+        )
+    if args.t_start is not None:
+        changes["t_start"] = args.t_start
+    if args.reset:
+        changes["reset"] = True
+    protocol = dataclasses.replace(protocol, **changes)
+    checkpoint = args.checkpoint
+    if args.pretrained:
+        from nengo_softlif.pretrained import pretrained_path
+
+        checkpoint = pretrained_path(args.task)
+    record, _ = evaluate_checkpoint(
+        task,
+        dataset,
+        checkpoint,
+        _experiment_config(args),
+        protocol=protocol,
+        progress=_verbosity(args) > 0,
+    )
+    _print_table(record, args.json)
+    return record
+
+
+def cmd_demo(args):
+    """``nengo-softlif demo``: train, convert and run spikes on the bundled sample."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.data import load_embedded_mnist
+    from nengo_softlif.experiments.experiment import ExperimentConfig, run_experiment
+    from nengo_softlif.experiments.tasks import get_task
+    from nengo_softlif.training.loop import TrainConfig
+
+    start = time.perf_counter()
+    dataset = load_embedded_mnist()
+    record = run_experiment(
+        get_task("mnist-sample"),
+        dataset,
+        args.out,
+        TrainConfig(epochs=args.epochs, seed=args.seed),
+        ExperimentConfig(n_test=args.n_test),
+        verbose=2 if _verbosity(args) else 0,
+        progress=_verbosity(args) > 0,
+    )
+    record["figures"] = _demo_figures(record, args.out)
+    record["total_wall_time_s"] = time.perf_counter() - start
+    if not args.json:
+        print(
+            f"\nMNIST sample: {len(dataset.train_labels)} training images, "
+            f"{record['epochs']} epochs, {record['spiking']['n_images']} test images"
+        )
+    _print_table(record, args.json)
+    if not args.json:
+        print(f"figures: {', '.join(record['figures'])}")
+        print(f"total wall time {record['total_wall_time_s']:.0f} s")
+    return record
+
+
+def _demo_figures(record, out):
+    try:
+        from nengo_softlif.experiments import (
+            plots,
+        )  # pylint: disable=import-outside-toplevel
+    except ImportError:  # pragma: no cover
+        return []
+    return [
+        str(
+            plots.plot_layer_rates(
+                os.path.join(out, "layer_rates.png"),
+                {
+                    "static soft": record["static_soft"]["layer_rates_hz"],
+                    "spiking": record["spiking"]["layer_rates_hz"],
+                },
+            )
+        ),
+        str(plots.plot_rate_curves(os.path.join(out, "rate_curves.png"))),
+    ]
+
+
+def cmd_reproduce(args):
+    """``nengo-softlif reproduce``."""
+    from nengo_softlif.experiments.reproduce import reproduce  # pylint: disable=C0415
+
+    record = reproduce(
+        args.task,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        out_dir=args.out or f"reproduce-{args.task}",
+        epochs=args.epochs,
+        rows=args.rows.split(",") if args.rows else None,
+        n_test=args.n_test,
+        spiking_n_test=args.spiking_n_test,
+        train_images=args.train_images,
+        seed=args.seed,
+        eval_minibatch=args.eval_minibatch,
+        workers=args.workers,
+        verbose=_verbosity(args),
+        recipe=args.recipe,
+    )
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print(record["markdown"])
+    return record
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "reproduce": cmd_reproduce,
+}
+
+
+def _verbosity(args):
+    """0 for --json and --quiet, else 1 (progress on a terminal, a line per epoch)."""
+    return 0 if args.json or args.quiet else 1
+
+
+def check_args(args):
+    """Checks of option combinations, before any work is done.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and what to write instead.
+    """
+    noise = getattr(args, "noise", None)
+    if noise is not None:
+        if not noise.strip():
+            raise ValueError(
+                "--noise is empty: write --noise none for no training noise, or a "
+                "model such as --noise gaussian:10"
+            )
+        from nengo_softlif.neurons.noise import parse_noise  # pylint: disable=C0415
+
+        parse_noise(noise)
+    if getattr(args, "task", None) == "mnist-sample" and args.data_dir is not None:
+        raise ValueError(
+            "--data-dir is not used with --task mnist-sample (the sample ships with "
+            "the package); drop --data-dir, or use --task mnist with it"
+        )
+    if getattr(args, "image_size", None) is not None and args.task != "folder":
+        raise ValueError(
+            f"--image-size resizes image folders (--task folder), not --task "
+            f"{args.task}; drop --image-size"
+        )
+    if getattr(args, "loihi_target", None) and args.backend != "loihi":
+        raise ValueError(
+            "--loihi-target applies to --backend loihi; add --backend loihi or drop "
+            "--loihi-target"
+        )
+    if getattr(args, "backend", None) == "loihi" and getattr(args, "workers", 1) > 1:
+        raise ValueError(
+            "--workers applies to --backend fast only (the Loihi emulator runs in "
+            "one process); drop --workers or use --backend fast"
+        )
+    out = getattr(args, "out", None)
+    if out is not None:
+        check_output_dir(out)
+
+
+def check_output_dir(path):
+    """Make sure ``path`` is (or can become) a writable folder, before any work."""
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {path} is a file, not a folder; choose another --out")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(
+            f"--out {path} is inside {parent}, which is a file; choose another --out"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"--out {path}: no permission to write in {parent}; choose a folder you "
+            "can write to"
+        )
+
+
+def _interrupted(args):
+    """What an interrupted command tells the user."""
+    message = f"nengo-softlif {args.command}: interrupted"
+    out = getattr(args, "out", None)
+    if args.command == "train" and out:
+        path = os.path.join(out, "checkpoint.npz")
+        if os.path.exists(path):
+            from nengo_softlif.network.checkpoint import (
+                load_checkpoint,
+            )  # noqa: PLC0415
+
+            try:
+                epoch = load_checkpoint(path)[1]["state"].get("epoch")
+                message += (
+                    f"; {path} holds epoch {epoch}: run the same command to resume"
+                )
+            except ValueError:
+                pass
+        else:
+            message += "; no epoch had finished, so no checkpoint was written"
+    return message
+
+
+def main(argv=None):
+    """Entry point of ``nengo-softlif``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        check_args(args)
+        if not args.verbose:
+            from nengo_softlif.console import (  # noqa: PLC0415
+                quiet_known_warnings,
+                quiet_tensorflow,
+            )
+
+            quiet_tensorflow()
+            quiet_known_warnings()
+        COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130
+    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
+        # data, checkpoint and parameter errors already say how to fix them
+        print(f"nengo-softlif {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The options of the ``nengo-softlif`` command, and the checks of their values.
+
+Every option is checked when it is parsed (a whole number, a finite number in
+range), so that a bad value is refused with its name before anything runs.
+"""
+
+import argparse
+import math
+
+__all__ = ["build_parser", "POSITIVE", "NON_NEGATIVE", "finite"]
+
+
+def _int_at_least(low):
+    """argparse type: an integer >= ``low`` (the error names the option)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def finite(low=None, low_open=False, high=None, high_open=False):
+    """argparse type: a finite number within the given bounds."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a number, got {text!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if low_open else '>='} {low}, got {value:g}"
+            )
+        if high is not None and (value >= high if high_open else value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be {'<' if high_open else '<='} {high}, got {value:g}"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+NON_NEGATIVE = _int_at_least(0)
+
+
+def _add_common(parser):
+    parser.add_argument(
+        "--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)"
+    )
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show everything, TensorFlow's start-up messages included",
+    )
+    loud.add_argument(
+        "--quiet", action="store_true", help="show only the result (no progress)"
+    )
+
+
+def _add_data(parser, required=True):
+    parser.add_argument(
+        "--task",
+        choices=["mnist", "cifar10", "mnist-sample", "folder"],
+        default="mnist",
+        help="data set and the paper's network for it; folder: your own "
+        "image-folder tree (train/<class>/*, test/<class>/*) with the CIFAR-10 "
+        "network",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the data set (MNIST IDX files; CIFAR-10 python batches, "
+        "an image-folder tree or its .tar.gz); not needed for mnist-sample",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder for a cache of decoded images (CIFAR-10, image folders)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=POSITIVE,
+        default=None,
+        metavar="N",
+        help="--task folder: resize the images to NxN (default: keep their size)",
+    )
+
+
+def _add_training(parser):
+    parser.add_argument(
+        "--epochs", type=POSITIVE, default=10, help="total training epochs"
+    )
+    parser.add_argument(
+        "--noise",
+        default="gaussian:10",
+        help="training noise: none, gaussian:STD, ... (default gaussian:10)",
+    )
+    parser.add_argument(
+        "--sigma",
+        type=finite(0, low_open=True),
+        default=0.02,
+        help="soft LIF smoothing",
+    )
+    parser.add_argument(
+        "--anneal-sigma",
+        type=finite(0, low_open=True),
+        default=None,
+        metavar="END",
+        help="anneal sigma geometrically to END over training (every step)",
+    )
+    parser.add_argument(
+        "--hard-forward",
+        action="store_true",
+        help="hard LIF rates in the forward pass, the soft derivative for the "
+        "gradient (the trained network is the one that spikes, on average)",
+    )
+    parser.add_argument(
+        "--anneal-per-epoch",
+        action="store_true",
+        help="with --anneal-sigma: change sigma once per epoch, not every step",
+    )
+    parser.add_argument(
+        "--lr", type=finite(0, low_open=True), default=1e-3, help="learning rate"
+    )
+    parser.add_argument(
+        "--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam"
+    )
+    parser.add_argument(
+        "--schedule", choices=["constant", "cosine", "step"], default="cosine"
+    )
+    parser.add_argument("--minibatch-size", type=POSITIVE, default=100)
+    parser.add_argument(
+        "--warmup-epochs",
+        type=finite(0),
+        default=0.0,
+        help="linear learning-rate warm-up over this many epochs",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=finite(0),
+        default=0.0,
+        help="decoupled weight decay on the weights (--engine keras)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=finite(0, high=1, high_open=True),
+        default=0.0,
+        help="label smoothing of the loss (--engine keras)",
+    )
+    parser.add_argument(
+        "--init-scale",
+        type=finite(0, low_open=True),
+        default=1.0,
+        help="factor on the initial weights of the layers with neurons",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["nengo-dl", "keras"],
+        default="nengo-dl",
+        help="train the network in nengo-dl, or as its tf.keras model (the same "
+        "network; faster, and resumes exactly)",
+    )
+    parser.add_argument(
+        "--epochs-this-run",
+        type=POSITIVE,
+        default=None,
+        metavar="N",
+        help="stop after N epochs (a chunk of --epochs; run again to go on)",
+    )
+    parser.add_argument(
+        "--train-images",
+        type=POSITIVE,
+        default=None,
+        help="use only the first N training images",
+    )
+
+
+def _add_evaluation(parser):
+    parser.add_argument(
+        "--backend",
+        choices=["fast", "nengo-dl", "nengo", "loihi"],
+        default="fast",
+        help="simulator of the spiking run (default fast: event-driven, same dynamics)",
+    )
+    parser.add_argument(
+        "--n-test", type=POSITIVE, default=None, help="evaluate the first N test images"
+    )
+    parser.add_argument(
+        "--presentation-time",
+        type=finite(0, low_open=True),
+        default=None,
+        help="seconds per image (default: the task's, 0.2)",
+    )
+    parser.add_argument(
+        "--t-start",
+        type=finite(0),
+        default=None,
+        help="start of the read-out window (default: the task's)",
+    )
+    parser.add_argument(
+        "--reset", action="store_true", help="reset the network between images"
+    )
+    parser.add_argument(
+        "--eval-minibatch",
+        type=POSITIVE,
+        default=100,
+        help="parallel image streams (nengo-dl and fast)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=POSITIVE,
+        default=1,
+        help="processes for the fast backend (same results; e.g. the core count)",
+    )
+    parser.add_argument(
+        "--loihi-target",
+        choices=["sim", "simreal", "loihi"],
+        default=None,
+        help="with --backend loihi: nengo-loihi's emulator (sim), the emulator "
+        "without quantisation (simreal), or Loihi hardware (loihi; needs "
+        "nengo-loihi's hardware packages and a board) [default: sim]",
+    )
+
+
+def build_parser():
+    """The argument parser of ``nengo-softlif``."""
+    parser = argparse.ArgumentParser(
+        prog="nengo-softlif",
+        description="Train deep soft-LIF networks in nengo-dl and run them as spiking LIF networks "
+        "(Hunsberger & Eliasmith 2015, 2016).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser(
+        "demo", help="offline end-to-end demo on the bundled MNIST sample"
+    )
+    demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
+    demo.add_argument("--epochs", type=POSITIVE, default=5)
+    demo.add_argument("--n-test", type=POSITIVE, default=200)
+    _add_common(demo)
+
+    train = sub.add_parser(
+        "train", help="train a network (resumes from --out/checkpoint.npz)"
+    )
+    _add_data(train)
+    _add_training(train)
+    train.add_argument(
+        "--out", required=True, help="output folder (checkpoint.npz, results)"
+    )
+    _add_common(train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="static and spiking evaluation of a checkpoint"
+    )
+    _add_data(evaluate)
+    which = evaluate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
+    which.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the trained network shipped with the package for --task (cifar10)",
+    )
+    _add_evaluation(evaluate)
+    _add_common(evaluate)
+
+    reproduce = sub.add_parser("reproduce", help="the paper's table of modifications")
+    reproduce.add_argument("task", choices=["mnist", "cifar10", "mnist-sample"])
+    reproduce.add_argument("--data-dir", default=None)
+    reproduce.add_argument("--cache-dir", default=None)
+    reproduce.add_argument(
+        "--out", default=None, help="output folder (default reproduce-TASK)"
+    )
+    reproduce.add_argument(
+        "--epochs", type=POSITIVE, default=10, help="epoch budget of every row"
+    )
+    reproduce.add_argument(
+        "--rows", default=None, help="comma-separated subset of rows (default all)"
+    )
+    reproduce.add_argument(
+        "--n-test", type=POSITIVE, default=None, help="test images (default all)"
+    )
+    reproduce.add_argument(
+        "--spiking-n-test",
+        type=POSITIVE,
+        default=None,
+        help="test images of the spiking runs, the first ones (default: --n-test)",
+    )
+    reproduce.add_argument("--train-images", type=POSITIVE, default=None)
+    reproduce.add_argument(
+        "--recipe",
+        default="paper",
+        help="training recipe of every row: paper (sigma fixed, Adam 1e-3, "
+        "nengo-dl) or fast (Keras engine, warm-up, sigma annealed; see the docs)",
+    )
+    reproduce.add_argument("--eval-minibatch", type=POSITIVE, default=100)
+    reproduce.add_argument(
+        "--workers",
+        type=POSITIVE,
+        default=1,
+        help="processes for the fast spiking runs",
+    )
+    _add_common(reproduce)
+    return parser

@@ -1,0 +1,346 @@
+"""One experiment end to end: train (resumable), convert, evaluate, record.
+
+:func:`run_experiment` is what ``nengo-softlif train``/``evaluate``/``demo``/
+``reproduce`` and the benchmarks call: it trains the task's network with a given
+neuron and noise setting, then measures the static soft-LIF error, the static
+hard-LIF error (the spiking network's mean-rate equivalent) and the spiking
+error with the paper's protocol, with per-layer firing rates and wall times.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import nengo
+import numpy as np
+
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.evaluation.distributed import evaluate_parallel
+from nengo_softlif.evaluation.runner import evaluate
+from nengo_softlif.network.architectures import build_network
+from nengo_softlif.network.checkpoint import CheckpointError, load_network
+from nengo_softlif.network.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
+from nengo_softlif.neurons.noise import parse_noise, to_spec
+from nengo_softlif.neurons.softlif import PRESETS
+from nengo_softlif.training.anneal import SigmaAnnealing
+from nengo_softlif.training.loop import TrainConfig, train
+
+__all__ = [
+    "ExperimentConfig",
+    "run_experiment",
+    "train_task",
+    "evaluate_checkpoint",
+    "static_error_on_spiking_images",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Settings of one experiment (one row of a results table).
+
+    Parameters
+    ----------
+    sigma : float
+        Soft LIF smoothing.
+    noise : str
+        Training noise spec (``"none"``, ``"gaussian:10"``, ...).
+    n_test : int or None
+        Number of test images to evaluate (None: all).
+    spiking_n_test : int or None
+        Number of test images (the first ones) for the spiking run, which costs
+        200 network steps per image (None: as ``n_test``).
+    spiking_backend : str
+        Backend for the spiking run (default "fast": event-driven, same dynamics).
+    synapse_tau : float
+        Alpha synapse time constant of the spiking network.
+    minibatch_size : int
+        Parallel image streams in nengo-dl evaluation.
+    workers : int
+        Worker processes for a ``fast`` spiking run (whole streams per worker,
+        so the same results; see :func:`nengo_softlif.evaluation.distributed.evaluate_parallel`).
+    unroll : int
+        nengo-dl ``unroll_simulation`` in evaluation.
+    anneal_to : float or None
+        Anneal sigma geometrically to this value over training (None: no
+        annealing; see :class:`nengo_softlif.training.anneal.SigmaAnnealing`).
+    anneal_per_step : bool
+        Anneal before every training step (default) rather than every epoch.
+    hard_forward : bool
+        Soft LIF neurons compute the hard LIF rate forward and the soft
+        derivative backward (see `.SoftLIFRate`).
+    backend_options : dict
+        Further options of the spiking backend (e.g. ``{"target": "simreal"}``
+        for ``"loihi"``; see `.evaluate`).
+    """
+
+    sigma: float = 0.02
+    noise: str = "gaussian:10"
+    n_test: int | None = None
+    spiking_n_test: int | None = None
+    spiking_backend: str = "fast"
+    synapse_tau: float = 0.005
+    minibatch_size: int = 100
+    workers: int = 1
+    unroll: int = 10
+    anneal_to: float | None = None
+    anneal_per_step: bool = True
+    hard_forward: bool = False
+    backend_options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("n_test", "spiking_n_test"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
+                raise ValueError(
+                    f"{name} must be a whole number >= 1 or None, got {value!r}"
+                )
+        for name in ("minibatch_size", "workers", "unroll"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        for name in ("sigma", "synapse_tau", "anneal_to"):
+            value = getattr(self, name)
+            if value is None and name == "anneal_to":
+                continue
+            if not (
+                isinstance(value, (int, float, np.number))
+                and np.isfinite(value)
+                and value > 0
+            ):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.workers > 1 and self.spiking_backend != "fast":
+            raise ValueError(
+                f"workers={self.workers} applies to the fast backend only, not "
+                f"{self.spiking_backend!r}; use workers=1 or spiking_backend='fast'"
+            )
+
+
+def train_task(
+    task,
+    dataset,
+    out_dir,
+    train_config,
+    config,
+    verbose=2,
+    neuron_type=None,
+    lif_params=None,
+    architecture=None,
+    max_epochs=None,
+):
+    """Build and train the task's network; returns the network and history.
+
+    Training resumes from ``out_dir/checkpoint.npz`` if it exists. By default the
+    network has the task's architecture and soft LIF neurons with the task's
+    preset, ``config.sigma`` and ``config.noise``; any of these can be replaced.
+    ``max_epochs`` stops after that many epochs (see `.train`).
+    """
+    preset = PRESETS[task.preset] if lif_params is None else lif_params
+    if neuron_type is None:
+        neuron_type = preset.soft_lif(
+            sigma=config.sigma,
+            noise=parse_noise(config.noise),
+            hard_forward=config.hard_forward,
+        )
+    if architecture is None:
+        architecture = task.build_architecture(dataset)
+    net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
+    train_data, _, _ = task.training_data(dataset)
+    callbacks = []
+    if config.anneal_to is not None:
+        callbacks.append(
+            SigmaAnnealing(
+                train_config.epochs,
+                end=config.anneal_to,
+                per_step=config.anneal_per_step,
+            )
+        )
+    result = train(
+        net,
+        train_data,
+        train_config,
+        checkpoint_path=os.path.join(out_dir, "checkpoint.npz"),
+        callbacks=callbacks,
+        verbose=verbose,
+        max_epochs=max_epochs,
+    )
+    return net, result
+
+
+def evaluate_checkpoint(
+    task, dataset, checkpoint, config, protocol=None, progress=False, spiking=True
+):
+    """Static (soft and hard) and spiking evaluation of a trained checkpoint.
+
+    Networks without smoothed neurons (the ReLU baselines; see
+    `.HARD_EQUIVALENTS`) get only the static run (``static_soft`` is then simply
+    the static network); ``spiking=False`` skips the spiking run.
+
+    Returns
+    -------
+    dict
+        ``static_soft``, ``static_hard`` and ``spiking`` result summaries.
+    """
+    net, meta = load_network(checkpoint)
+    expected = task.build_architecture(dataset)
+    got = net.architecture
+    if (
+        tuple(got.input_shape) != tuple(expected.input_shape)
+        or got.layers[-1].units != expected.layers[-1].units
+    ):
+        raise CheckpointError(
+            f"Checkpoint {checkpoint} is for {got.name!r} (input "
+            f"{tuple(got.input_shape)}, {got.layers[-1].units} classes), not the "
+            f"{task.name!r} task (input {tuple(expected.input_shape)}, "
+            f"{expected.layers[-1].units} classes); pass the task it was trained on "
+            "or a checkpoint of this one"
+        )
+    _, test_images, test_labels = task.training_data(dataset)
+    for name in ("n_test", "spiking_n_test"):
+        n = getattr(config, name)
+        if n is not None and n > len(test_labels):
+            raise ValueError(
+                f"{name}={n} is more than the {len(test_labels)} test images of "
+                f"{dataset.name!r}; use at most {len(test_labels)} (or all: None)"
+            )
+    if config.n_test is not None:
+        test_images, test_labels = (
+            test_images[: config.n_test],
+            test_labels[: config.n_test],
+        )
+    protocol = protocol or task.protocol
+    dl_options = {"minibatch_size": config.minibatch_size}
+    results = {
+        "static_soft": evaluate(
+            net, test_images, test_labels, backend="nengo-dl", **dl_options
+        ),
+    }
+    if type(net.neuron_type) not in HARD_EQUIVALENTS:  # not smoothed: no spikes
+        return _summaries(results, None), meta
+    results["static_hard"] = evaluate(
+        to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
+    )
+    if not spiking:
+        return _summaries(results, None), meta
+    spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
+    options = {
+        "nengo-dl": dict(dl_options, unroll=config.unroll),
+        "fast": dl_options,
+    }.get(config.spiking_backend, {})
+    options = {**options, **config.backend_options}
+    n_spiking = config.spiking_n_test or len(test_labels)
+    spiking_data = (spiking_net, test_images[:n_spiking], test_labels[:n_spiking])
+    if config.workers > 1 and config.spiking_backend == "fast":
+        results["spiking"] = evaluate_parallel(
+            *spiking_data,
+            protocol=protocol,
+            workers=config.workers,
+            backend="fast",
+            **options,
+        )
+    else:
+        results["spiking"] = evaluate(
+            *spiking_data,
+            protocol=protocol,
+            backend=config.spiking_backend,
+            progress=progress,
+            **options,
+        )
+    return _summaries(results, test_labels[:n_spiking]), meta
+
+
+def _summaries(results, spiking_labels):
+    """Result summaries; static ones also give their error on the spiking images.
+
+    When the spiking run uses only the first test images (``spiking_labels``),
+    the conversion gap must compare errors on those same images.
+    """
+    summaries = {k: v.summary() for k, v in results.items()}
+    if spiking_labels is not None:
+        n = len(spiking_labels)
+        for key in ("static_soft", "static_hard"):
+            wrong = results[key].predictions[:n] != spiking_labels
+            summaries[key]["error_on_spiking_images"] = float(np.mean(wrong))
+    return summaries
+
+
+def static_error_on_spiking_images(record, key="static_soft"):
+    """A static error of a result record, on the images of its spiking run.
+
+    Records whose spiking run used every test image (or older records) carry
+    only the static error on all images, which is then the same thing.
+
+    Parameters
+    ----------
+    record : dict
+        As written by :func:`run_experiment` (or `.reproduce`).
+    key : str
+        ``"static_soft"`` or ``"static_hard"``.
+
+    Returns
+    -------
+    float
+        Fraction of misclassified images.
+    """
+    summary = record[key]
+    return summary.get("error_on_spiking_images", summary["error"])
+
+
+def run_experiment(
+    task,
+    dataset,
+    out_dir,
+    train_config=TrainConfig(),
+    config=ExperimentConfig(),
+    verbose=2,
+    progress=False,
+    network=None,
+):
+    """Train, convert and evaluate; write ``out_dir/results.json``.
+
+    ``network`` may give ``architecture``, ``neuron_type`` and ``lif_params`` to
+    train instead of the task's (see :func:`train_task`).
+
+    Returns
+    -------
+    dict
+        The results record (also written to ``results.json``).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    _, train_result = train_task(
+        task, dataset, out_dir, train_config, config, verbose, **(network or {})
+    )
+    train_time = time.perf_counter() - t0
+    evaluation, meta = evaluate_checkpoint(
+        task,
+        dataset,
+        os.path.join(out_dir, "checkpoint.npz"),
+        config,
+        progress=progress,
+    )
+    record = {
+        "task": task.name,
+        "train_config": dataclasses.asdict(train_config),
+        "experiment": dataclasses.asdict(config),
+        "noise": to_spec(parse_noise(config.noise)),
+        "epochs": meta["state"].get("epoch"),
+        "train_history": meta["state"].get("history"),
+        "train_wall_time_s_this_run": train_time,
+        "train_seconds_per_epoch": [
+            h["seconds"] for h in meta["state"].get("history", [])
+        ],
+        **evaluation,
+    }
+    atomic_write_bytes(
+        os.path.join(out_dir, "results.json"), json.dumps(record, indent=2).encode()
+    )
+    return record

@@ -1,0 +1,269 @@
+"""The paper's architectures as data, and the one function that builds them.
+
+The rate network that is trained and the spiking network that is evaluated come
+from the same :class:`Architecture`; :func:`build_network` makes a plain
+`nengo.Network` from it, and :func:`nengo_softlif.to_spiking` converts that network.
+"""
+
+import dataclasses
+
+import nengo
+import numpy as np
+
+from nengo_softlif.network.layers import (
+    AvgPool,
+    Conv,
+    Dense,
+    LayerContext,
+    LocallyConnected,
+    MaxPool,
+    Output,
+    build_layer,
+)
+from nengo_softlif.neurons.softlif import PRESETS, LIFParams
+
+__all__ = [
+    "Architecture",
+    "SoftLIFNetwork",
+    "build_network",
+    "mnist_architecture",
+    "cifar10_architecture",
+    "ARCHITECTURES",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """A feed-forward network as data.
+
+    Parameters
+    ----------
+    name : str
+        Identifier (stored in checkpoints).
+    input_shape : tuple of int
+        ``(height, width, channels)`` of the (cropped) input image.
+    layers : tuple
+        Layer specs from :mod:`nengo_softlif.network.layers`, the last one an `.Output`.
+    """
+
+    name: str
+    input_shape: tuple
+    layers: tuple
+
+    def __post_init__(self):
+        from nengo_softlif.network.layers import LAYER_BUILDERS  # pylint: disable=C0415
+
+        unsupported = [s for s in self.layers if type(s) not in LAYER_BUILDERS]
+        if unsupported:
+            raise TypeError(
+                f"Unsupported layer(s) {unsupported!r} in architecture {self.name!r}: "
+                f"supported layers are {sorted(t.__name__ for t in LAYER_BUILDERS)}; "
+                "register a builder for new kinds with nengo_softlif.network.layers.register_layer"
+            )
+        if not self.layers or not isinstance(self.layers[-1], Output):
+            raise ValueError(
+                f"Architecture {self.name!r} must end with an Output layer "
+                "(e.g. Output(10))"
+            )
+
+    def layer_names(self):
+        """Unique names of the layers (``conv1``, ``pool1``, ...)."""
+        counts, names = {}, []
+        for spec in self.layers:
+            if spec.name is not None:
+                names.append(spec.name)
+                continue
+            kind = {
+                Conv: "conv",
+                AvgPool: "pool",
+                MaxPool: "pool",
+                LocallyConnected: "local",
+                Dense: "fc",
+                Output: "output",
+            }.get(type(spec), type(spec).__name__.lower())
+            counts[kind] = counts.get(kind, 0) + 1
+            names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
+        return names
+
+    def with_max_pooling(self):
+        """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
+        layers = tuple(
+            MaxPool(s.size, s.stride, s.name) if isinstance(s, AvgPool) else s
+            for s in self.layers
+        )
+        return dataclasses.replace(self, name=f"{self.name}-maxpool", layers=layers)
+
+    def to_dict(self):
+        """JSON-friendly description (inverse of :meth:`from_dict`)."""
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "layers": [
+                {"type": type(s).__name__, **dataclasses.asdict(s)} for s in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild an architecture from :meth:`to_dict` output."""
+        kinds = {
+            t.__name__: t
+            for t in (Conv, AvgPool, MaxPool, LocallyConnected, Dense, Output)
+        }
+        layers = []
+        for item in data["layers"]:
+            item = dict(item)
+            kind = item.pop("type")
+            if kind not in kinds:
+                raise ValueError(f"Unknown layer type {kind!r} in architecture data")
+            layers.append(kinds[kind](**item))
+        return cls(data["name"], tuple(data["input_shape"]), tuple(layers))
+
+
+def mnist_architecture(n_classes=10):
+    """The MNIST network of Hunsberger & Eliasmith (2016): 27,088 neurons.
+
+    28x28 -> conv 16 5x5 pad 2 -> avg-pool 2 -> conv 64 5x5 pad 2 -> avg-pool 2
+    -> fc 2000 (dropout 0.5) -> fc 10.
+    """
+    return Architecture(
+        "mnist",
+        (28, 28, 1),
+        (
+            Conv(16, 5, padding=2),
+            AvgPool(2),
+            Conv(64, 5, padding=2),
+            AvgPool(2),
+            Dense(2000, dropout=0.5),
+            Output(n_classes),
+        ),
+    )
+
+
+def cifar10_architecture(n_classes=10):
+    """The CIFAR-10 network of Hunsberger & Eliasmith (2015): 49,536 neurons.
+
+    24x24x3 -> conv 64 5x5 pad 2 -> avg-pool 3/2 -> conv 64 5x5 pad 2 ->
+    avg-pool 3/2 -> local 64 3x3 pad 1 -> local 32 3x3 pad 1 -> fc 10.
+    """
+    return Architecture(
+        "cifar10",
+        (24, 24, 3),
+        (
+            Conv(64, 5, padding=2),
+            AvgPool(3, 2),
+            Conv(64, 5, padding=2),
+            AvgPool(3, 2),
+            LocallyConnected(64, 3, padding=1),
+            LocallyConnected(32, 3, padding=1),
+            Output(n_classes),
+        ),
+    )
+
+
+#: Architectures by name (for checkpoints and the command line).
+ARCHITECTURES = {"mnist": mnist_architecture, "cifar10": cifar10_architecture}
+
+
+class SoftLIFNetwork(nengo.Network):
+    """A `nengo.Network` built from an :class:`Architecture`.
+
+    Attributes
+    ----------
+    architecture : `.Architecture`
+    lif_params : `.LIFParams`
+        Neuron time constants, amplitude, gain and initial bias.
+    neuron_type : `nengo.neurons.NeuronType`
+        The neuron type the network was built with (before any conversion).
+    inp : `nengo.Node`
+        The input (flattened channels-last image).
+    out : `nengo.Node`
+        The linear output (class scores).
+    out_probe : `nengo.Probe`
+        Probe on ``out`` (unfiltered).
+    layers : dict of str -> BuiltLayer
+        Each layer's nengo objects, in order.
+    """
+
+    def __init__(self, architecture, neuron_type, lif_params, seed=0, label=None):
+        super().__init__(label=label or architecture.name, seed=seed)
+        self.architecture = architecture
+        self.lif_params = lif_params
+        self.neuron_type = neuron_type
+        self.layers = {}
+        rng = np.random.default_rng(seed)
+        with self:
+            self.inp = nengo.Node(
+                np.zeros(int(np.prod(architecture.input_shape))), label="input"
+            )
+            ctx = LayerContext(
+                network=self,
+                source=self.inp,
+                shape=tuple(architecture.input_shape),
+                neuron_type=neuron_type,
+                gain=lif_params.gain,
+                bias=lif_params.bias,
+                rng=rng,
+            )
+            for spec, name in zip(
+                architecture.layers, architecture.layer_names(), strict=True
+            ):
+                built = build_layer(spec, name, ctx)
+                self.layers[name] = built
+                ctx.source, ctx.shape = built.output, built.shape
+            self.out = ctx.source
+            self.out_probe = nengo.Probe(self.out, synapse=None, label="output_probe")
+
+    @property
+    def layer_ensembles(self):
+        """The ensembles of the layers with neurons, by layer name."""
+        return {n: b.ensemble for n, b in self.layers.items() if b.ensemble is not None}
+
+    @property
+    def n_neurons(self):
+        """Number of neurons in the network."""
+        return sum(e.n_neurons for e in self.layer_ensembles.values())
+
+
+def build_network(architecture, neuron_type=None, lif_params="mnist", seed=0):
+    """Build a network of plain nengo objects from an architecture.
+
+    Parameters
+    ----------
+    architecture : `.Architecture` or str
+        An architecture, or the name of one of :data:`ARCHITECTURES`.
+    neuron_type : `nengo.neurons.NeuronType`, optional
+        Neurons of every layer; by default a `.SoftLIFRate` (sigma 0.02, no noise)
+        with the time constants of ``lif_params``.
+    lif_params : `.LIFParams` or str
+        Gain, initial bias (and default neuron constants), or a preset name
+        (``"mnist"`` or ``"cifar10"``).
+    seed : int
+        Seed of the weight initialisation and of the network.
+
+    Returns
+    -------
+    SoftLIFNetwork
+    """
+    if isinstance(architecture, str):
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"Unknown architecture {architecture!r}; choose one of "
+                f"{sorted(ARCHITECTURES)} or pass an Architecture"
+            )
+        architecture = ARCHITECTURES[architecture]()
+    if isinstance(lif_params, str):
+        if lif_params not in PRESETS:
+            raise ValueError(
+                f"Unknown neuron preset {lif_params!r}; choose one of {sorted(PRESETS)}"
+            )
+        lif_params = PRESETS[lif_params]
+    if not isinstance(lif_params, LIFParams):
+        raise TypeError(
+            f"lif_params must be a LIFParams or a preset name, got {lif_params!r}"
+        )
+    if neuron_type is None:
+        neuron_type = lif_params.soft_lif()
+    if not isinstance(neuron_type, nengo.neurons.NeuronType):
+        raise TypeError(f"neuron_type must be a nengo NeuronType, got {neuron_type!r}")
+    return SoftLIFNetwork(architecture, neuron_type, lif_params, seed=seed)

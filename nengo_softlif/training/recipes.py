@@ -1,0 +1,95 @@
+"""Training recipes: named sets of training settings, for the CLI and `reproduce`.
+
+A recipe fixes how a network is trained (engine, optimizer schedule, initial
+weight scale, sigma annealing), never the network, its neurons or the data; the
+training noise stays the caller's (each row of the paper's ladder has its own).
+
+``paper``
+    The papers' neuron settings as they trained them: sigma 0.02 throughout,
+    Adam at 1e-3 with a cosine schedule, the nengo-dl engine.
+``fast``
+    Chosen on the CIFAR-10 proxy (docs/results.md): the Keras engine, initial
+    weights of the layers with neurons doubled, Adam at 3e-3 after a one-epoch
+    warm-up, cosine decay, and sigma annealed from 0.02 to 0.002 over training
+    (so that the trained soft network is the hard one that spikes).
+
+New recipes are added with :func:`register_recipe`.
+"""
+
+import dataclasses
+
+from nengo_softlif import registry
+from nengo_softlif.training.loop import TrainConfig
+
+__all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Named training settings.
+
+    Parameters
+    ----------
+    name : str
+    description : str
+    train : dict
+        `.TrainConfig` fields that differ from its defaults.
+    anneal_to : float or None
+        Anneal every soft LIF's sigma to this value over training (None: no).
+    """
+
+    name: str
+    description: str
+    train: dict = dataclasses.field(default_factory=dict)
+    anneal_to: float | None = None
+
+    def __post_init__(self):
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(self.train) - fields)
+        if unknown:
+            raise ValueError(
+                f"Recipe {self.name!r} sets unknown training settings {unknown}; "
+                f"TrainConfig has {sorted(fields)}"
+            )
+
+    def train_config(self, **changes):
+        """The recipe's `.TrainConfig`, with ``changes`` (e.g. ``epochs``) applied."""
+        return TrainConfig(**{**self.train, **changes})
+
+
+#: Recipes by name.
+RECIPES = registry.Registry("training recipe")
+
+
+def register_recipe(recipe):
+    """Add a `.Recipe` to :data:`RECIPES` (warns when it replaces one)."""
+    return registry.add(RECIPES, recipe.name, recipe, "training recipe")
+
+
+def get_recipe(name):
+    """The recipe called ``name`` (a clear error listing the known ones)."""
+    if name not in RECIPES:
+        raise ValueError(f"Unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+register_recipe(
+    Recipe(
+        "paper",
+        "sigma 0.02 throughout; Adam 1e-3, cosine; nengo-dl engine",
+    )
+)
+register_recipe(
+    Recipe(
+        "fast",
+        "Keras engine; initial weights x2; Adam 3e-3 after a 1-epoch warm-up, "
+        "cosine; sigma annealed 0.02 -> 0.002 per step",
+        train={
+            "engine": "keras",
+            "init_scale": 2.0,
+            "learning_rate": 3e-3,
+            "warmup_epochs": 1.0,
+        },
+        anneal_to=0.002,
+    )
+)

@@ -1,0 +1,92 @@
+"""What decides a training run's result: stored with checkpoints, compared on resume.
+
+A resumed run must be the run that was started; :func:`training_settings`
+describes it (training configuration, neuron type, callbacks) and
+:func:`settings_differences` lists, in words, what differs between a
+checkpoint's settings and the current ones (settings that may change on resume,
+``RESUMABLE_CHANGES``, are left out).
+"""
+
+import dataclasses
+
+__all__ = [
+    "RESUMABLE_CHANGES",
+    "describe_callbacks",
+    "training_settings",
+    "follow_run_length",
+    "settings_differences",
+]
+
+#: TrainConfig fields that may change when a run is resumed (training longer).
+RESUMABLE_CHANGES = ("epochs",)
+
+
+def _train_config_default(name):
+    from nengo_softlif.training.loop import TrainConfig  # noqa: PLC0415  (a cycle)
+
+    return TrainConfig.__dataclass_fields__[name].default
+
+
+def describe_callbacks(callbacks):
+    """JSON description of training callbacks (those with a ``describe()``)."""
+    return [
+        c.describe() if hasattr(c, "describe") else type(c).__name__ for c in callbacks
+    ]
+
+
+def training_settings(net, config, callbacks):
+    """Everything that decides a run's result besides the data: compared on resume."""
+    from nengo_softlif.network.checkpoint import describe_neuron_type  # noqa: PLC0415
+
+    return {
+        "train_config": dataclasses.asdict(config),
+        "neuron_type": describe_neuron_type(net.neuron_type),
+        "callbacks": describe_callbacks(callbacks),
+    }
+
+
+def follow_run_length(settings):
+    """Settings with the run length left out of callbacks that follow it.
+
+    A callback scheduled over the whole run (e.g. `.SigmaAnnealing` over
+    ``epochs``) changes with ``epochs``, which may change on resume.
+    """
+    epochs = settings.get("train_config", {}).get("epochs")
+    callbacks = settings.get("callbacks")
+    if epochs is None or not isinstance(callbacks, list):
+        return settings
+    followed = [
+        (
+            {k: v for k, v in c.items() if not (k == "epochs" and v == epochs)}
+            if isinstance(c, dict)
+            else c
+        )
+        for c in callbacks
+    ]
+    return {**settings, "callbacks": followed}
+
+
+def settings_differences(stored, current):
+    """Human-readable differences between two :func:`training_settings`."""
+    stored, current = follow_run_length(stored), follow_run_length(current)
+    diffs = []
+    for group in sorted(set(stored) | set(current)):
+        old, new = stored.get(group), current.get(group)
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if group == "train_config" and key in RESUMABLE_CHANGES:
+                    continue
+                if key not in old and key in new:
+                    # a setting newer than the checkpoint: fine at its default
+                    default = (
+                        _train_config_default(key) if group == "train_config" else None
+                    )
+                    if new[key] in (default, False, None):
+                        continue
+                if old.get(key) != new.get(key):
+                    diffs.append(
+                        f"{key}: {old.get(key)!r} in the checkpoint, {new.get(key)!r} now"
+                    )
+        elif old != new and old is not None:
+            diffs.append(f"{group}: {old!r} in the checkpoint, {new!r} now")
+    return diffs
