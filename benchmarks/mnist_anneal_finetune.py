@@ -32,7 +32,7 @@ parser.add_argument("--n-test", type=int, default=None)
 parser.add_argument(
     "--anneal-per-epoch",
     action="store_true",
-    help="change sigma once per epoch, not every step (docs/results.md's run did)",
+    help="change sigma once per epoch, not every step (the run in docs/results/mnist.md did)",
 )
 args = parser.parse_args()
 

@@ -32,7 +32,10 @@ record = run_experiment(
     args.out,
     TrainConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed),
     ExperimentConfig(
-        noise=args.noise, n_test=args.n_test, minibatch_size=args.minibatch_eval
+        noise=args.noise,
+        n_test=args.n_test,
+        minibatch_size=args.minibatch_eval,
+        hard_forward=False,  # the paper's soft forward
     ),
     progress=True,
 )

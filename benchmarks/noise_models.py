@@ -77,7 +77,7 @@ def main(argv=None):
         "--anneal-per-epoch",
         action="store_true",
         help="+anneal settings change sigma once per epoch instead of every step "
-        "(the schedule of the MNIST-sample and CIFAR-10 tables in docs/results.md); "
+        "(the schedule of the MNIST-sample and CIFAR-10 tables in docs/results/beyond.md); "
         "their runs go to '<setting>-per-epoch' folders",
     )
     parser.add_argument(
@@ -93,6 +93,7 @@ def main(argv=None):
     for name in args.settings.split(","):
         noise, anneal_to = SETTINGS[name]
         experiment = {
+            "hard_forward": False,  # the soft LIF forward these models are for
             "noise": noise,
             "anneal_to": anneal_to,
             "anneal_per_step": not args.anneal_per_epoch,

@@ -15,9 +15,7 @@ ignores, see ``docs/.gitignore``):
   nengo-loihi is installed (a note otherwise), and ``api-data.rst``, that of
   ``nengo_softlif.data``, for :doc:`api` (both packages re-export their
   modules' names);
-* ``docs/_generated/results_body.md``: ``docs/results.md`` (the team's measured
-  results, with its top heading level made H1), or a placeholder if that file
-  does not exist yet, for :doc:`reproducing`.
+
 """
 
 import filecmp
@@ -25,7 +23,6 @@ import importlib.util
 import inspect
 import os
 import pkgutil
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -69,7 +66,6 @@ if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
 exclude_patterns = [
     "_build",
     "_generated",
-    "results.md",  # included by reproducing.rst (through _generated/)
     "**.ipynb_checkpoints",
 ]
 
@@ -160,6 +156,7 @@ def _write_package_apis():
         )
     _write_if_changed(GENERATED / "api-loihi.rst", text)
     _write_if_changed(GENERATED / "api-data.rst", _package_api("nengo_softlif.data"))
+    _write_if_changed(GENERATED / "recipes.rst", _recipes_table())
 
 
 def _package_api(package):
@@ -198,40 +195,20 @@ def _reexported_constants(package):
     }
 
 
-def _write_results_body():
-    """``docs/results.md`` with its top heading level made H1, or a placeholder.
+def _recipes_table():
+    """The training recipes, from the registry (so the docs say what the code does)."""
+    from nengo_softlif.training.recipes import RECIPES  # pylint: disable=C0415
 
-    The include nests the file's sections under the page's "Measured results"
-    section; MyST wants the included text to start at H1.
-    """
-    results = DOCS / "results.md"
-    if results.exists():
-        lines = results.read_text(encoding="utf-8").splitlines()
-        levels, fenced = [], False
-        for i, line in enumerate(lines):
-            if line.lstrip().startswith(("```", "~~~")):
-                fenced = not fenced
-            match = None if fenced else re.match(r"(#{1,6}) ", line)
-            if match:
-                levels.append((i, len(match.group(1))))
-        shift = min((level for _, level in levels), default=1) - 1
-        body = list(lines)
-        for i, _ in levels:
-            body[i] = body[i][shift:]
-        text = (
-            "*The tables below are* `docs/results.md` *as the team last "
-            "committed it.*\n\n" + "\n".join(body) + "\n"
-        )
-    else:
-        text = (
-            "```{note}\n"
-            "**To be filled from `docs/results.md`.** That file does not exist yet: "
-            "run the commands above and commit the `results.md` tables they write, "
-            "with the exact commands and the machine, as `docs/results.md`; this "
-            "page then shows it here.\n"
-            "```\n"
-        )
-    _write_if_changed(GENERATED / "results_body.md", text)
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - recipe",
+        "     - settings",
+    ]
+    for name, recipe in RECIPES.items():
+        lines += [f"   * - ``{name}``", f"     - {recipe.description}"]
+    return "\n".join(lines) + "\n"
 
 
 def _write_if_changed(path, text):
@@ -244,4 +221,61 @@ def _write_if_changed(path, text):
 _write_cli_help()
 _write_package_apis()
 _copy_notebooks()
-_write_results_body()
+
+
+# -- references ----------------------------------------------------------------------
+
+# Every reference to this package must resolve (warnings are errors in .ci/docs);
+# names of other packages are not checked (no intersphinx: the docs build offline).
+nitpicky = True
+nitpick_ignore_regex = [
+    (
+        r"py:.*",
+        r"(nengo|nengo_dl|nengo_loihi|numpy|np|scipy|tf|tensorflow|keras)(\..*)?",
+    ),
+    (
+        r"py:.*",
+        r"(matplotlib|dask|concurrent|urllib|pathlib|os|collections|typing)\..*",
+    ),
+    (r"py:.*", r"nengo_softlif\.data\.[a-z_]+"),  # documented as the data package
+    (r"py:.*", r"(int|float|str|bool|dict|list|tuple|callable|object|None)"),
+    (r"py:.*", r"(ndarray|array_like|array|sequence|iterable|optional|hashable)"),
+]
+
+
+def _resolve_reexported(app, env, node, contnode):
+    """``nengo_softlif.to_spiking`` (a re-export) -> where it is documented."""
+    import importlib as _importlib  # pylint: disable=C0415
+
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("nengo_softlif."):
+        return None
+    module_name, _, name = target.rpartition(".")
+    try:
+        obj = getattr(_importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return None
+    domain = env.get_domain("py")
+    home = getattr(obj, "__module__", None)
+    if home and home != module_name:
+        documented = f"{home}.{name}"
+    else:  # data (a dict, a constant): the one documented object of that name
+        found = [k for k in domain.objects if k.endswith(f".{name}") and k != target]
+        if len(found) != 1:
+            return None
+        documented = found[0]
+    node = node.deepcopy()
+    node["reftarget"] = documented
+    return domain.resolve_xref(
+        env,
+        node.get("refdoc"),
+        app.builder,
+        node["reftype"],
+        node["reftarget"],
+        node,
+        contnode,
+    )
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_reexported)

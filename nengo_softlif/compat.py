@@ -57,7 +57,7 @@ def import_nengo_dl():
         raise ImportError(
             "nengo-softlif needs nengo-dl 3.6 with TensorFlow 2.12-2.15 for training "
             f"and nengo-dl simulation ({err}). Install the tested stack with "
-            "`pip install nengo-softlif -c constraints.txt` or "
+            "`pip install -c constraints.txt -e .` (in the source folder) or "
             "`pip install 'tensorflow>=2.12,<2.16' 'numpy<2' nengo-dl==3.6.0`."
         ) from err
     fix_tensor_node_copy(module)
@@ -101,7 +101,7 @@ def import_nengo_loihi():
     except ImportError as err:
         raise ImportError(
             "The Loihi backend needs the optional nengo-loihi package "
-            f"({err}). Install it with `pip install nengo-softlif[loihi]` "
+            f"({err}). Install it with `pip install -c constraints.txt -e '.[loihi]'` (in the source folder) "
             "(nengo-loihi 1.1 with numpy<2)."
         ) from err
 

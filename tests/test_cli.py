@@ -261,3 +261,56 @@ def test_loihi_target_needs_the_loihi_backend(capsys, tmp_path):
         "sim",
     )
     assert code == 2 and "--loihi-target applies to --backend loihi" in err
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            [],
+            {"hard_forward": True, "engine": "keras", "lr": 1e-3, "anneal_sigma": None},
+        ),
+        (
+            ["--recipe", "paper"],
+            {
+                "hard_forward": False,
+                "engine": "nengo-dl",
+                "lr": 1e-3,
+                "anneal_sigma": None,
+            },
+        ),
+        (
+            ["--recipe", "fast"],
+            {
+                "hard_forward": False,
+                "engine": "keras",
+                "lr": 3e-3,
+                "anneal_sigma": 0.002,
+            },
+        ),
+        (  # options given explicitly win over the recipe
+            ["--recipe", "paper", "--hard-forward", "--lr", "2e-3"],
+            {"hard_forward": True, "engine": "nengo-dl", "lr": 2e-3},
+        ),
+        (["--no-hard-forward"], {"hard_forward": False, "engine": "keras"}),
+        (["--recipe", "fast", "--anneal-sigma", "none"], {"anneal_sigma": None}),
+    ],
+)
+def test_train_defaults_come_from_the_recipe(argv, expected):
+    from nengo_softlif.experiments.cli import apply_recipe  # noqa: PLC0415
+    from nengo_softlif.experiments.cli_parser import build_parser  # noqa: PLC0415
+
+    args = build_parser().parse_args(["train", "--out", "x", *argv])
+    apply_recipe(args)
+    for name, value in expected.items():
+        assert getattr(args, name) == value, name
+
+
+def test_the_default_recipe_is_the_python_api_default():
+    from nengo_softlif.experiments.experiment import ExperimentConfig  # noqa: PLC0415
+    from nengo_softlif.training.recipes import get_recipe  # noqa: PLC0415
+
+    default, config = get_recipe("default"), ExperimentConfig()
+    assert config.hard_forward is default.hard_forward is True
+    assert config.anneal_to is default.anneal_to is None
+    assert get_recipe("paper").hard_forward is False

@@ -283,7 +283,7 @@ def evaluate(
         Presentation and read-out; by default the paper's MNIST protocol for
         spiking networks and one step for rate networks.
     backend : str
-        One of :data:`BACKENDS`: ``"nengo-dl"`` (minibatched), ``"fast"``
+        One of :data:`~nengo_softlif.evaluation.backend.BACKENDS`: ``"nengo-dl"`` (minibatched), ``"fast"``
         (event-driven, spiking LIF networks only), ``"nengo"`` (the reference
         simulator), or ``"loihi"`` (if nengo-loihi is installed).
     progress : bool

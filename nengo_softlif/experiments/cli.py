@@ -80,7 +80,7 @@ def _experiment_config(args):
         workers=getattr(args, "workers", 1),
         anneal_to=getattr(args, "anneal_sigma", None),
         anneal_per_step=not getattr(args, "anneal_per_epoch", False),
-        hard_forward=getattr(args, "hard_forward", False),
+        hard_forward=getattr(args, "hard_forward", True),
         backend_options=(
             {"target": args.loihi_target} if getattr(args, "loihi_target", None) else {}
         ),
@@ -273,6 +273,36 @@ def _verbosity(args):
     return 0 if args.json or args.quiet else 1
 
 
+def apply_recipe(args):
+    """Fill the options left to ``--recipe`` (those given explicitly win).
+
+    Raises
+    ------
+    ValueError
+        For an unknown recipe (the message lists the known ones).
+    """
+    if getattr(args, "command", None) != "train":
+        return
+    from nengo_softlif.training.recipes import get_recipe  # noqa: PLC0415
+
+    recipe = get_recipe(args.recipe)
+    config = recipe.train_config()
+    for option, field in (
+        ("lr", "learning_rate"),
+        ("engine", "engine"),
+        ("init_scale", "init_scale"),
+        ("warmup_epochs", "warmup_epochs"),
+    ):
+        if getattr(args, option) is None:
+            setattr(args, option, getattr(config, field))
+    if args.anneal_sigma is None:
+        args.anneal_sigma = recipe.anneal_to
+    elif args.anneal_sigma == "none":
+        args.anneal_sigma = None
+    if args.hard_forward is None:
+        args.hard_forward = recipe.hard_forward
+
+
 def check_args(args):
     """Checks of option combinations, before any work is done.
 
@@ -363,6 +393,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     try:
+        apply_recipe(args)
         check_args(args)
         if not args.verbose:
             from nengo_softlif.console import (  # noqa: PLC0415

@@ -7,7 +7,7 @@ range), so that a bad value is refused with its name before anything runs.
 import argparse
 import math
 
-__all__ = ["build_parser", "POSITIVE", "NON_NEGATIVE", "finite"]
+__all__ = ["build_parser", "POSITIVE", "NON_NEGATIVE", "finite", "RECIPE_OPTIONS"]
 
 
 def _int_at_least(low):
@@ -103,54 +103,64 @@ def _add_data(parser, required=True):
     )
 
 
-def _add_training(parser):
-    parser.add_argument(
-        "--epochs", type=POSITIVE, default=10, help="total training epochs"
+def _noise_help():
+    from nengo_softlif.neurons.noise import NOISE_MODELS  # noqa: PLC0415
+
+    return (
+        "training noise on the neurons' rates: none, or one of the registered "
+        f"models {', '.join(sorted(NOISE_MODELS))} (gaussian:STD in Hz, "
+        "dropout:RATE, ...; several joined with +)"
     )
+
+
+def _anneal_end(text):
+    """argparse type of --anneal-sigma: a sigma > 0, or none."""
+    if text.strip().lower() == "none":
+        return "none"
+    return finite(0, low_open=True)(text)
+
+
+_anneal_end.__name__ = "sigma or none"
+
+#: Options whose default comes from --recipe (None here: "the recipe's").
+RECIPE_OPTIONS = (
+    "lr",
+    "engine",
+    "init_scale",
+    "warmup_epochs",
+    "anneal_sigma",
+    "hard_forward",
+)
+
+
+def _add_optimizer(parser):
+    """Learning rate, optimizer, schedule and engine options of ``train``."""
     parser.add_argument(
-        "--noise",
-        default="gaussian:10",
-        help="training noise: none, gaussian:STD, ... (default gaussian:10)",
-    )
-    parser.add_argument(
-        "--sigma",
-        type=finite(0, low_open=True),
-        default=0.02,
-        help="soft LIF smoothing",
-    )
-    parser.add_argument(
-        "--anneal-sigma",
+        "--lr",
         type=finite(0, low_open=True),
         default=None,
-        metavar="END",
-        help="anneal sigma geometrically to END over training (every step)",
+        help="peak learning rate [default: recipe]",
     )
     parser.add_argument(
-        "--hard-forward",
-        action="store_true",
-        help="hard LIF rates in the forward pass, the soft derivative for the "
-        "gradient (the trained network is the one that spikes, on average)",
+        "--optimizer",
+        choices=["adam", "sgd", "rmsprop"],
+        default="adam",
+        help="optimizer",
     )
     parser.add_argument(
-        "--anneal-per-epoch",
-        action="store_true",
-        help="with --anneal-sigma: change sigma once per epoch, not every step",
+        "--schedule",
+        choices=["constant", "cosine", "step"],
+        default="cosine",
+        help="learning-rate schedule over the epochs",
     )
     parser.add_argument(
-        "--lr", type=finite(0, low_open=True), default=1e-3, help="learning rate"
+        "--minibatch-size", type=POSITIVE, default=100, help="images per step"
     )
-    parser.add_argument(
-        "--optimizer", choices=["adam", "sgd", "rmsprop"], default="adam"
-    )
-    parser.add_argument(
-        "--schedule", choices=["constant", "cosine", "step"], default="cosine"
-    )
-    parser.add_argument("--minibatch-size", type=POSITIVE, default=100)
     parser.add_argument(
         "--warmup-epochs",
         type=finite(0),
-        default=0.0,
-        help="linear learning-rate warm-up over this many epochs",
+        default=None,
+        help="linear learning-rate warm-up over this many epochs [default: recipe]",
     )
     parser.add_argument(
         "--weight-decay",
@@ -167,16 +177,64 @@ def _add_training(parser):
     parser.add_argument(
         "--init-scale",
         type=finite(0, low_open=True),
-        default=1.0,
-        help="factor on the initial weights of the layers with neurons",
+        default=None,
+        help="factor on the initial weights of the layers with neurons "
+        "[default: recipe]",
     )
     parser.add_argument(
         "--engine",
         choices=["nengo-dl", "keras"],
-        default="nengo-dl",
+        default=None,
         help="train the network in nengo-dl, or as its tf.keras model (the same "
-        "network; faster, and resumes exactly)",
+        "network; faster, and resumes exactly) [default: recipe]",
     )
+
+
+def _add_training(parser):
+    from nengo_softlif.training.recipes import RECIPES  # noqa: PLC0415
+
+    parser.add_argument(
+        "--recipe",
+        default="default",
+        choices=sorted(RECIPES),
+        help="named training settings (the options marked 'recipe' below take "
+        "their values from it unless given): default (hard LIF forward, soft "
+        "gradient: the trained network is the one that spikes), paper (the "
+        "papers' settings: sigma 0.02 throughout), fast (the CIFAR-10 long-run "
+        "settings); see nengo_softlif.training.recipes",
+    )
+    parser.add_argument(
+        "--epochs", type=POSITIVE, default=10, help="total training epochs"
+    )
+    parser.add_argument("--noise", default="gaussian:10", help=_noise_help())
+    parser.add_argument(
+        "--sigma",
+        type=finite(0, low_open=True),
+        default=0.02,
+        help="soft LIF smoothing (the softplus width of the threshold)",
+    )
+    parser.add_argument(
+        "--anneal-sigma",
+        type=_anneal_end,
+        default=None,
+        metavar="END",
+        help="anneal sigma geometrically to END over training, every step, or "
+        "none [default: recipe]",
+    )
+    parser.add_argument(
+        "--hard-forward",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hard LIF rates in the forward pass, the soft derivative for the "
+        "gradient (the trained network is the one that spikes, on average) "
+        "[default: recipe]",
+    )
+    parser.add_argument(
+        "--anneal-per-epoch",
+        action="store_true",
+        help="with --anneal-sigma: change sigma once per epoch, not every step",
+    )
+    _add_optimizer(parser)
     parser.add_argument(
         "--epochs-this-run",
         type=POSITIVE,
@@ -188,7 +246,7 @@ def _add_training(parser):
         "--train-images",
         type=POSITIVE,
         default=None,
-        help="use only the first N training images",
+        help="use only the first N training images (default: all)",
     )
 
 
@@ -200,7 +258,10 @@ def _add_evaluation(parser):
         help="simulator of the spiking run (default fast: event-driven, same dynamics)",
     )
     parser.add_argument(
-        "--n-test", type=POSITIVE, default=None, help="evaluate the first N test images"
+        "--n-test",
+        type=POSITIVE,
+        default=None,
+        help="evaluate the first N test images (default: all)",
     )
     parser.add_argument(
         "--presentation-time",
@@ -239,51 +300,21 @@ def _add_evaluation(parser):
     )
 
 
-def build_parser():
-    """The argument parser of ``nengo-softlif``."""
-    parser = argparse.ArgumentParser(
-        prog="nengo-softlif",
-        description="Train deep soft-LIF networks in nengo-dl and run them as spiking LIF networks "
-        "(Hunsberger & Eliasmith 2015, 2016).",
+def _add_reproduce(command):
+    reproduce = command("reproduce", help="the paper's table of modifications")
+    reproduce.add_argument(
+        "task",
+        choices=["mnist", "cifar10", "mnist-sample"],
+        help="the paper's data set and network",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser(
-        "demo", help="offline end-to-end demo on the bundled MNIST sample"
+    reproduce.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the data set (not needed for mnist-sample)",
     )
-    demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
-    demo.add_argument("--epochs", type=POSITIVE, default=5)
-    demo.add_argument("--n-test", type=POSITIVE, default=200)
-    _add_common(demo)
-
-    train = sub.add_parser(
-        "train", help="train a network (resumes from --out/checkpoint.npz)"
+    reproduce.add_argument(
+        "--cache-dir", default=None, help="folder for a cache of decoded images"
     )
-    _add_data(train)
-    _add_training(train)
-    train.add_argument(
-        "--out", required=True, help="output folder (checkpoint.npz, results)"
-    )
-    _add_common(train)
-
-    evaluate = sub.add_parser(
-        "evaluate", help="static and spiking evaluation of a checkpoint"
-    )
-    _add_data(evaluate)
-    which = evaluate.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
-    which.add_argument(
-        "--pretrained",
-        action="store_true",
-        help="the trained network shipped with the package for --task (cifar10)",
-    )
-    _add_evaluation(evaluate)
-    _add_common(evaluate)
-
-    reproduce = sub.add_parser("reproduce", help="the paper's table of modifications")
-    reproduce.add_argument("task", choices=["mnist", "cifar10", "mnist-sample"])
-    reproduce.add_argument("--data-dir", default=None)
-    reproduce.add_argument("--cache-dir", default=None)
     reproduce.add_argument(
         "--out", default=None, help="output folder (default reproduce-TASK)"
     )
@@ -302,14 +333,27 @@ def build_parser():
         default=None,
         help="test images of the spiking runs, the first ones (default: --n-test)",
     )
-    reproduce.add_argument("--train-images", type=POSITIVE, default=None)
+    reproduce.add_argument(
+        "--train-images",
+        type=POSITIVE,
+        default=None,
+        help="use only the first N training images (default: all)",
+    )
     reproduce.add_argument(
         "--recipe",
         default="paper",
-        help="training recipe of every row: paper (sigma fixed, Adam 1e-3, "
-        "nengo-dl) or fast (Keras engine, warm-up, sigma annealed; see the docs)",
+        choices=["default", "fast", "paper"],
+        help="training recipe of every row: paper (the papers' settings, "
+        "default), fast (Keras engine, warm-up, sigma annealed) or default (the "
+        "package's training default, hard LIF forward); the extra row "
+        "'hard-forward' always uses the package's default",
     )
-    reproduce.add_argument("--eval-minibatch", type=POSITIVE, default=100)
+    reproduce.add_argument(
+        "--eval-minibatch",
+        type=POSITIVE,
+        default=100,
+        help="parallel image streams of the evaluations",
+    )
     reproduce.add_argument(
         "--workers",
         type=POSITIVE,
@@ -317,4 +361,65 @@ def build_parser():
         help="processes for the fast spiking runs",
     )
     _add_common(reproduce)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless it has none or its help states it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
+def build_parser():
+    """The argument parser of ``nengo-softlif``."""
+    parser = argparse.ArgumentParser(
+        prog="nengo-softlif",
+        description="Train deep soft-LIF networks in nengo-dl and run them as spiking LIF networks "
+        "(Hunsberger & Eliasmith 2015, 2016).",
+        formatter_class=HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, **kwargs):
+        return sub.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+    demo = command("demo", help="offline end-to-end demo on the bundled MNIST sample")
+    demo.add_argument("--out", default="nengo-softlif-demo", help="output folder")
+    demo.add_argument(
+        "--epochs", type=POSITIVE, default=5, help="training epochs on the sample"
+    )
+    demo.add_argument(
+        "--n-test", type=POSITIVE, default=200, help="test images of the spiking run"
+    )
+    _add_common(demo)
+
+    train = command("train", help="train a network (resumes from --out/checkpoint.npz)")
+    _add_data(train)
+    _add_training(train)
+    train.add_argument(
+        "--out", required=True, help="output folder (checkpoint.npz, results)"
+    )
+    _add_common(train)
+
+    evaluate = command("evaluate", help="static and spiking evaluation of a checkpoint")
+    _add_data(evaluate)
+    which = evaluate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
+    which.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the trained network shipped with the package for --task (cifar10)",
+    )
+    _add_evaluation(evaluate)
+    _add_common(evaluate)
+
+    _add_reproduce(command)
     return parser

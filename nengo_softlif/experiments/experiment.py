@@ -68,7 +68,10 @@ class ExperimentConfig:
         Anneal before every training step (default) rather than every epoch.
     hard_forward : bool
         Soft LIF neurons compute the hard LIF rate forward and the soft
-        derivative backward (see `.SoftLIFRate`).
+        derivative backward (see `.SoftLIFRate`). On by default: the trained
+        static network is then the hard LIF rate network that the spiking one
+        follows (the papers trained with ``False``; see
+        :data:`nengo_softlif.training.recipes.RECIPES`).
     backend_options : dict
         Further options of the spiking backend (e.g. ``{"target": "simreal"}``
         for ``"loihi"``; see `.evaluate`).
@@ -85,7 +88,7 @@ class ExperimentConfig:
     unroll: int = 10
     anneal_to: float | None = None
     anneal_per_step: bool = True
-    hard_forward: bool = False
+    hard_forward: bool = True
     backend_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):

@@ -9,7 +9,7 @@ otherwise be resumed under the wrong settings). Interrupted cells resume from
 their checkpoint (see :func:`nengo_softlif.training.loop.train`). Result files are
 written atomically.
 
-`reproduce`, ``benchmarks/noise_models.py`` and ``benchmarks/training_options.py``
+:func:`~nengo_softlif.experiments.reproduce.reproduce`, ``benchmarks/noise_models.py`` and ``benchmarks/training_options.py``
 are sweeps.
 """
 

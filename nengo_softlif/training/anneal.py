@@ -140,7 +140,7 @@ class SigmaAnnealing:
         steps_per_epoch : int
             Minibatch steps in that epoch.
         sim : nengo_dl.Simulator
-            The running simulator (after :meth:`__call__` for this epoch).
+            The running simulator (after calling this annealer for this epoch).
         net : nengo.Network
             The network; its neuron types get the epoch's last sigma at the end
             of the epoch.

@@ -1,14 +1,23 @@
-"""Training recipes: named sets of training settings, for the CLI and `reproduce`.
+"""Training recipes: named sets of training settings, for the CLI and
+:func:`~nengo_softlif.experiments.reproduce.reproduce`.
 
 A recipe fixes how a network is trained (engine, optimizer schedule, initial
-weight scale, sigma annealing), never the network, its neurons or the data; the
-training noise stays the caller's (each row of the paper's ladder has its own).
+weight scale, sigma annealing, the hard-forward mode), never the network, its
+neuron constants or the data; the training noise stays the caller's (each row of
+the paper's ladder has its own).
 
+``default``
+    What ``nengo-softlif train`` uses unless told otherwise: the papers'
+    optimizer settings and sigma 0.02, with the hard LIF rate in the forward
+    pass and the soft LIF's derivative in the backward pass, trained by the
+    Keras engine. The trained (static) network is then the hard LIF rate
+    network whose mean rates the spiking network has, at any budget
+    (docs/results: "Choosing training options").
 ``paper``
     The papers' neuron settings as they trained them: sigma 0.02 throughout,
     Adam at 1e-3 with a cosine schedule, the nengo-dl engine.
 ``fast``
-    Chosen on the CIFAR-10 proxy (docs/results.md): the Keras engine, initial
+    Chosen on the CIFAR-10 proxy (docs/results/cifar10.md): the Keras engine, initial
     weights of the layers with neurons doubled, Adam at 3e-3 after a one-epoch
     warm-up, cosine decay, and sigma annealed from 0.02 to 0.002 over training
     (so that the trained soft network is the hard one that spikes).
@@ -36,12 +45,16 @@ class Recipe:
         `.TrainConfig` fields that differ from its defaults.
     anneal_to : float or None
         Anneal every soft LIF's sigma to this value over training (None: no).
+    hard_forward : bool
+        Train soft LIF neurons with the hard LIF rate forward and the soft
+        derivative backward (see `.SoftLIFRate`).
     """
 
     name: str
     description: str
     train: dict = dataclasses.field(default_factory=dict)
     anneal_to: float | None = None
+    hard_forward: bool = False
 
     def __post_init__(self):
         fields = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -51,6 +64,10 @@ class Recipe:
                 f"Recipe {self.name!r} sets unknown training settings {unknown}; "
                 f"TrainConfig has {sorted(fields)}"
             )
+
+    def experiment_changes(self):
+        """The `.ExperimentConfig` fields this recipe sets (annealing, hard forward)."""
+        return {"anneal_to": self.anneal_to, "hard_forward": self.hard_forward}
 
     def train_config(self, **changes):
         """The recipe's `.TrainConfig`, with ``changes`` (e.g. ``epochs``) applied."""
@@ -73,6 +90,14 @@ def get_recipe(name):
     return RECIPES[name]
 
 
+register_recipe(
+    Recipe(
+        "default",
+        "hard LIF forward, soft gradient; sigma 0.02; Adam 1e-3, cosine; Keras engine",
+        train={"engine": "keras"},
+        hard_forward=True,
+    )
+)
 register_recipe(
     Recipe(
         "paper",

@@ -147,7 +147,7 @@ class LocallyConnectedSparse(WindowedSparse):
     padding : int
         Zero padding on each side, in pixels.
     init : array_like or `nengo.dists.Distribution`
-        The non-zero weights, in the order of :attr:`indices` (see
+        The non-zero weights, in the order of ``indices`` (see
         :func:`window_indices`): one value per connection that lands inside the
         image (padding has no weights).
     """

@@ -37,12 +37,12 @@ Minibatch items are independent image streams, as in the nengo-dl backend.
 
 The backend, by phase:
 
-* :mod:`.cores`: the spike -> current operators (:class:`SpikeMap`,
+* ``cores``: the spike -> current operators (:class:`SpikeMap`,
   :class:`ConvCore`, :class:`MatrixCore`).
-* :mod:`.lif`: the LIF layer update; :mod:`.synapses`: the synaptic filters.
-* :mod:`.compile`: :func:`compile_network` (checks, paths, order, assembly);
-  :mod:`.network`: the :class:`CompiledNetwork` it returns and its time step.
-* :mod:`.simulator`: :func:`run_fast`, registered as backend ``"fast"``.
+* ``lif``: the LIF layer update; ``synapses``: the synaptic filters.
+* ``compile``: :func:`compile_network` (checks, paths, order, assembly);
+  ``network``: the :class:`CompiledNetwork` it returns and its time step.
+* ``simulator``: :func:`run_fast`, registered as backend ``"fast"``.
 """
 
 from nengo_softlif.backends.fast.compile import compile_network
