@@ -314,3 +314,44 @@ def test_the_default_recipe_is_the_python_api_default():
     assert config.hard_forward is default.hard_forward is True
     assert config.anneal_to is default.anneal_to is None
     assert get_recipe("paper").hard_forward is False
+
+
+def test_every_run_writes_its_report_and_report_rebuilds_it(capsys, tmp_path):
+    out, elsewhere = tmp_path / "run", tmp_path / "evaluated"
+    sample = ["--task", "mnist-sample", "--train-images", "200"]
+    argv = ["train", *sample, "--out", str(out), "--epochs", "1", "--quiet"]
+    assert main(argv) == 0
+    assert "report: " in capsys.readouterr().out
+    assert (out / "report.html").exists() and (out / "report.md").exists()
+    assert (out / "figures" / "training.png").exists()
+    assert (out / "figures" / "rate_curves.png").exists()
+    code, stdout, _ = run(
+        capsys,
+        "evaluate",
+        "--task",
+        "mnist-sample",
+        "--checkpoint",
+        str(out / "checkpoint.npz"),
+        "--n-test",
+        "6",
+        "--presentation-time",
+        "0.05",
+        "--t-start",
+        "0.02",
+        "--out",
+        str(elsewhere),
+    )
+    assert code == 0 and f"report: {elsewhere / 'report.html'}" in stdout
+    figures = {p.name for p in (elsewhere / "figures").iterdir()}
+    assert {"layer_rates.png", "error_vs_time.png", "training.png"} <= figures
+    html = (elsewhere / "report.html").read_text()
+    assert "data:image/png;base64," in html  # self-contained
+    assert "spiking LIF" in html and "0.88" in html  # next to the paper's number
+    (elsewhere / "report.html").unlink()
+    code, stdout, _ = run(capsys, "report", str(elsewhere))
+    assert code == 0 and (elsewhere / "report.html").exists()
+
+
+def test_report_of_an_empty_folder_says_what_it_needs(capsys, tmp_path):
+    code, _, err = run(capsys, "report", str(tmp_path))
+    assert code == 2 and "neither checkpoint.npz nor results.json" in err

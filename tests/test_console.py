@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from nengo_softlif.console import STARTUP_NOISE, Progress, filtered_stderr
@@ -63,3 +64,33 @@ def test_quiet_and_verbose(tmp_path):
     assert verbose.returncode == 0
     # everything shown: TensorFlow's own start-up lines reach the terminal
     assert any(STARTUP_NOISE.search(line) for line in verbose.stderr.splitlines())
+
+
+def test_spiking_progress_counts_images(monkeypatch):
+    """The fast backend reports progress in images, whatever its stream chunks."""
+    import nengo  # noqa: PLC0415
+
+    from nengo_softlif import PRESETS, Protocol, build_network, evaluate, to_spiking
+    from nengo_softlif.backends.fast import simulator  # noqa: PLC0415
+    from nengo_softlif.evaluation.backend import ImageProgress  # noqa: PLC0415
+    from nengo_softlif.network import Architecture, Dense, Output  # noqa: PLC0415
+
+    bars = []
+
+    class Recording(ImageProgress):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(simulator, "ImageProgress", Recording)
+    arch = Architecture("t", (4, 4, 1), (Dense(8), Output(2)))
+    preset = PRESETS["mnist"]
+    net = to_spiking(
+        build_network(arch, preset.soft_lif(), preset), synapse=nengo.Alpha(0.005)
+    )
+    images = np.random.default_rng(0).uniform(size=(7, 4, 4, 1))
+    protocol = Protocol(presentation_time=0.02, t_start=0.01, t_end=0.02)
+    evaluate(net, images, [0] * 7, protocol, backend="fast", minibatch_size=3)
+    (bar,) = bars
+    assert bar.done == 7
+    assert bar.done * bar.seconds_per_image == pytest.approx(0.14)

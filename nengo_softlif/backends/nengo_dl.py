@@ -11,8 +11,7 @@ import math
 import numpy as np
 
 from nengo_softlif.compat import import_nengo_dl
-from nengo_softlif.evaluation.backend import progress as progress_bar
-from nengo_softlif.evaluation.backend import register_backend
+from nengo_softlif.evaluation.backend import ImageProgress, register_backend
 
 __all__ = ["run_nengo_dl"]
 
@@ -54,15 +53,20 @@ def run_nengo_dl(
     outputs = np.zeros((n_images, n_steps, net.out.size_out), dtype=np.float32)
     sums = np.zeros((n_images, 2 * len(monitors)))
     probes = [net.out_probe] + list(monitors.values())
-    with nengo_dl.Simulator(
-        net,
-        dt=protocol.dt,
-        minibatch_size=mb,
-        unroll_simulation=unroll,
-        progress_bar=False,
-        seed=seed,
-    ) as sim:
-        for k in progress_bar(range(per_stream), progress, "nengo-dl presentations"):
+    with (
+        nengo_dl.Simulator(
+            net,
+            dt=protocol.dt,
+            minibatch_size=mb,
+            unroll_simulation=unroll,
+            progress_bar=False,
+            seed=seed,
+        ) as sim,
+        ImageProgress(
+            n_images, progress, "nengo-dl", protocol.presentation_time
+        ) as bar,
+    ):
+        for k in range(per_stream):
             idx = order[:, k]
             x = np.broadcast_to(images[idx][:, None, :], (mb, n_steps, images.shape[1]))
             out = sim.predict_on_batch(
@@ -73,4 +77,5 @@ def run_nengo_dl(
             sums[idx[keep]] = np.concatenate(
                 [out[p].sum(axis=1) for p in probes[1:]], axis=1
             )[keep]
+            bar.update(int(np.sum(keep)))
     return outputs, sums

@@ -3,8 +3,7 @@
 import nengo
 import numpy as np
 
-from nengo_softlif.evaluation.backend import progress as progress_bar
-from nengo_softlif.evaluation.backend import register_backend
+from nengo_softlif.evaluation.backend import ImageProgress, register_backend
 
 __all__ = ["run_nengo"]
 
@@ -19,8 +18,13 @@ def run_nengo(net, images, protocol, monitors, progress=False, seed=0, **options
     n_steps = protocol.n_steps
     outputs = np.zeros((len(images), n_steps, net.out.size_out), dtype=np.float32)
     sums = np.zeros((len(images), 2 * len(monitors)))
-    with nengo.Simulator(net, dt=protocol.dt, progress_bar=False, seed=seed) as sim:
-        for i in progress_bar(range(len(images)), progress, "nengo"):
+    with (
+        nengo.Simulator(net, dt=protocol.dt, progress_bar=False, seed=seed) as sim,
+        ImageProgress(
+            len(images), progress, "nengo", protocol.presentation_time
+        ) as bar,
+    ):
+        for i in range(len(images)):
             current[0] = images[i]
             if protocol.reset and i > 0:
                 sim.reset(seed=seed)
@@ -30,4 +34,5 @@ def run_nengo(net, images, protocol, monitors, progress=False, seed=0, **options
                 [sim.data[p][-n_steps:].sum(0) for p in monitors.values()]
             )
             sim.clear_probes()
+            bar.update(1)
     return outputs, sums

@@ -143,5 +143,5 @@ def locally_connected_tf(images, kernel, size, stride, padding):
 # correct outcome, so the warning is noise
 warnings.filterwarnings(
     "ignore",
-    message=r"Unknown incer type <class 'nengo_softlif\.local\.WindowedSparseInc'>",
+    message=r"Unknown incer type <class 'nengo_softlif\.transforms\.sparse\.WindowedSparseInc'>",
 )

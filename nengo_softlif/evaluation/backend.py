@@ -20,7 +20,7 @@ It receives
     Layer name -> `nengo.Probe` on that layer's monitor node (2 dimensions:
     mean rate, synaptic events per second).
 ``progress``
-    Whether to show progress (use :func:`progress`).
+    Whether to show progress (use :class:`ImageProgress`).
 ``**options``
     Backend options given to `.evaluate`; unknown ones must raise `TypeError`.
 
@@ -39,7 +39,14 @@ import importlib
 
 from nengo_softlif import registry
 
-__all__ = ["BACKENDS", "LAZY_BACKENDS", "register_backend", "get_backend", "progress"]
+__all__ = [
+    "BACKENDS",
+    "LAZY_BACKENDS",
+    "register_backend",
+    "get_backend",
+    "progress",
+    "ImageProgress",
+]
 
 #: Backend name -> ``run(net, images, protocol, monitors, **options) -> (outputs,
 #: monitor_sums)``: ``outputs`` (n_images, n_steps, n_out) read-out values and
@@ -91,3 +98,51 @@ def progress(iterable, enabled, desc, unit="image"):
     from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
 
     return tqdm(iterable, desc=desc, unit=unit)
+
+
+class ImageProgress:
+    """Progress of a spiking run, in images and simulated seconds.
+
+    A tqdm bar when ``enabled`` (silent otherwise); backends call
+    :meth:`update` with the number of images each step finished, however they
+    group them (streams, chunks).
+
+    Parameters
+    ----------
+    n_images : int
+        Images in the run.
+    enabled : bool
+        Show the bar.
+    desc : str
+        Label (the backend's name).
+    seconds_per_image : float
+        Simulated time of one presentation (`.Protocol.presentation_time`).
+    """
+
+    def __init__(self, n_images, enabled, desc, seconds_per_image):
+        self.seconds_per_image = float(seconds_per_image)
+        self.done = 0
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
+
+            self.bar = tqdm(total=int(n_images), desc=desc, unit="image")
+
+    def update(self, n):
+        """``n`` more images are done."""
+        self.done += int(n)
+        if self.bar is not None:
+            self.bar.update(int(n))
+            self.bar.set_postfix_str(
+                f"{self.done * self.seconds_per_image:.1f} s simulated", refresh=False
+            )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.experiments.cli_parser import build_parser
 
 __all__ = ["main", "build_parser"]
@@ -123,6 +124,7 @@ def cmd_train(args):
         "epochs_run": result.epochs_run,
         "wall_time_s": result.wall_time,
     }
+    record["report"] = _write_report(args.out)
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -141,6 +143,7 @@ def cmd_train(args):
                 f"stopped at epoch {done} of {args.epochs}: run the same command to "
                 "go on"
             )
+        print(f"report: {record['report']}")
     return record
 
 
@@ -175,8 +178,37 @@ def cmd_evaluate(args):
         protocol=protocol,
         progress=_verbosity(args) > 0,
     )
+    out = args.out or (
+        f"nengo-softlif-pretrained-{args.task}"
+        if args.pretrained
+        else os.path.dirname(os.path.abspath(checkpoint))
+    )
+    record = {"task": task.name, "checkpoint": os.path.abspath(checkpoint), **record}
+    os.makedirs(out, exist_ok=True)
+    atomic_write_bytes(
+        os.path.join(out, "results.json"), json.dumps(record, indent=2).encode()
+    )
+    record["report"] = _write_report(out)
     _print_table(record, args.json)
+    if not args.json:
+        print(f"report: {record['report']}")
     return record
+
+
+def _write_report(run_dir):
+    """Write the run's report; its path (the HTML page)."""
+    from nengo_softlif.experiments.report import (  # noqa: PLC0415
+        write_report,
+    )
+
+    return write_report(run_dir)["html"]
+
+
+def cmd_report(args):
+    """``nengo-softlif report RUN_DIR``: rebuild a run's figures and report."""
+    path = _write_report(args.run_dir)
+    print(path)
+    return path
 
 
 def cmd_demo(args):
@@ -198,7 +230,7 @@ def cmd_demo(args):
         verbose=2 if _verbosity(args) else 0,
         progress=_verbosity(args) > 0,
     )
-    record["figures"] = _demo_figures(record, args.out)
+    record["report"] = _write_report(args.out)
     record["total_wall_time_s"] = time.perf_counter() - start
     if not args.json:
         print(
@@ -207,30 +239,9 @@ def cmd_demo(args):
         )
     _print_table(record, args.json)
     if not args.json:
-        print(f"figures: {', '.join(record['figures'])}")
         print(f"total wall time {record['total_wall_time_s']:.0f} s")
+        print(f"report (results and figures): {record['report']}")
     return record
-
-
-def _demo_figures(record, out):
-    try:
-        from nengo_softlif.experiments import (
-            plots,
-        )  # pylint: disable=import-outside-toplevel
-    except ImportError:  # pragma: no cover
-        return []
-    return [
-        str(
-            plots.plot_layer_rates(
-                os.path.join(out, "layer_rates.png"),
-                {
-                    "static soft": record["static_soft"]["layer_rates_hz"],
-                    "spiking": record["spiking"]["layer_rates_hz"],
-                },
-            )
-        ),
-        str(plots.plot_rate_curves(os.path.join(out, "rate_curves.png"))),
-    ]
 
 
 def cmd_reproduce(args):
@@ -265,6 +276,7 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "reproduce": cmd_reproduce,
+    "report": cmd_report,
 }
 
 
@@ -395,7 +407,7 @@ def main(argv=None):
     try:
         apply_recipe(args)
         check_args(args)
-        if not args.verbose:
+        if not getattr(args, "verbose", False):
             from nengo_softlif.console import (  # noqa: PLC0415
                 quiet_known_warnings,
                 quiet_tensorflow,

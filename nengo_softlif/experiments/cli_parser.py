@@ -419,7 +419,18 @@ def build_parser():
         help="the trained network shipped with the package for --task (cifar10)",
     )
     _add_evaluation(evaluate)
+    evaluate.add_argument(
+        "--out",
+        default=None,
+        help="folder for results.json and the report (default: the checkpoint's "
+        "folder; nengo-softlif-pretrained-TASK with --pretrained)",
+    )
     _add_common(evaluate)
+
+    report = command("report", help="rebuild a run's figures and report.html")
+    report.add_argument(
+        "run_dir", help="the folder of a train, evaluate, demo or reproduce run"
+    )
 
     _add_reproduce(command)
     return parser

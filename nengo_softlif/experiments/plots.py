@@ -43,6 +43,7 @@ __all__ = [
     "plot_layer_rates",
     "error_vs_time",
     "plot_error_vs_time",
+    "plot_training_history",
     "lif_rate",
     "lif_derivative",
 ]
@@ -388,4 +389,43 @@ def plot_error_vs_time(path, curves):
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------ training
+
+
+def plot_training_history(path, history):
+    """Training loss and accuracy per epoch.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output PNG.
+    history : list of dict
+        Per-epoch entries with ``epoch``, ``loss`` and (optionally) ``accuracy``,
+        as `.train` returns and checkpoints store.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    if not history:
+        raise ValueError("history is empty: nothing was trained")
+    epochs = [h["epoch"] for h in history]
+    fig = _new_figure((6.4, 3.6))
+    ax = fig.subplots()
+    ax.plot(epochs, [h["loss"] for h in history], "o-", color="C0", ms=3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss", color="C0")
+    accuracy = [h.get("accuracy") for h in history]
+    if all(a is not None for a in accuracy):
+        twin = ax.twinx()
+        twin.plot(epochs, [100 * a for a in accuracy], "s-", color="C1", ms=3)
+        twin.set_ylabel("training accuracy (%, with noise)", color="C1")
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Training (with training noise and augmentation)")
     return _save(fig, path)

@@ -17,6 +17,7 @@ from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     static_error_on_spiking_images,
 )
+from nengo_softlif.experiments.report import write_report
 from nengo_softlif.experiments.sweep import Setting, run_cell
 from nengo_softlif.experiments.tasks import get_task
 from nengo_softlif.neurons.softlif import PRESETS, RectifiedLinear
@@ -204,6 +205,7 @@ def reproduce(
             progress=verbose > 0,
         )
         records[key] = {"row": key, "title": ROWS[key].title, **record}
+        records[key]["report"] = write_report(os.path.join(out_dir, key))["html"]
     table = markdown_table(task_name, records)
     n_static = n_test or len(dataset.test_labels)
     table += (

@@ -18,8 +18,7 @@ from nengo_softlif.backends.fast.cores import (
     SpikeMap,
 )
 from nengo_softlif.backends.fast.network import CompiledNetwork
-from nengo_softlif.evaluation.backend import progress as progress_bar
-from nengo_softlif.evaluation.backend import register_backend
+from nengo_softlif.evaluation.backend import ImageProgress, register_backend
 from nengo_softlif.transforms.matrix import convolution_matrix, transform_matrix
 
 __all__ = [
@@ -190,13 +189,15 @@ def run_fast(
     schedule = [(s0, k) for s0 in range(0, mb, chunk) for k in range(per_stream)]
     if timings is not None:
         timings["setup"] = timings.get("setup", 0) + time.perf_counter() - start
-    for s0, k in progress_bar(schedule, progress, "fast presentations"):
-        idx = _start_presentation(
-            compiled, s0, k, mb, per_stream, chunk, n_images, protocol.reset
-        )
-        if idx is None:
-            continue
-        outputs[idx], sums[idx] = _present(
-            compiled, images[idx], n_steps, out_node, monitor_nodes, timings
-        )
+    with ImageProgress(n_images, progress, "fast", protocol.presentation_time) as bar:
+        for s0, k in schedule:
+            idx = _start_presentation(
+                compiled, s0, k, mb, per_stream, chunk, n_images, protocol.reset
+            )
+            if idx is None:
+                continue
+            outputs[idx], sums[idx] = _present(
+                compiled, images[idx], n_steps, out_node, monitor_nodes, timings
+            )
+            bar.update(len(np.atleast_1d(np.arange(n_images)[idx])))
     return outputs, sums

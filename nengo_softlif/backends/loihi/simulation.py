@@ -15,8 +15,7 @@ import numpy as np
 from nengo_softlif.backends.loihi._nengo_loihi import nengo_loihi, quiet_known_warnings
 from nengo_softlif.backends.loihi.conversion import to_loihi
 from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
-from nengo_softlif.evaluation.backend import progress as progress_bar
-from nengo_softlif.evaluation.backend import register_backend
+from nengo_softlif.evaluation.backend import ImageProgress, register_backend
 
 __all__ = ["run_loihi", "choose_input_options", "simulate_images"]
 
@@ -104,8 +103,11 @@ def simulate_images(
         return sim
 
     sim = simulator()
+    bar = ImageProgress(
+        len(images), progress, f"loihi-{target}", protocol.presentation_time
+    )
     try:
-        for i in progress_bar(range(len(images)), progress, f"loihi-{target}"):
+        for i in range(len(images)):
             current[0] = images[i]
             if protocol.reset and i > 0:
                 # nengo-loihi 1.1 cannot reset a simulator: build a new one
@@ -117,7 +119,9 @@ def simulate_images(
                 [np.asarray(sim.data[p][-n_steps:]).sum(0) for p in monitors.values()]
             )
             sim.clear_probes()
+            bar.update(1)
     finally:
+        bar.close()
         sim.close()
     return outputs, sums
 
