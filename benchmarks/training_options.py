@@ -16,6 +16,9 @@ Options (``--settings``, comma-separated):
     As ``paper``, with the hard LIF rate forward and the soft derivative backward.
 ``default``
     The package's defaults (`.TrainConfig`, `.ExperimentConfig`).
+``rate-penalty``
+    ``hard-forward`` with a firing-rate penalty of 1e-4 per Hz squared
+    (``TrainConfig.rate_penalty``): fewer spikes per answer.
 ``fast``
     The ``fast`` recipe (initial weights x2, Adam 3e-3 after a 1-epoch warm-up,
     annealing).
@@ -70,6 +73,11 @@ def settings():
             "hard-forward", experiment={**PAPER, "hard_forward": True}
         ),
         "default": Setting("default"),
+        "rate-penalty": Setting(
+            "rate-penalty",
+            train={"rate_penalty": 1e-4},
+            experiment={**PAPER, "hard_forward": True},
+        ),
         "fast": Setting(
             "fast",
             train={k: v for k, v in fast.train.items() if k != "engine"},

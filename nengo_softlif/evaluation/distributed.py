@@ -129,6 +129,28 @@ def merge_results(results, labels, wall_time=None):
                 )
             ],
         }
+    if first.readouts is not None:
+        merged.readouts = _merge_readouts([r.readouts for r in results], weights)
+    return merged
+
+
+def _merge_readouts(readouts, weights):
+    """Image-weighted means of the shards' read-out errors and decision times."""
+    merged = {}
+    for kind, rows in readouts[0].items():
+        merged[kind] = []
+        for i, row in enumerate(rows):
+            shard_rows = [r[kind][i] for r in readouts]
+            merged[kind].append(
+                {
+                    key: (
+                        _weighted([s[key] for s in shard_rows], weights)
+                        if key in ("error", "mean_decision_s", "decided_early")
+                        else value
+                    )
+                    for key, value in row.items()
+                }
+            )
     return merged
 
 

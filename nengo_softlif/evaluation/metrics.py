@@ -25,6 +25,8 @@ __all__ = [
     "layer_fan_out",
     "rate_flops",
     "error_vs_time",
+    "window_errors",
+    "early_decisions",
 ]
 
 #: Pooling layers (linear reach of their windows; no neurons).
@@ -202,3 +204,79 @@ def error_vs_time(
     else:
         right = np.argmax(window_sum, axis=2) == labels[:, None]
     return k * dt, 1.0 - right.mean(axis=0)
+
+
+def window_errors(output_traces, labels, dt, windows):
+    """Errors of read-outs over several windows, from one simulation's traces.
+
+    Parameters
+    ----------
+    output_traces : array_like
+        Outputs at each step of each presentation, (n_images, n_steps, n_classes).
+    labels : array_like of int
+        True classes.
+    dt : float
+        Time step (s).
+    windows : sequence of (float, float)
+        ``(t_start, t_end)`` of each read-out (s, within the presentation); the
+        class is the argmax of the mean output over the window.
+
+    Returns
+    -------
+    list of float
+        Fraction of misclassified images per window (ties count as errors).
+    """
+    traces = np.asarray(output_traces)
+    labels = np.asarray(labels)
+    n_steps = traces.shape[1]
+    errors = []
+    for t_start, t_end in windows:
+        lo, hi = int(round(t_start / dt)), int(round(t_end / dt))
+        if not 0 <= lo < hi <= n_steps:
+            raise ValueError(
+                f"window ({t_start}, {t_end}) s is not within the {n_steps * dt:g} s "
+                "presentation; give 0 <= t_start < t_end <= presentation_time"
+            )
+        errors.append(_error(traces[:, lo:hi].mean(axis=1), labels))
+    return errors
+
+
+def _error(readout, labels):
+    """Misclassified fraction; an image whose top score is shared is an error."""
+    top = readout.max(axis=1, keepdims=True)
+    unique = (readout == top).sum(axis=1) == 1
+    return float(np.mean(~unique | (readout.argmax(axis=1) != labels)))
+
+
+def early_decisions(output_traces, labels, dt, margin, t_min=0.0):
+    """Decide each image as soon as the output is confident: error and decision time.
+
+    From ``t_min`` on (the network needs a few synaptic time constants to leave
+    the previous image behind), the read-out at time ``t`` is the mean output
+    over ``[t_min, t]``; the image is decided at the first step where the top
+    class leads the second by at least ``margin`` (in output units), or at the
+    end of the presentation if that never happens.
+
+    Returns
+    -------
+    dict
+        ``error`` (fraction), ``mean_decision_s`` (mean decision time from the
+        start of the presentation), ``decided_early`` (fraction decided before
+        the end).
+    """
+    traces = np.asarray(output_traces, dtype=float)
+    labels = np.asarray(labels)
+    n_images, n_steps, _ = traces.shape
+    first = min(int(np.ceil(t_min / dt - 1e-9)), n_steps - 1)
+    running = np.cumsum(traces[:, first:], axis=1)
+    running /= np.arange(1, n_steps - first + 1)[None, :, None]
+    ordered = np.sort(running, axis=2)
+    confident = ordered[:, :, -1] - ordered[:, :, -2] >= margin
+    confident[:, -1] = True  # undecided images are read out at the end
+    decision = confident.argmax(axis=1)
+    readout = running[np.arange(n_images), decision]
+    return {
+        "error": _error(readout, labels),
+        "mean_decision_s": float(np.mean((first + decision + 1) * dt)),
+        "decided_early": float(np.mean(decision < n_steps - first - 1)),
+    }

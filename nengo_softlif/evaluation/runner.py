@@ -22,9 +22,11 @@ from nengo_softlif.evaluation.backend import BACKENDS, get_backend, register_bac
 from nengo_softlif.evaluation.metrics import (
     ENERGY_PER_NEURON_UPDATE,
     ENERGY_PER_SYNAPTIC_EVENT,
+    early_decisions,
     error_vs_time,
     layer_fan_out,
     rate_flops,
+    window_errors,
 )
 from nengo_softlif.network.convert import copy_network
 
@@ -142,6 +144,10 @@ class EvaluationResult:
     error_vs_time : dict or None
         Spiking networks: ``{"t_ms": [...], "error": [...]}``, the error when
         each image is read out at time t (mean over the last 40% of [0, t]).
+    readouts : dict or None
+        With ``windows`` or ``decision_margins`` given to `evaluate`: the error
+        of each read-out window, and of each early-decision margin with its mean
+        decision time, all from the same simulation.
     wall_time : float
         Seconds for the simulation.
     backend : str
@@ -158,6 +164,7 @@ class EvaluationResult:
     energy_ratio: object = None
     rate_flops_per_image: object = None
     error_vs_time: object = None
+    readouts: object = None
     wall_time: float = 0.0
     backend: str = ""
     protocol: Protocol = None
@@ -173,6 +180,7 @@ class EvaluationResult:
             "energy_ratio": self.energy_ratio,
             "rate_flops_per_image": self.rate_flops_per_image,
             "error_vs_time": self.error_vs_time,
+            "readouts": self.readouts,
             "wall_time_s": self.wall_time,
             "backend": self.backend,
             "protocol": dataclasses.asdict(self.protocol) if self.protocol else None,
@@ -266,6 +274,9 @@ def evaluate(
     protocol=None,
     backend="nengo-dl",
     progress=False,
+    windows=None,
+    decision_margins=None,
+    decision_t_min=0.0,
     **options,
 ):
     """Classify images with a static or spiking network.
@@ -288,6 +299,15 @@ def evaluate(
         simulator), or ``"loihi"`` (if nengo-loihi is installed).
     progress : bool
         Show a progress bar.
+    windows : sequence of (float, float), optional
+        Further read-out windows ``(t_start, t_end)`` (s) whose errors are
+        computed from the same simulation (``result.readouts["windows"]``).
+    decision_margins : sequence of float, optional
+        Early-decision read-outs (see
+        :func:`nengo_softlif.evaluation.metrics.early_decisions`), one per margin
+        (``result.readouts["early"]``).
+    decision_t_min : float
+        Earliest decision time of those read-outs (s).
     **options
         Passed to the backend (e.g. ``minibatch_size`` for nengo-dl).
 
@@ -295,24 +315,7 @@ def evaluate(
     -------
     EvaluationResult
     """
-    if not isinstance(net, nengo.Network) or not hasattr(net, "out_probe"):
-        raise TypeError(
-            f"net must be a network from build_network, to_spiking or load_network, "
-            f"got {type(net).__name__}"
-        )
-    if protocol is not None and not isinstance(protocol, Protocol):
-        raise TypeError(
-            f"protocol must be a Protocol (e.g. Protocol(t_start=0.1)), got "
-            f"{type(protocol).__name__}; a dict can be passed as Protocol(**values)"
-        )
-    spiking = any(e.neuron_type.spiking for e in net.all_ensembles)
-    if protocol is None:
-        protocol = Protocol() if spiking else Protocol.static()
-    if spiking and protocol.n_steps < 2:
-        raise ValueError(
-            f"A spiking network needs a presentation of many time steps, but the "
-            f"protocol has {protocol.n_steps}; use Protocol() (200 ms) or longer"
-        )
+    spiking, protocol = _checked_protocol(net, protocol)
     run_backend = get_backend(backend)
     n_classes = getattr(getattr(net, "out", None), "size_out", None)
     flat, labels = check_images(images, labels, net.inp.size_out, n_classes)
@@ -342,18 +345,70 @@ def evaluate(
         protocol=protocol,
     )
     if spiking and hasattr(net, "architecture"):
-        events = sum(monitor_sums[:, 2 * i + 1].mean() for i in range(len(names)))
-        result.synaptic_events_per_image = float(events * protocol.dt)
-        result.neuron_updates_per_image = float(net.n_neurons * n_steps)
-        result.rate_flops_per_image = float(rate_flops(net.architecture))
-        times, errors = error_vs_time(outputs, labels, protocol.dt)
-        every = max(1, n_steps // 40)
-        result.error_vs_time = {
-            "t_ms": [float(1000 * t) for t in times[every - 1 :: every]],
-            "error": [float(e) for e in errors[every - 1 :: every]],
-        }
-        result.energy_ratio = (
-            ENERGY_PER_SYNAPTIC_EVENT * result.synaptic_events_per_image
-            + ENERGY_PER_NEURON_UPDATE * result.neuron_updates_per_image
-        ) / result.rate_flops_per_image
+        _add_spiking_costs(result, net, monitor_sums, outputs, labels, protocol)
+    if windows or decision_margins:
+        result.readouts = _readouts(
+            outputs, labels, protocol, windows, decision_margins, decision_t_min
+        )
     return result
+
+
+def _checked_protocol(net, protocol):
+    """(whether ``net`` spikes, the protocol to use); errors name the fix."""
+    if not isinstance(net, nengo.Network) or not hasattr(net, "out_probe"):
+        raise TypeError(
+            f"net must be a network from build_network, to_spiking or load_network, "
+            f"got {type(net).__name__}"
+        )
+    if protocol is not None and not isinstance(protocol, Protocol):
+        raise TypeError(
+            f"protocol must be a Protocol (e.g. Protocol(t_start=0.1)), got "
+            f"{type(protocol).__name__}; a dict can be passed as Protocol(**values)"
+        )
+    spiking = any(e.neuron_type.spiking for e in net.all_ensembles)
+    if protocol is None:
+        protocol = Protocol() if spiking else Protocol.static()
+    if spiking and protocol.n_steps < 2:
+        raise ValueError(
+            f"A spiking network needs a presentation of many time steps, but the "
+            f"protocol has {protocol.n_steps}; use Protocol() (200 ms) or longer"
+        )
+    return spiking, protocol
+
+
+def _add_spiking_costs(result, net, monitor_sums, outputs, labels, protocol):
+    """Synaptic events, neuron updates, energy and error in time of a spiking run."""
+    n_layers = monitor_sums.shape[1] // 2
+    events = sum(monitor_sums[:, 2 * i + 1].mean() for i in range(n_layers))
+    result.synaptic_events_per_image = float(events * protocol.dt)
+    result.neuron_updates_per_image = float(net.n_neurons * protocol.n_steps)
+    result.rate_flops_per_image = float(rate_flops(net.architecture))
+    times, errors = error_vs_time(outputs, labels, protocol.dt)
+    every = max(1, protocol.n_steps // 40)
+    result.error_vs_time = {
+        "t_ms": [float(1000 * t) for t in times[every - 1 :: every]],
+        "error": [float(e) for e in errors[every - 1 :: every]],
+    }
+    result.energy_ratio = (
+        ENERGY_PER_SYNAPTIC_EVENT * result.synaptic_events_per_image
+        + ENERGY_PER_NEURON_UPDATE * result.neuron_updates_per_image
+    ) / result.rate_flops_per_image
+
+
+def _readouts(outputs, labels, protocol, windows, margins, t_min):
+    """Errors of other read-outs of the same traces (see `evaluate`)."""
+    windows = [tuple(float(t) for t in w) for w in windows or ()]
+    errors = window_errors(outputs, labels, protocol.dt, windows)
+    return {
+        "windows": [
+            {"t_start_ms": 1000 * t0, "t_end_ms": 1000 * t1, "error": e}
+            for (t0, t1), e in zip(windows, errors, strict=True)
+        ],
+        "early": [
+            {
+                "margin": float(m),
+                **early_decisions(outputs, labels, protocol.dt, m, t_min=t_min),
+            }
+            for m in margins or ()
+        ],
+    }

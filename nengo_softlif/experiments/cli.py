@@ -108,6 +108,8 @@ def cmd_train(args):
         label_smoothing=args.label_smoothing,
         init_scale=args.init_scale,
         engine=args.engine,
+        rate_penalty=args.rate_penalty,
+        rate_target=args.rate_target,
     )
     _, result = train_task(
         task,

@@ -175,6 +175,19 @@ def _add_optimizer(parser):
         help="label smoothing of the loss (--engine keras)",
     )
     parser.add_argument(
+        "--rate-penalty",
+        type=finite(0),
+        default=0.0,
+        help="weight (per Hz^2) of a penalty on firing rates above --rate-target "
+        "(--engine keras): fewer spikes per answer",
+    )
+    parser.add_argument(
+        "--rate-target",
+        type=finite(0),
+        default=0.0,
+        help="rate (Hz) up to which --rate-penalty is zero",
+    )
+    parser.add_argument(
         "--init-scale",
         type=finite(0, low_open=True),
         default=None,

@@ -12,7 +12,7 @@ depends only on ``(seed, epoch)``, and the learning rate only on the step.
 import numpy as np
 
 from nengo_softlif.console import Progress
-from nengo_softlif.keras.layers import SoftLIF
+from nengo_softlif.keras.layers import RateNeurons, SoftLIF
 from nengo_softlif.keras.models import keras_model, keras_params
 from nengo_softlif.training.anneal import set_sigma
 from nengo_softlif.training.optimizer import (
@@ -22,6 +22,32 @@ from nengo_softlif.training.optimizer import (
 )
 
 __all__ = ["KerasEngine"]
+
+
+def _forward(tf, model, rate_penalty, rate_target):
+    """``forward(x) -> (logits, rate penalty)`` of a training step.
+
+    The penalty is ``rate_penalty`` times the mean over the neuron layers of the
+    mean squared rate (Hz, before the amplitude) above ``rate_target``.
+    """
+    if not rate_penalty:
+        return lambda x: (model(x, training=True), 0.0)
+    layers = [layer for layer in model.layers if isinstance(layer, RateNeurons)]
+    if not layers:
+        raise ValueError("rate_penalty needs a network with neuron layers")
+    probed = tf.keras.Model(
+        model.inputs, [model.output] + [layer.output for layer in layers]
+    )
+
+    def forward(x):
+        logits, *outputs = probed(x, training=True)
+        excess = [
+            tf.reduce_mean(tf.nn.relu(out / layer.amplitude - rate_target) ** 2)
+            for out, layer in zip(outputs, layers, strict=True)
+        ]
+        return logits, rate_penalty * tf.add_n(excess) / len(excess)
+
+    return forward
 
 
 class KerasEngine:
@@ -43,13 +69,14 @@ class KerasEngine:
         )
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
+        forward = _forward(tf, model, config.rate_penalty, config.rate_target)
 
         @tf.function
         def step(x, y, lr):
             optimizer.learning_rate.assign(lr)
             with tf.GradientTape() as tape:
-                logits = model(x, training=True)
-                loss = loss_fn(tf.one_hot(y, n_classes), logits)
+                logits, penalty = forward(x)
+                loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
             correct = tf.cast(

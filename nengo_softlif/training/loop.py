@@ -102,6 +102,13 @@ class TrainConfig:
         ``"nengo-dl"`` (the network simulated by nengo-dl) or ``"keras"`` (the
         same network as a tf.keras model, `nengo_softlif.keras.keras_model`:
         the same computation, faster, with exactly resumable training noise).
+    rate_penalty : float
+        Weight (per Hz squared) of a firing-rate penalty added to the loss: the
+        mean over the neuron layers of the mean squared rate above
+        ``rate_target`` (``engine="keras"``). Lower rates mean fewer spikes,
+        fewer synaptic events and less energy on neuromorphic hardware.
+    rate_target : float
+        Rates (Hz) up to which the penalty is zero.
     """
 
     epochs: int = 10
@@ -116,6 +123,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     init_scale: float = 1.0
     engine: str = "nengo-dl"
+    rate_penalty: float = 0.0
+    rate_target: float = 0.0
 
     def __post_init__(self):
         for name in ("epochs", "minibatch_size", "seed"):
@@ -146,6 +155,8 @@ class TrainConfig:
             "weight_decay": (self.weight_decay, 0, False, None),
             "label_smoothing": (self.label_smoothing, 0, False, 1),
             "init_scale": (self.init_scale, 0, True, None),
+            "rate_penalty": (self.rate_penalty, 0, False, None),
+            "rate_target": (self.rate_target, 0, False, None),
         }
         for name, (value, low, low_open, high) in checks.items():
             ok = np.isfinite(value) and (value > low if low_open else value >= low)

@@ -27,6 +27,8 @@ class NengoDLEngine:
             )
         if config.label_smoothing:
             raise ValueError("label_smoothing needs engine='keras'")
+        if config.rate_penalty:
+            raise ValueError("rate_penalty needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,

@@ -1,0 +1,184 @@
+"""Beyond the paper: error against time steps and synaptic events per image.
+
+Evaluates trained checkpoints as spikes (fast backend) at several presentation
+times per image, each image following the last without a reset. Every
+presentation time is one simulation; the read-out windows ending at the end of
+the presentation (its last 25, 50 and 100 %) and early decisions (the output's
+lead over the second class above a margin) are all read from that simulation.
+Prints a markdown table (error, mean decision time, synaptic events and the
+paper's energy estimate per image) and draws the error against time steps and
+against synaptic events, one curve per checkpoint.
+
+Examples
+--------
+::
+
+    python benchmarks/fewer_spikes.py --task mnist --data-dir DATA/mnist \\
+        --checkpoint paper=runs/training-options/mnist/epochs10/paper/seed0/checkpoint.npz \\
+        --checkpoint default=runs/training-options/mnist/epochs10/hard-forward/seed0/checkpoint.npz \\
+        --n-test 2000 --workers 2 --out runs/fewer-spikes
+"""
+
+import argparse
+import dataclasses
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nengo_softlif.console import quiet_known_warnings
+from nengo_softlif.data import load_dataset
+from nengo_softlif.evaluation.distributed import evaluate_parallel
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.network.checkpoint import load_network
+from nengo_softlif.network.convert import to_spiking
+
+from _common import write_results
+
+FRACTIONS = (0.25, 0.5, 1.0)  # read-out windows: the last part of the presentation
+
+
+def run_checkpoint(name, path, task, images, labels, args):
+    """One row per (presentation time, read-out) of a checkpoint."""
+    import nengo  # noqa: PLC0415
+
+    net, _ = load_network(path)
+    spiking = to_spiking(net, synapse=nengo.Alpha(0.005))
+    rows = []
+    for ms in args.times_ms:
+        t = ms / 1000
+        protocol = dataclasses.replace(
+            task.protocol, presentation_time=t, t_start=t / 2, t_end=t
+        )
+        result = evaluate_parallel(
+            spiking,
+            images,
+            labels,
+            protocol=protocol,
+            workers=args.workers,
+            backend="fast",
+            windows=[(t * (1 - f), t) for f in FRACTIONS],
+            decision_margins=args.margins if ms == max(args.times_ms) else (),
+            decision_t_min=args.min_decision_ms / 1000,
+        )
+        per_step = result.synaptic_events_per_image / protocol.n_steps
+        common = {
+            "checkpoint": name,
+            "steps": protocol.n_steps,
+            "rates": result.layer_rates,
+        }
+        for f, window in zip(FRACTIONS, result.readouts["windows"], strict=True):
+            rows.append(
+                {
+                    **common,
+                    "readout": f"last {int(100 * f)} %",
+                    "error": window["error"],
+                    "decision_ms": ms,
+                    "events": result.synaptic_events_per_image,
+                    "energy": result.energy_ratio,
+                }
+            )
+        for early in result.readouts["early"]:
+            steps = early["mean_decision_s"] / protocol.dt
+            rows.append(
+                {
+                    **common,
+                    "readout": f"early, margin {early['margin']:g}",
+                    "error": early["error"],
+                    "decision_ms": 1000 * early["mean_decision_s"],
+                    "events": per_step * steps,  # the spikes until the decision
+                    "energy": None,
+                }
+            )
+        print(f"{name} {ms} ms: {100 * rows[-1]['error']:.2f}% ...", flush=True)
+    return rows
+
+
+def table(rows):
+    lines = [
+        "| checkpoint | time steps | read-out | error % | decision (ms) | "
+        "synaptic events / image | energy vs rate net |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        energy = "-" if r["energy"] is None else f"{r['energy']:.3f}"
+        lines.append(
+            f"| {r['checkpoint']} | {r['steps']} | {r['readout']} | "
+            f"{100 * r['error']:.2f} | {r['decision_ms']:.0f} | {r['events']:.3g} | "
+            f"{energy} |"
+        )
+    return "\n".join(lines)
+
+
+def figure(rows, path):
+    from nengo_softlif.experiments.plots import _new_figure, _save  # noqa: PLC0415
+
+    fig = _new_figure((10, 4))
+    by_steps, by_events = fig.subplots(1, 2)
+    for name in dict.fromkeys(r["checkpoint"] for r in rows):
+        best = {}
+        for r in rows:
+            if r["checkpoint"] == name and not r["readout"].startswith("early"):
+                key = r["decision_ms"]
+                if key not in best or r["error"] < best[key]["error"]:
+                    best[key] = r
+        points = sorted(best.values(), key=lambda r: r["decision_ms"])
+        by_steps.plot(
+            [r["steps"] for r in points],
+            [100 * r["error"] for r in points],
+            "o-",
+            label=name,
+        )
+        by_events.plot(
+            [r["events"] for r in points],
+            [100 * r["error"] for r in points],
+            "o-",
+            label=name,
+        )
+    by_steps.set(xlabel="time steps per image", ylabel="error (%)", yscale="log")
+    by_events.set(
+        xlabel="synaptic events per image",
+        ylabel="error (%)",
+        xscale="log",
+        yscale="log",
+    )
+    by_steps.legend()
+    return _save(fig, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="mnist")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument(
+        "--checkpoint", action="append", required=True, metavar="NAME=PATH"
+    )
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--times-ms", default="40,60,80,100,200")
+    parser.add_argument(
+        "--margins", default="5,10,20", help="early-decision margins (output units)"
+    )
+    parser.add_argument("--min-decision-ms", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default="runs/fewer-spikes")
+    args = parser.parse_args(argv)
+    args.times_ms = [int(t) for t in args.times_ms.split(",")]
+    args.margins = [float(m) for m in args.margins.split(",")]
+    quiet_known_warnings()
+    task = get_task(args.task)
+    dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    _, images, labels = task.training_data(dataset)
+    images, labels = images[: args.n_test], labels[: args.n_test]
+    rows = []
+    for spec in args.checkpoint:
+        name, _, path = spec.partition("=")
+        rows += run_checkpoint(name, path, task, images, labels, args)
+    markdown = table(rows)
+    print(markdown)
+    os.makedirs(args.out, exist_ok=True)
+    print("figure:", figure(rows, os.path.join(args.out, "fewer_spikes.png")))
+    write_results(args.out, markdown, {"args": vars(args), "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
