@@ -18,12 +18,11 @@ ignores, see ``docs/.gitignore``):
 
 """
 
-import filecmp
 import importlib.util
 import inspect
+import json
 import os
 import pkgutil
-import shutil
 import sys
 from pathlib import Path
 
@@ -107,6 +106,23 @@ html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 # -- generated sources ------------------------------------------------------------
 
 
+NOT_EXECUTED = (
+    "```{note}\nThis page shows the notebook without its outputs: it was not "
+    "executed when this documentation was built. `bash .ci/docs` executes the "
+    "notebooks and builds the pages with their outputs.\n```"
+)
+
+
+def _with_notice(text):
+    """The notebook JSON with a first markdown cell saying it was not executed."""
+    notebook = json.loads(text)
+    cell = {"cell_type": "markdown", "metadata": {}, "source": NOT_EXECUTED}
+    cells = notebook["cells"]
+    # after the title cell, so that the page keeps its heading
+    notebook["cells"] = cells[:1] + [cell] + cells[1:]
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
 def _copy_notebooks():
     """Copy ``examples/*.ipynb`` (or their newer executed copies) into the docs."""
     dest = DOCS / "examples"
@@ -117,10 +133,12 @@ def _copy_notebooks():
         use = executed
         if not executed.exists() or executed.stat().st_mtime < src.stat().st_mtime:
             use = src
-        if not (dest / src.name).exists() or not filecmp.cmp(
-            use, dest / src.name, shallow=False
-        ):
-            shutil.copyfile(use, dest / src.name)
+        text = use.read_text(encoding="utf-8")
+        if use == src:  # not executed: say so at the top of the page
+            text = _with_notice(text)
+        target = dest / src.name
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
         wanted.add(src.name)
         print(f"nengo-softlif docs: {src.name} from {use.relative_to(ROOT)}")
     for old in dest.glob("*.ipynb"):

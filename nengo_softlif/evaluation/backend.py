@@ -116,7 +116,7 @@ class ImageProgress:
     desc : str
         Label (the backend's name).
     seconds_per_image : float
-        Simulated time of one presentation (`.Protocol.presentation_time`).
+        Simulated time of one presentation (the protocol's ``presentation_time``).
     """
 
     def __init__(self, n_images, enabled, desc, seconds_per_image):
