@@ -18,3 +18,21 @@ TINY = Architecture(
 
 #: Dense layers only (every backend runs it), on 6x6x1 images: 3 classes.
 TINY_DENSE = Architecture("tiny-dense", (6, 6, 1), (Dense(24), Dense(16), Output(3)))
+
+#: Gray 8x8 images, two classes: every kind of layer (the evaluation tests).
+TINY_GRAY = Architecture(
+    "tiny",
+    (8, 8, 1),
+    (
+        Conv(4, 3, padding=1),
+        AvgPool(2),
+        LocallyConnected(4, 3, padding=1),
+        Dense(16),
+        Output(2),
+    ),
+)
+
+#: The layers the Loihi conversion supports (no locally-connected layer).
+TINY_LOIHI = Architecture(
+    "tiny", (8, 8, 1), (Conv(4, 3, padding=1), AvgPool(2), Dense(32), Output(3))
+)

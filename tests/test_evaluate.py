@@ -8,22 +8,14 @@ from nengo_softlif.evaluation.runner import Protocol, evaluate, layer_fan_out
 from nengo_softlif.network.architectures import Architecture, build_network
 from nengo_softlif.network.checkpoint import get_params, load_checkpoint
 from nengo_softlif.network.convert import to_spiking
-from nengo_softlif.network.layers import AvgPool, Conv, Dense, LocallyConnected, Output
+from nengo_softlif.network.layers import Dense, Output
 from nengo_softlif.training.loop import ArrayData, TrainConfig, train
+
+from architectures import TINY_GRAY
 
 pytest.importorskip("tensorflow")
 
-TINY = Architecture(
-    "tiny",
-    (8, 8, 1),
-    (
-        Conv(4, 3, padding=1),
-        AvgPool(2),
-        LocallyConnected(4, 3, padding=1),
-        Dense(16),
-        Output(2),
-    ),
-)
+TINY = TINY_GRAY
 
 
 def toy_data(rng, n=200):

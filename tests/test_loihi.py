@@ -21,9 +21,9 @@ from nengo_softlif.network.checkpoint import get_params, set_params
 from nengo_softlif.network.convert import to_spiking
 from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output, window_indices
 
-TINY = Architecture(
-    "tiny", (8, 8, 1), (Conv(4, 3, padding=1), AvgPool(2), Dense(32), Output(3))
-)
+from architectures import TINY_LOIHI
+
+TINY = TINY_LOIHI
 #: Big enough that conv1 (2048 neurons) must be split over cores.
 SPLIT = Architecture(
     "split", (16, 16, 1), (Conv(8, 3, padding=1), AvgPool(2), Dense(32), Output(3))
