@@ -1,1 +1,18 @@
-"""Experiments: tasks, single runs, settings x seeds sweeps."""
+"""Experiments: what ties data, network, training and evaluation together.
+
+``tasks``
+    The papers' tasks (data set, network, neurons, preprocessing, read-out) and
+    ``folder``, a user's own image-folder tree.
+``experiment``
+    One run: train a task's network, convert it, evaluate it (`.run_experiment`).
+``sweep``
+    Settings x seeds sweeps of runs, resumable and checked on resume.
+``reproduce``
+    The papers' ladder of modifications as a table.
+``plots``
+    The figures (the papers' Fig. 1 and 2, layer rates, error in time, training).
+``report``
+    A run's one-page report.
+``cli``, ``cli_parser``
+    The ``nengo-softlif`` command.
+"""
