@@ -52,14 +52,16 @@ def test_train_console_is_quiet_and_one_line_per_epoch(tmp_path):
     assert "No GPU support detected" not in result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[1] for line in lines[:2]] == ["1/2", "2/2"]
-    assert lines[2].startswith("checkpoint: ") and len(lines) == 3
+    assert lines[2].startswith("checkpoint: ") and lines[3].startswith("report: ")
+    assert len(lines) == 4
     assert "\r" not in result.stdout  # no progress bar in a log file
 
 
 def test_quiet_and_verbose(tmp_path):
     quiet = _train(tmp_path, "--quiet")
     assert quiet.returncode == 0
-    assert quiet.stdout.splitlines()[-1].startswith("checkpoint: ")
+    assert quiet.stdout.splitlines()[-2].startswith("checkpoint: ")
+    assert quiet.stdout.splitlines()[-1].startswith("report: ")
     verbose = _train(tmp_path / "v", "--verbose")
     assert verbose.returncode == 0
     # everything shown: TensorFlow's own start-up lines reach the terminal
