@@ -54,6 +54,11 @@ def _print_table(record, as_json):
             f"{r['wall_time_s']:>8.1f}  {rates}"
         )
     spiking = record.get("spiking", {})
+    from nengo_softlif.experiments.experiment import gap_text  # noqa: PLC0415
+
+    gaps = gap_text(record)
+    if gaps:
+        print(gaps)
     if spiking.get("energy_ratio") is not None:
         print(
             f"synaptic events/image {spiking['synaptic_events_per_image']:.3g}, neuron updates/"

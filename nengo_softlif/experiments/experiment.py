@@ -32,6 +32,7 @@ __all__ = [
     "train_task",
     "evaluate_checkpoint",
     "static_error_on_spiking_images",
+    "gap_text",
 ]
 
 
@@ -347,3 +348,16 @@ def run_experiment(
         os.path.join(out_dir, "results.json"), json.dumps(record, indent=2).encode()
     )
     return record
+
+
+def gap_text(record):
+    """The spiking error's gap to both static networks, on the same images."""
+    if "spiking" not in record or "static_hard" not in record:
+        return ""
+    spiking = 100 * record["spiking"]["error"]
+    soft = spiking - 100 * static_error_on_spiking_images(record, "static_soft")
+    hard = spiking - 100 * static_error_on_spiking_images(record, "static_hard")
+    return (
+        f"gap (spiking - static, on the {record['spiking']['n_images']} spiking "
+        f"images): {soft:+.2f} points against soft LIF, {hard:+.2f} against hard LIF"
+    )

@@ -30,6 +30,7 @@ import os
 import types
 
 from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.experiments.experiment import gap_text
 
 __all__ = ["write_report", "run_figures", "report_markdown", "PAPER_ERRORS"]
 
@@ -172,6 +173,9 @@ def report_markdown(run_dir, meta, record, figures):
                 "evaluated, the spiking error on the first ones (see 'images').",
             ]
         spiking = record.get("spiking", {})
+        gaps = gap_text(record)
+        if gaps:
+            lines += ["", gaps[0].upper() + gaps[1:] + "."]
         if spiking.get("energy_ratio") is not None:
             lines += [
                 "",
