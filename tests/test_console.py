@@ -68,12 +68,12 @@ def test_quiet_and_verbose(tmp_path):
     assert any(STARTUP_NOISE.search(line) for line in verbose.stderr.splitlines())
 
 
-def test_spiking_progress_counts_images(monkeypatch):
-    """The fast backend reports progress in images, whatever its stream chunks."""
+def test_spiking_progress_counts_images_and_the_running_error(monkeypatch):
+    """Progress in images, whatever the backend's stream chunks, with the error."""
     import nengo  # noqa: PLC0415
 
     from nengo_softlif import PRESETS, Protocol, build_network, evaluate, to_spiking
-    from nengo_softlif.backends.fast import simulator  # noqa: PLC0415
+    from nengo_softlif.evaluation import runner  # noqa: PLC0415
     from nengo_softlif.evaluation.backend import ImageProgress  # noqa: PLC0415
     from nengo_softlif.network import Architecture, Dense, Output  # noqa: PLC0415
 
@@ -84,15 +84,21 @@ def test_spiking_progress_counts_images(monkeypatch):
             super().__init__(*args, **kwargs)
             bars.append(self)
 
-    monkeypatch.setattr(simulator, "ImageProgress", Recording)
+    monkeypatch.setattr(runner, "ImageProgress", Recording)
     arch = Architecture("t", (4, 4, 1), (Dense(8), Output(2)))
     preset = PRESETS["mnist"]
     net = to_spiking(
         build_network(arch, preset.soft_lif(), preset), synapse=nengo.Alpha(0.005)
     )
     images = np.random.default_rng(0).uniform(size=(7, 4, 4, 1))
+    labels = [0, 1, 0, 1, 1, 0, 0]
     protocol = Protocol(presentation_time=0.02, t_start=0.01, t_end=0.02)
-    evaluate(net, images, [0] * 7, protocol, backend="fast", minibatch_size=3)
-    (bar,) = bars
-    assert bar.done == 7
-    assert bar.done * bar.seconds_per_image == pytest.approx(0.14)
+    for backend, options in (("fast", {"minibatch_size": 3}), ("nengo", {})):
+        bars.clear()
+        result = evaluate(
+            net, images, labels, protocol, backend=backend, progress=True, **options
+        )
+        (bar,) = bars
+        assert bar.done == bar.scored == 7, backend
+        assert bar.done * bar.seconds_per_image == pytest.approx(0.14)
+        assert bar.wrong / bar.scored == pytest.approx(result.error), backend

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from nengo_softlif.compat import import_nengo_dl
-from nengo_softlif.evaluation.backend import ImageProgress, register_backend
+from nengo_softlif.evaluation.backend import image_progress, register_backend
 
 __all__ = ["run_nengo_dl"]
 
@@ -62,9 +62,7 @@ def run_nengo_dl(
             progress_bar=False,
             seed=seed,
         ) as sim,
-        ImageProgress(
-            n_images, progress, "nengo-dl", protocol.presentation_time
-        ) as bar,
+        image_progress(progress, n_images, "nengo-dl", protocol) as bar,
     ):
         for k in range(per_stream):
             idx = order[:, k]
@@ -77,5 +75,5 @@ def run_nengo_dl(
             sums[idx[keep]] = np.concatenate(
                 [out[p].sum(axis=1) for p in probes[1:]], axis=1
             )[keep]
-            bar.update(int(np.sum(keep)))
+            bar.update(int(np.sum(keep)), idx=idx[keep], traces=outputs[idx[keep]])
     return outputs, sums

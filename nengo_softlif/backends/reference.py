@@ -3,7 +3,7 @@
 import nengo
 import numpy as np
 
-from nengo_softlif.evaluation.backend import ImageProgress, register_backend
+from nengo_softlif.evaluation.backend import image_progress, register_backend
 
 __all__ = ["run_nengo"]
 
@@ -20,9 +20,7 @@ def run_nengo(net, images, protocol, monitors, progress=False, seed=0, **options
     sums = np.zeros((len(images), 2 * len(monitors)))
     with (
         nengo.Simulator(net, dt=protocol.dt, progress_bar=False, seed=seed) as sim,
-        ImageProgress(
-            len(images), progress, "nengo", protocol.presentation_time
-        ) as bar,
+        image_progress(progress, len(images), "nengo", protocol) as bar,
     ):
         for i in range(len(images)):
             current[0] = images[i]
@@ -34,5 +32,5 @@ def run_nengo(net, images, protocol, monitors, progress=False, seed=0, **options
                 [sim.data[p][-n_steps:].sum(0) for p in monitors.values()]
             )
             sim.clear_probes()
-            bar.update(1)
+            bar.update(1, idx=[i], traces=outputs[i : i + 1])
     return outputs, sums

@@ -20,7 +20,8 @@ It receives
     Layer name -> `nengo.Probe` on that layer's monitor node (2 dimensions:
     mean rate, synaptic events per second).
 ``progress``
-    Whether to show progress (use :class:`ImageProgress`).
+    Whether to show progress: a bool or an `ImageProgress` (pass it to
+    :func:`image_progress`).
 ``**options``
     Backend options given to `.evaluate`; unknown ones must raise `TypeError`.
 
@@ -37,6 +38,8 @@ TensorFlow nor nengo-loihi.
 
 import importlib
 
+import numpy as np
+
 from nengo_softlif import registry
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "get_backend",
     "progress",
     "ImageProgress",
+    "image_progress",
 ]
 
 #: Backend name -> ``run(net, images, protocol, monitors, **options) -> (outputs,
@@ -101,11 +105,12 @@ def progress(iterable, enabled, desc, unit="image"):
 
 
 class ImageProgress:
-    """Progress of a spiking run, in images and simulated seconds.
+    """Progress of a spiking run, in images and simulated seconds, with the error.
 
     A tqdm bar when ``enabled`` (silent otherwise); backends call
     :meth:`update` with the number of images each step finished, however they
-    group them (streams, chunks).
+    group them (streams, chunks), and (for the running error) which images and
+    their output traces.
 
     Parameters
     ----------
@@ -117,25 +122,38 @@ class ImageProgress:
         Label (the backend's name).
     seconds_per_image : float
         Simulated time of one presentation (the protocol's ``presentation_time``).
+    labels : array_like of int, optional
+        True classes of all the images: the bar then shows the running error.
+    window : slice, optional
+        The read-out steps of a presentation (the protocol's ``window``).
     """
 
-    def __init__(self, n_images, enabled, desc, seconds_per_image):
+    def __init__(
+        self, n_images, enabled, desc, seconds_per_image, labels=None, window=None
+    ):
         self.seconds_per_image = float(seconds_per_image)
-        self.done = 0
+        self.labels = None if labels is None else np.asarray(labels)
+        self.window = slice(None) if window is None else window
+        self.done = self.scored = self.wrong = 0
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
 
             self.bar = tqdm(total=int(n_images), desc=desc, unit="image")
 
-    def update(self, n):
-        """``n`` more images are done."""
+    def update(self, n, idx=None, traces=None):
+        """``n`` more images are done (``idx``: which; ``traces``: their outputs)."""
         self.done += int(n)
+        if self.labels is not None and idx is not None and traces is not None:
+            readout = np.asarray(traces)[:, self.window].mean(axis=1)
+            self.wrong += int(np.sum(readout.argmax(axis=1) != self.labels[idx]))
+            self.scored += len(readout)
         if self.bar is not None:
+            text = f"{self.done * self.seconds_per_image:.1f} s simulated"
+            if self.scored:
+                text += f", error {self.wrong / self.scored:.1%}"
             self.bar.update(int(n))
-            self.bar.set_postfix_str(
-                f"{self.done * self.seconds_per_image:.1f} s simulated", refresh=False
-            )
+            self.bar.set_postfix_str(text, refresh=False)
 
     def close(self):
         if self.bar is not None:
@@ -146,3 +164,14 @@ class ImageProgress:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def image_progress(progress, n_images, desc, protocol):
+    """The `ImageProgress` a backend reports to.
+
+    ``progress`` is what the backend was given: an `ImageProgress` made by
+    `.evaluate` (which knows the labels), or a bool.
+    """
+    if isinstance(progress, ImageProgress):
+        return progress
+    return ImageProgress(n_images, bool(progress), desc, protocol.presentation_time)

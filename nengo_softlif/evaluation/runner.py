@@ -18,7 +18,12 @@ import time
 import nengo
 import numpy as np
 
-from nengo_softlif.evaluation.backend import BACKENDS, get_backend, register_backend
+from nengo_softlif.evaluation.backend import (
+    BACKENDS,
+    ImageProgress,
+    get_backend,
+    register_backend,
+)
 from nengo_softlif.evaluation.metrics import (
     ENERGY_PER_NEURON_UPDATE,
     ENERGY_PER_SYNAPTIC_EVENT,
@@ -322,6 +327,15 @@ def evaluate(
     monitored = copy_network(net)
     monitors = add_monitors(monitored)
     start = time.perf_counter()
+    if progress and spiking:  # the bar shows the running error
+        progress = ImageProgress(
+            len(labels),
+            True,
+            backend,
+            protocol.presentation_time,
+            labels=labels,
+            window=protocol.window,
+        )
     outputs, monitor_sums = run_backend(
         monitored, flat, protocol, monitors, progress=progress, **options
     )

@@ -18,7 +18,7 @@ from nengo_softlif.backends.fast.cores import (
     SpikeMap,
 )
 from nengo_softlif.backends.fast.network import CompiledNetwork
-from nengo_softlif.evaluation.backend import ImageProgress, register_backend
+from nengo_softlif.evaluation.backend import image_progress, register_backend
 from nengo_softlif.transforms.matrix import convolution_matrix, transform_matrix
 
 __all__ = [
@@ -184,12 +184,11 @@ def run_fast(
     mb, per_stream, chunk = _streams(n_images, minibatch_size, stream_chunk, compiled)
     outputs = np.zeros((n_images, n_steps, out_node.size_in), dtype=np.float32)
     sums = np.zeros((n_images, 2 * len(monitors)))
-    # (first stream of the chunk, presentation): stream b shows images
-    # b * per_stream + k; streams past the end of the images are dropped
+    # (first stream of chunk, k): stream b shows image b * per_stream + k, if any
     schedule = [(s0, k) for s0 in range(0, mb, chunk) for k in range(per_stream)]
     if timings is not None:
         timings["setup"] = timings.get("setup", 0) + time.perf_counter() - start
-    with ImageProgress(n_images, progress, "fast", protocol.presentation_time) as bar:
+    with image_progress(progress, n_images, "fast", protocol) as bar:
         for s0, k in schedule:
             idx = _start_presentation(
                 compiled, s0, k, mb, per_stream, chunk, n_images, protocol.reset
@@ -199,5 +198,6 @@ def run_fast(
             outputs[idx], sums[idx] = _present(
                 compiled, images[idx], n_steps, out_node, monitor_nodes, timings
             )
-            bar.update(len(np.atleast_1d(np.arange(n_images)[idx])))
+            done = np.arange(n_images)[idx]
+            bar.update(done.size, idx=done, traces=outputs[done])
     return outputs, sums

@@ -15,7 +15,7 @@ import numpy as np
 from nengo_softlif.backends.loihi._nengo_loihi import nengo_loihi, quiet_known_warnings
 from nengo_softlif.backends.loihi.conversion import to_loihi
 from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
-from nengo_softlif.evaluation.backend import ImageProgress, register_backend
+from nengo_softlif.evaluation.backend import image_progress, register_backend
 
 __all__ = ["run_loihi", "choose_input_options", "simulate_images"]
 
@@ -103,9 +103,7 @@ def simulate_images(
         return sim
 
     sim = simulator()
-    bar = ImageProgress(
-        len(images), progress, f"loihi-{target}", protocol.presentation_time
-    )
+    bar = image_progress(progress, len(images), f"loihi-{target}", protocol)
     try:
         for i in range(len(images)):
             current[0] = images[i]
@@ -119,7 +117,7 @@ def simulate_images(
                 [np.asarray(sim.data[p][-n_steps:]).sum(0) for p in monitors.values()]
             )
             sim.clear_probes()
-            bar.update(1)
+            bar.update(1, idx=[i], traces=outputs[i : i + 1])
     finally:
         bar.close()
         sim.close()
