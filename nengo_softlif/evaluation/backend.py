@@ -141,6 +141,11 @@ class ImageProgress:
 
             self.bar = tqdm(total=int(n_images), desc=desc, unit="image")
 
+    @property
+    def wants_traces(self):
+        """Whether :meth:`update` uses ``idx`` and ``traces`` (the running error)."""
+        return self.labels is not None
+
     def update(self, n, idx=None, traces=None):
         """``n`` more images are done (``idx``: which; ``traces``: their outputs)."""
         self.done += int(n)

@@ -199,5 +199,5 @@ def run_fast(
                 compiled, images[idx], n_steps, out_node, monitor_nodes, timings
             )
             done = np.arange(n_images)[idx]
-            bar.update(done.size, idx=done, traces=outputs[done])
+            bar.update(done.size, done, outputs[done] if bar.wants_traces else None)
     return outputs, sums
