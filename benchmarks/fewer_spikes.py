@@ -16,7 +16,8 @@ Examples
     python benchmarks/fewer_spikes.py --task mnist --data-dir DATA/mnist \\
         --checkpoint paper=runs/training-options/mnist/epochs10/paper/seed0/checkpoint.npz \\
         --checkpoint default=runs/training-options/mnist/epochs10/hard-forward/seed0/checkpoint.npz \\
-        --n-test 2000 --workers 2 --out runs/fewer-spikes
+        --n-test 2000 --workers 2 --out runs/fewer-spikes \\
+        --synapses alpha:0.005,alpha:0.002 --reset off,on
 """
 
 import argparse
@@ -35,19 +36,43 @@ from nengo_softlif.network.convert import to_spiking
 from _common import write_results
 
 FRACTIONS = (0.25, 0.5, 1.0)  # read-out windows: the last part of the presentation
+DEFAULT_SYNAPSE = "alpha:0.005"  # the paper's
 
 
-def run_checkpoint(name, path, task, images, labels, args):
-    """One row per (presentation time, read-out) of a checkpoint."""
+def parse_synapse(spec):
+    """``"alpha:TAU"``, ``"lowpass:TAU"`` (seconds) or ``"none"`` as a synapse."""
     import nengo  # noqa: PLC0415
 
-    net, _ = load_network(path)
-    spiking = to_spiking(net, synapse=nengo.Alpha(0.005))
+    kind, _, tau = spec.partition(":")
+    kinds = {"alpha": nengo.Alpha, "lowpass": nengo.Lowpass}
+    if kind == "none" and not tau:
+        return None
+    if kind not in kinds or not tau:
+        raise argparse.ArgumentTypeError(
+            f"synapse {spec!r}: write alpha:TAU, lowpass:TAU (seconds) or none"
+        )
+    return kinds[kind](float(tau))
+
+
+def setting_name(name, synapse_spec, reset, args):
+    """The curve's label: the checkpoint, then the options that are not the paper's."""
+    parts = [name]
+    if len(args.synapses) > 1 or args.synapses[0] != DEFAULT_SYNAPSE:
+        parts.append(synapse_spec)
+    if reset:
+        parts.append("reset")
+    return ", ".join(parts)
+
+
+def run_setting(name, net, synapse_spec, reset, task, images, labels, args):
+    """One row per (presentation time, read-out) of a checkpoint and its options."""
+    spiking = to_spiking(net, synapse=parse_synapse(synapse_spec))
+    name = setting_name(name, synapse_spec, reset, args)
     rows = []
     for ms in args.times_ms:
         t = ms / 1000
         protocol = dataclasses.replace(
-            task.protocol, presentation_time=t, t_start=t / 2, t_end=t
+            task.protocol, presentation_time=t, t_start=t / 2, t_end=t, reset=reset
         )
         result = evaluate_parallel(
             spiking,
@@ -63,6 +88,8 @@ def run_checkpoint(name, path, task, images, labels, args):
         per_step = result.synaptic_events_per_image / protocol.n_steps
         common = {
             "checkpoint": name,
+            "synapse": synapse_spec,
+            "reset": reset,
             "steps": protocol.n_steps,
             "rates": result.layer_rates,
         }
@@ -159,11 +186,31 @@ def main(argv=None):
         "--margins", default="5,10,20", help="early-decision margins (output units)"
     )
     parser.add_argument("--min-decision-ms", type=float, default=30.0)
+    parser.add_argument(
+        "--synapses",
+        default=DEFAULT_SYNAPSE,
+        help="comma-separated synapses on neuron outputs: alpha:TAU, lowpass:TAU, none",
+    )
+    parser.add_argument(
+        "--reset",
+        default="off",
+        help="off, on or off,on: reset the network state between images",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="runs/fewer-spikes")
     args = parser.parse_args(argv)
     args.times_ms = [int(t) for t in args.times_ms.split(",")]
     args.margins = [float(m) for m in args.margins.split(",")]
+    args.synapses = args.synapses.split(",")
+    for spec in args.synapses:
+        try:
+            parse_synapse(spec)
+        except argparse.ArgumentTypeError as e:
+            parser.error(str(e))
+    resets = {"off": False, "on": True}
+    if any(r not in resets for r in args.reset.split(",")):
+        parser.error(f"--reset {args.reset!r}: write off, on or off,on")
+    args.reset = [resets[r] for r in args.reset.split(",")]
     quiet_known_warnings()
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
@@ -172,7 +219,12 @@ def main(argv=None):
     rows = []
     for spec in args.checkpoint:
         name, _, path = spec.partition("=")
-        rows += run_checkpoint(name, path, task, images, labels, args)
+        net, _ = load_network(path)
+        for synapse_spec in args.synapses:
+            for reset in args.reset:
+                rows += run_setting(
+                    name, net, synapse_spec, reset, task, images, labels, args
+                )
     markdown = table(rows)
     print(markdown)
     os.makedirs(args.out, exist_ok=True)

@@ -62,9 +62,12 @@ def test_train_evaluate_resume(capsys, tmp_path):
         "0.01",
         "--eval-minibatch",
         "4",
+        "--synapse-tau",
+        "0.002",
     )
     assert code == 0
     result = json.loads(stdout)
+    assert result["spiking"]["synapse"] == "Alpha(0.002)"
     assert {"static_soft", "static_hard", "spiking"} <= set(result)
     assert result["task"] == "mnist-sample" and result["report"].endswith("report.html")
     assert result["spiking"]["n_images"] == 8
@@ -290,6 +293,17 @@ def test_loihi_target_needs_the_loihi_backend(capsys, tmp_path):
                 "engine": "keras",
                 "lr": 3e-3,
                 "anneal_sigma": 0.002,
+            },
+        ),
+        (
+            ["--recipe", "fast-hard"],
+            {
+                "hard_forward": True,
+                "engine": "keras",
+                "lr": 3e-3,
+                "init_scale": 2.0,
+                "warmup_epochs": 1.0,
+                "anneal_sigma": None,
             },
         ),
         (  # options given explicitly win over the recipe

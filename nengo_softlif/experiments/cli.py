@@ -87,6 +87,7 @@ def _experiment_config(args):
         anneal_to=getattr(args, "anneal_sigma", None),
         anneal_per_step=not getattr(args, "anneal_per_epoch", False),
         hard_forward=getattr(args, "hard_forward", True),
+        synapse_tau=getattr(args, "synapse_tau", 0.005),
         backend_options=(
             {"target": args.loihi_target} if getattr(args, "loihi_target", None) else {}
         ),

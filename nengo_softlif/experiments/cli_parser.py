@@ -213,8 +213,10 @@ def _add_training(parser):
         help="named training settings (the options marked 'recipe' below take "
         "their values from it unless given): default (hard LIF forward, soft "
         "gradient: the trained network is the one that spikes), paper (the "
-        "papers' settings: sigma 0.02 throughout), fast (the CIFAR-10 long-run "
-        "settings); see nengo_softlif.training.recipes",
+        "papers' settings: sigma 0.02 throughout), fast (initial weights x2, "
+        "warm-up, larger learning rate, sigma annealed), fast-hard (fast's "
+        "optimizer with hard LIF forward: the shipped CIFAR-10 network's); see "
+        "nengo_softlif.training.recipes",
     )
     parser.add_argument(
         "--epochs", type=POSITIVE, default=10, help="total training epochs"
@@ -292,6 +294,12 @@ def _add_evaluation(parser):
         "--reset", action="store_true", help="reset the network between images"
     )
     parser.add_argument(
+        "--synapse-tau",
+        type=finite(0, low_open=True),
+        default=0.005,
+        help="time constant (s) of the alpha synapse on every neuron output",
+    )
+    parser.add_argument(
         "--eval-minibatch",
         type=POSITIVE,
         default=100,
@@ -314,6 +322,8 @@ def _add_evaluation(parser):
 
 
 def _add_reproduce(command):
+    from nengo_softlif.training.recipes import RECIPES  # noqa: PLC0415
+
     reproduce = command("reproduce", help="the paper's table of modifications")
     reproduce.add_argument(
         "task",
@@ -355,11 +365,10 @@ def _add_reproduce(command):
     reproduce.add_argument(
         "--recipe",
         default="paper",
-        choices=["default", "fast", "paper"],
-        help="training recipe of every row: paper (the papers' settings, "
-        "default), fast (Keras engine, warm-up, sigma annealed) or default (the "
-        "package's training default, hard LIF forward); the extra row "
-        "'hard-forward' always uses the package's default",
+        choices=sorted(RECIPES),
+        help="training recipe of every row (see train --help): paper (the papers' "
+        "settings, default), fast, fast-hard or default; the extra row "
+        "'hard-forward' trains with the recipe's optimizer and hard LIF forward",
     )
     reproduce.add_argument(
         "--eval-minibatch",

@@ -258,7 +258,9 @@ def evaluate_checkpoint(
             progress=progress,
             **options,
         )
-    return _summaries(results, test_labels[:n_spiking]), meta
+    summaries = _summaries(results, test_labels[:n_spiking])
+    summaries["spiking"]["synapse"] = f"Alpha({config.synapse_tau:g})"
+    return summaries, meta
 
 
 def _summaries(results, spiking_labels):
