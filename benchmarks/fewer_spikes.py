@@ -26,6 +26,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np
+
 from nengo_softlif.console import quiet_known_warnings
 from nengo_softlif.data import load_dataset
 from nengo_softlif.evaluation.distributed import evaluate_parallel
@@ -120,55 +122,79 @@ def run_setting(name, net, synapse_spec, reset, task, images, labels, args):
     return rows
 
 
-def table(rows):
+def summarise(rows):
+    """Rows of the same setting, presentation time and read-out, over seeds.
+
+    Returns one dict per group with the mean and standard deviation of the error
+    and the mean decision time, synaptic events and energy, in first-seen order.
+    """
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["checkpoint"], r["steps"], r["readout"]), []).append(r)
+    summary = []
+    for (name, steps, readout), group in groups.items():
+        errors = np.array([r["error"] for r in group])
+        energies = [r["energy"] for r in group if r["energy"] is not None]
+        summary.append(
+            {
+                "checkpoint": name,
+                "steps": steps,
+                "readout": readout,
+                "error": float(errors.mean()),
+                "error_std": float(errors.std(ddof=1)) if len(group) > 1 else None,
+                "decision_ms": float(np.mean([r["decision_ms"] for r in group])),
+                "events": float(np.mean([r["events"] for r in group])),
+                "energy": float(np.mean(energies)) if energies else None,
+                "seeds": len(group),
+            }
+        )
+    return summary
+
+
+def table(summary):
     lines = [
         "| checkpoint | time steps | read-out | error % | decision (ms) | "
-        "synaptic events / image | energy vs rate net |",
-        "|---|---|---|---|---|---|---|",
+        "synaptic events / image | energy vs rate net | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in summary:
         energy = "-" if r["energy"] is None else f"{r['energy']:.3f}"
+        error = f"{100 * r['error']:.2f}"
+        if r["error_std"] is not None:
+            error += f" +- {100 * r['error_std']:.2f}"
         lines.append(
-            f"| {r['checkpoint']} | {r['steps']} | {r['readout']} | "
-            f"{100 * r['error']:.2f} | {r['decision_ms']:.0f} | {r['events']:.3g} | "
-            f"{energy} |"
+            f"| {r['checkpoint']} | {r['steps']} | {r['readout']} | {error} | "
+            f"{r['decision_ms']:.0f} | {r['events']:.3g} | {energy} | {r['seeds']} |"
         )
     return "\n".join(lines)
 
 
-def figure(rows, path):
+def figure(summary, path, readout=f"last {int(100 * FRACTIONS[0])} %"):
+    """Error against time steps and events, one curve per setting, one read-out."""
     from nengo_softlif.experiments.plots import _new_figure, _save  # noqa: PLC0415
 
     fig = _new_figure((10, 4))
     by_steps, by_events = fig.subplots(1, 2)
-    for name in dict.fromkeys(r["checkpoint"] for r in rows):
-        best = {}
-        for r in rows:
-            if r["checkpoint"] == name and not r["readout"].startswith("early"):
-                key = r["decision_ms"]
-                if key not in best or r["error"] < best[key]["error"]:
-                    best[key] = r
-        points = sorted(best.values(), key=lambda r: r["decision_ms"])
-        by_steps.plot(
-            [r["steps"] for r in points],
-            [100 * r["error"] for r in points],
-            "o-",
-            label=name,
+    for name in dict.fromkeys(r["checkpoint"] for r in summary):
+        points = sorted(
+            (r for r in summary if r["checkpoint"] == name and r["readout"] == readout),
+            key=lambda r: r["steps"],
         )
-        by_events.plot(
-            [r["events"] for r in points],
-            [100 * r["error"] for r in points],
-            "o-",
-            label=name,
-        )
-    by_steps.set(xlabel="time steps per image", ylabel="error (%)", yscale="log")
+        errors = [100 * r["error"] for r in points]
+        by_steps.plot([r["steps"] for r in points], errors, "o-", label=name)
+        by_events.plot([r["events"] for r in points], errors, "o-", label=name)
+    by_steps.set(
+        xlabel="time steps per image",
+        ylabel=f"error (%), read-out: {readout} of each image",
+        yscale="log",
+    )
     by_events.set(
         xlabel="synaptic events per image",
         ylabel="error (%)",
         xscale="log",
         yscale="log",
     )
-    by_steps.legend()
+    by_steps.legend(fontsize="small")
     return _save(fig, path)
 
 
@@ -178,7 +204,12 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
-        "--checkpoint", action="append", required=True, metavar="NAME=PATH"
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="NAME=PATH[,PATH...]",
+        help="a trained network; several paths under one name are seeds of one "
+        "setting (the table gives their mean and standard deviation)",
     )
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--times-ms", default="40,60,80,100,200")
@@ -218,18 +249,25 @@ def main(argv=None):
     images, labels = images[: args.n_test], labels[: args.n_test]
     rows = []
     for spec in args.checkpoint:
-        name, _, path = spec.partition("=")
-        net, _ = load_network(path)
-        for synapse_spec in args.synapses:
-            for reset in args.reset:
-                rows += run_setting(
-                    name, net, synapse_spec, reset, task, images, labels, args
-                )
-    markdown = table(rows)
+        name, _, paths = spec.partition("=")
+        for seed, path in enumerate(paths.split(",")):
+            net, _ = load_network(path)
+            for synapse_spec in args.synapses:
+                for reset in args.reset:
+                    rows += [
+                        {**row, "seed": seed, "path": path}
+                        for row in run_setting(
+                            name, net, synapse_spec, reset, task, images, labels, args
+                        )
+                    ]
+    summary = summarise(rows)
+    markdown = table(summary)
     print(markdown)
     os.makedirs(args.out, exist_ok=True)
-    print("figure:", figure(rows, os.path.join(args.out, "fewer_spikes.png")))
-    write_results(args.out, markdown, {"args": vars(args), "rows": rows})
+    print("figure:", figure(summary, os.path.join(args.out, "fewer_spikes.png")))
+    write_results(
+        args.out, markdown, {"args": vars(args), "rows": rows, "summary": summary}
+    )
 
 
 if __name__ == "__main__":
