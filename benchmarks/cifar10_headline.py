@@ -10,8 +10,7 @@ network's static errors against the float32 one's.
 The checkpoint is trained with (about 1 minute per epoch on 2 cores)::
 
     nengo-softlif train --task cifar10 --data-dir DATA/cifar10 --cache-dir CACHE \\
-        --out runs/cifar10-headline --epochs 60 --engine keras --init-scale 2 \\
-        --lr 3e-3 --warmup-epochs 1 --noise gaussian:10 --anneal-sigma 0.002
+        --out runs/cifar10-headline --epochs 100 --recipe fast-hard --noise gaussian:10
 
 (run again after an interruption: it resumes exactly), then::
 
@@ -51,8 +50,7 @@ from nengo_softlif.pretrained import (
 PAPER = {"static": 16.01, "spiking": 16.46, "rates_hz": [173.3, 99.0, 9.7, 7.2]}
 TRAIN_COMMAND = (
     "nengo-softlif train --task cifar10 --data-dir DATA/cifar10 --out "
-    "runs/cifar10-headline --epochs 60 --engine keras --init-scale 2 --lr 3e-3 "
-    "--warmup-epochs 1 --noise gaussian:10 --anneal-sigma 0.002"
+    "runs/cifar10-headline --epochs 100 --recipe fast-hard --noise gaussian:10"
 )
 
 
