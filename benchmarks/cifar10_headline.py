@@ -39,6 +39,7 @@ from nengo_softlif.experiments.experiment import (
     evaluate_checkpoint,
     static_error_on_spiking_images,
 )
+from nengo_softlif.experiments.published import RATES_HZ, headline_errors
 from nengo_softlif.experiments.tasks import get_task
 from nengo_softlif.network.checkpoint import load_checkpoint
 from nengo_softlif.pretrained import (
@@ -47,7 +48,8 @@ from nengo_softlif.pretrained import (
     file_md5,
 )
 
-PAPER = {"static": 16.01, "spiking": 16.46, "rates_hz": [173.3, 99.0, 9.7, 7.2]}
+_STATIC, _SPIKING = headline_errors("cifar10")
+PAPER = {"static": _STATIC, "spiking": _SPIKING, "rates_hz": RATES_HZ["cifar10"]}
 TRAIN_COMMAND = (
     "nengo-softlif train --task cifar10 --data-dir DATA/cifar10 --out "
     "runs/cifar10-headline --epochs 100 --recipe fast-hard --noise gaussian:10"

@@ -9,6 +9,8 @@
     Settings x seeds sweeps of runs, resumable and checked on resume.
 ``reproduce``
     The papers' ladder of modifications as a table.
+``published``
+    The papers' published errors and firing rates.
 ``plots``
     The figures (the papers' Fig. 1 and 2, layer rates, error in time, training).
 ``report``

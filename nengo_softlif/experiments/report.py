@@ -31,12 +31,9 @@ import types
 
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.experiments.experiment import gap_text
+from nengo_softlif.experiments.published import headline_errors
 
-__all__ = ["write_report", "run_figures", "report_markdown", "PAPER_ERRORS"]
-
-#: The papers' best errors in percent (static, spiking) by task: MNIST from
-#: Hunsberger & Eliasmith (2016), CIFAR-10 from the 2016 paper's Table 1 (noise 10).
-PAPER_ERRORS = {"mnist": (0.84, 0.88), "cifar10": (16.01, 16.46)}
+__all__ = ["write_report", "run_figures", "report_markdown"]
 
 _ROWS = (
     ("static, soft LIF", "static_soft"),
@@ -123,8 +120,7 @@ def run_figures(run_dir, meta=None, record=None):
 
 
 def _results_rows(record):
-    task = str(record.get("task", "")).split("-")[0]
-    paper = PAPER_ERRORS.get(task)
+    paper = headline_errors(record.get("task", ""))
     rows = []
     for title, key in _ROWS:
         if key not in record:
@@ -165,7 +161,7 @@ def report_markdown(run_dir, meta, record, figures):
             "|---|---|---|---|---|",
         ]
         lines += ["| " + " | ".join(row) + " |" for row in _results_rows(record)]
-        if str(record.get("task", "")).split("-")[0] in PAPER_ERRORS:
+        if headline_errors(record.get("task", "")) is not None:
             lines += [
                 "",
                 "Paper: Hunsberger & Eliasmith (2016), Table 1 (the whole data set, "

@@ -17,6 +17,7 @@ from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     static_error_on_spiking_images,
 )
+from nengo_softlif.experiments.published import ERRORS
 from nengo_softlif.experiments.report import write_report
 from nengo_softlif.experiments.sweep import Setting, run_cell
 from nengo_softlif.experiments.tasks import get_task
@@ -67,12 +68,8 @@ ROWS = {
     ),
 }
 
-#: Published errors in percent: (static, spiking). MNIST from Hunsberger &
-#: Eliasmith (2016), trained with noise; CIFAR-10 from Hunsberger & Eliasmith (2015).
-PUBLISHED = {
-    "mnist": {"softlif-noise10": (0.84, 0.88)},
-    "cifar10": {"softlif": (15.89, 17.01), "softlif-noise10": (16.01, 16.46)},
-}
+#: Published errors in percent, ``(static, spiking)``, by task and row.
+PUBLISHED = ERRORS
 
 
 def _percent(result, key):
