@@ -97,6 +97,30 @@ def test_reproduce_one_row(capsys, tmp_path):
     )
 
 
+def test_the_ladder_table_shows_every_published_cifar10_row():
+    from nengo_softlif.experiments.reproduce import markdown_table  # noqa: PLC0415
+
+    def record(static, spiking=None):
+        rec = {"static_soft": {"error": static}, "epochs": 10}
+        if spiking is not None:
+            rec["spiking"] = {"error": spiking}
+        return rec
+
+    rows = {
+        "relu-maxpool": record(0.2),
+        "softlif-noise10": record(0.3, 0.31),
+        "softlif-noise20": record(0.3, 0.32),
+    }
+    lines = markdown_table("cifar10", rows).splitlines()[2:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    # the paper's static and spiking columns, row by row
+    assert [row[6:8] for row in cells] == [
+        ["14.03", "-"],
+        ["16.01", "16.46"],
+        ["16.92", "17.04"],
+    ]
+
+
 def test_errors_name_the_fix(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--task", "mnist", "--out", str(tmp_path))
     assert code == 2 and "--data-dir" in err
