@@ -212,6 +212,13 @@ def main(argv=None):
         "setting (the table gives their mean and standard deviation)",
     )
     parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="start after the first N test images (e.g. to check settings chosen on "
+        "them on other images)",
+    )
     parser.add_argument("--times-ms", default="40,60,80,100,200")
     parser.add_argument(
         "--margins", default="5,10,20", help="early-decision margins (output units)"
@@ -246,7 +253,10 @@ def main(argv=None):
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
     _, images, labels = task.training_data(dataset)
-    images, labels = images[: args.n_test], labels[: args.n_test]
+    if args.skip >= len(labels):
+        parser.error(f"--skip {args.skip}: there are only {len(labels)} test images")
+    images = images[args.skip : args.skip + args.n_test]
+    labels = labels[args.skip : args.skip + args.n_test]
     rows = []
     for spec in args.checkpoint:
         name, _, paths = spec.partition("=")
