@@ -171,6 +171,8 @@ def table(summary):
 
 def figure(summary, path, readout=f"last {int(100 * FRACTIONS[0])} %"):
     """Error against time steps and events, one curve per setting, one read-out."""
+    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+
     from nengo_softlif.experiments.plots import _new_figure, _save  # noqa: PLC0415
 
     fig = _new_figure((10, 4))
@@ -194,6 +196,12 @@ def figure(summary, path, readout=f"last {int(100 * FRACTIONS[0])} %"):
         xscale="log",
         yscale="log",
     )
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    for ax in (by_steps, by_events):
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(plain)
     by_steps.legend(fontsize="small")
     return _save(fig, path)
 
