@@ -70,6 +70,11 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--out", default="runs/cifar10-headline/evaluation.json")
     parser.add_argument("--ship", action="store_true", help="write the float16 copy")
+    parser.add_argument(
+        "--train-command",
+        default=TRAIN_COMMAND,
+        help="the training command(s) recorded in the shipped copy's provenance",
+    )
     args = parser.parse_args(argv)
     task = get_task("cifar10")
     dataset = load_dataset("cifar10", args.data_dir, cache_dir=args.cache_dir)
@@ -103,7 +108,7 @@ def main(argv=None):
         mean = mean_image(center_crop(to_float(dataset.train_images), task.crop))
         path = os.path.join(REPO, "nengo_softlif", "pretrained", PRETRAINED["cifar10"])
         provenance = {
-            "train_command": TRAIN_COMMAND,
+            "train_command": args.train_command,
             "evaluate_command": "python benchmarks/cifar10_headline.py --data-dir "
             "DATA/cifar10 --checkpoint runs/cifar10-headline/checkpoint.npz "
             "--workers 2 --ship",
