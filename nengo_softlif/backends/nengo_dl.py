@@ -75,5 +75,6 @@ def run_nengo_dl(
             sums[idx[keep]] = np.concatenate(
                 [out[p].sum(axis=1) for p in probes[1:]], axis=1
             )[keep]
-            bar.update(int(np.sum(keep)), idx=idx[keep], traces=outputs[idx[keep]])
+            done = idx[keep]
+            bar.update(done.size, done, outputs[done] if bar.wants_traces else None)
     return outputs, sums

@@ -4,7 +4,7 @@ From Hunsberger & Eliasmith (2016), *Training Spiking Deep Networks for
 Neuromorphic Hardware*, Table 1, and the rates it reports.
 """
 
-__all__ = ["ERRORS", "HEADLINE", "RATES_HZ", "headline_errors"]
+__all__ = ["ERRORS", "HEADLINE", "RATES_HZ", "task_errors", "headline_errors"]
 
 #: Errors in percent, ``(static, spiking)`` (None: not published), by task and by
 #: row of the ladder (`.reproduce.ROWS`). MNIST is trained with noise; the CIFAR-10
@@ -26,12 +26,17 @@ HEADLINE = "softlif-noise10"
 RATES_HZ = {"mnist": (4.6, 15.6, 4.2), "cifar10": (173.3, 99.0, 9.7, 7.2)}
 
 
-def headline_errors(task):
-    """``(static, spiking)`` headline errors (percent) of a task, or None.
+def task_errors(task):
+    """The published errors of a task's rows (`ERRORS`; empty if none).
 
     Parameters
     ----------
     task : str
         A task name; variants such as ``"mnist-sample"`` give their data set's.
     """
-    return ERRORS.get(str(task).split("-")[0], {}).get(HEADLINE)
+    return ERRORS.get(str(task).split("-")[0], {})
+
+
+def headline_errors(task):
+    """``(static, spiking)`` headline errors (percent) of a task, or None."""
+    return task_errors(task).get(HEADLINE)

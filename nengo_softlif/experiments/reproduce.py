@@ -17,7 +17,7 @@ from nengo_softlif.experiments.experiment import (
     ExperimentConfig,
     static_error_on_spiking_images,
 )
-from nengo_softlif.experiments.published import ERRORS
+from nengo_softlif.experiments.published import ERRORS, task_errors
 from nengo_softlif.experiments.report import write_report
 from nengo_softlif.experiments.sweep import Setting, run_cell
 from nengo_softlif.experiments.tasks import get_task
@@ -79,7 +79,7 @@ def _percent(result, key):
 
 def markdown_table(task_name, rows):
     """Markdown table of measured and published errors (percent)."""
-    published = PUBLISHED.get(task_name.split("-")[0], {})
+    published = task_errors(task_name)
     lines = [
         "| row | static % | static hard LIF % | spiking % | gap vs static "
         "| gap vs hard | paper static % | paper spiking % | epochs |",
