@@ -682,3 +682,18 @@ def test_known_sources_and_fetch(tmp_path, monkeypatch):
     urls = [args[0] for args, _ in calls]
     assert len(urls) == 5 and all(u.startswith("https://") for u in urls)
     assert urls[-1] == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
+def test_cutout_zeroes_one_square_per_image():
+    from nengo_softlif.data.preprocess import cutout  # noqa: PLC0415
+
+    images = np.ones((200, 10, 12, 3), dtype=np.float32)
+    out = cutout(images, 4, np.random.default_rng(0))
+    assert np.all(images == 1), "the input is not changed"
+    zeros = (out == 0).all(axis=-1).sum(axis=(1, 2))  # whole pixels zeroed
+    assert zeros.max() == 16 and zeros.min() >= 4  # clipped at the borders
+    assert ((out == 0) == (out[..., :1] == 0)).all()  # every channel of a pixel
+    for image in out[:20]:  # one square: its zero pixels span <= 4 rows and columns
+        rows, cols = np.nonzero(image[..., 0] == 0)
+        assert np.ptp(rows) < 4 and np.ptp(cols) < 4
+    assert np.array_equal(cutout(images, 0, np.random.default_rng(0)), images)

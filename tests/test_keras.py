@@ -512,3 +512,55 @@ def test_a_keras_model_goes_through_checkpoints_sharding_and_loihi(rng, tmp_path
     assert (
         chip.outputs.shape == one.outputs.shape and chip.synaptic_events_per_image > 0
     )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ema_decay": 0.9},
+        {"cutout": 3},
+        {"optimizer": "sgd", "nesterov": True, "learning_rate": 0.05},
+    ],
+)
+def test_training_options_resume_exactly(changes, tmp_path, rng):
+    """A moving average, cutout and Nesterov momentum: chunks = one whole run."""
+    data = _augmenting_data(rng)
+    config = TrainConfig(epochs=3, minibatch_size=50, engine="keras", **changes)
+    whole = _net()
+    train(whole, data, config, verbose=0)
+    path = str(tmp_path / "ck.npz")
+    for _ in range(3):
+        net = _net()
+        train(net, data, config, path, verbose=0, max_epochs=1)
+    for key, value in get_params(whole).items():
+        assert np.array_equal(value, get_params(net)[key]), key
+
+
+def test_moving_average_is_the_network_and_leaves_training_alone(tmp_path, rng):
+    data = _augmenting_data(rng)
+    base = {"epochs": 2, "minibatch_size": 50, "engine": "keras"}
+    plain, averaged = _net(), _net()
+    train(plain, data, TrainConfig(**base), str(tmp_path / "plain.npz"), verbose=0)
+    train(
+        averaged,
+        data,
+        TrainConfig(ema_decay=0.9, **base),
+        str(tmp_path / "ema.npz"),
+        verbose=0,
+    )
+    plain_state = load_training_state(str(tmp_path / "plain.npz"))
+    ema_state = load_training_state(str(tmp_path / "ema.npz"))
+    # the raw training trajectory is the same: same optimizer moments ...
+    for a, b in zip(plain_state["optimizer"], ema_state["optimizer"], strict=True):
+        assert np.array_equal(a, b)
+    assert "raw_params" in ema_state and "raw_params" not in plain_state
+    # ... but the network holds the average, which differs from the raw weights
+    params, plain_params = get_params(averaged), get_params(plain)
+    assert not np.allclose(params["output.weights"], plain_params["output.weights"])
+    raw = {tuple(np.shape(v)): v for v in ema_state["raw_params"]}
+    shape = plain_params["output.weights"].shape
+    stored = raw.get(shape, raw.get(shape[::-1]))
+    assert stored is not None
+    assert np.allclose(
+        np.abs(stored).sum(), np.abs(plain_params["output.weights"]).sum(), rtol=1e-6
+    )

@@ -164,3 +164,39 @@ def random_crop_flip(images, size, rng, flip=True):
     if flips.any():
         out[flips] = out[flips, :, ::-1]
     return to_float(out)
+
+
+def cutout(images, size, rng):
+    """Set a random square of each image to zero (cutout augmentation).
+
+    The square's centre is uniform over the image, so that it may lie partly
+    outside (DeVries and Taylor, 2017). On mean-subtracted images zero is the
+    mean image.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, H, W, C)
+        Floating-point images (not changed).
+    size : int
+        Side of the square in pixels (0: no change).
+    rng : numpy.random.Generator
+        Random number source.
+
+    Returns
+    -------
+    ndarray, shape (N, H, W, C)
+        A copy of ``images`` with the squares zeroed.
+    """
+    images = np.array(images, copy=True)
+    if size <= 0:
+        return images
+    n, height, width = images.shape[:3]
+    top = rng.integers(0, height, size=n) - size // 2
+    left = rng.integers(0, width, size=n) - size // 2
+    rows = np.arange(height)[None, :] - top[:, None]
+    cols = np.arange(width)[None, :] - left[:, None]
+    in_rows = (rows >= 0) & (rows < size)
+    in_cols = (cols >= 0) & (cols < size)
+    images[in_rows[:, :, None] & in_cols[:, None, :]] = 0
+    return images
+

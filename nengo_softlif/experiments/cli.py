@@ -11,7 +11,7 @@ import sys
 import time
 
 from nengo_softlif.atomic import atomic_write_bytes
-from nengo_softlif.experiments.cli_parser import build_parser
+from nengo_softlif.experiments.cli_parser import RECIPE_TRAIN_OPTIONS, build_parser
 
 __all__ = ["main", "build_parser"]
 
@@ -104,18 +104,11 @@ def cmd_train(args):
     task, dataset = get_task(args.task), _load(args)
     config = TrainConfig(
         epochs=args.epochs,
-        minibatch_size=args.minibatch_size,
-        optimizer=args.optimizer,
-        learning_rate=args.lr,
-        lr_schedule=args.schedule,
         seed=args.seed,
-        warmup_epochs=args.warmup_epochs,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        init_scale=args.init_scale,
-        engine=args.engine,
-        rate_penalty=args.rate_penalty,
-        rate_target=args.rate_target,
+        **{
+            field: getattr(args, option)
+            for option, field in RECIPE_TRAIN_OPTIONS.items()
+        },
     )
     _, result = train_task(
         task,
@@ -307,12 +300,7 @@ def apply_recipe(args):
 
     recipe = get_recipe(args.recipe)
     config = recipe.train_config()
-    for option, field in (
-        ("lr", "learning_rate"),
-        ("engine", "engine"),
-        ("init_scale", "init_scale"),
-        ("warmup_epochs", "warmup_epochs"),
-    ):
+    for option, field in RECIPE_TRAIN_OPTIONS.items():
         if getattr(args, option) is None:
             setattr(args, option, getattr(config, field))
     if args.anneal_sigma is None:

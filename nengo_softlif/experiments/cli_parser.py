@@ -7,7 +7,14 @@ range), so that a bad value is refused with its name before anything runs.
 import argparse
 import math
 
-__all__ = ["build_parser", "POSITIVE", "NON_NEGATIVE", "finite", "RECIPE_OPTIONS"]
+__all__ = [
+    "build_parser",
+    "POSITIVE",
+    "NON_NEGATIVE",
+    "finite",
+    "RECIPE_OPTIONS",
+    "RECIPE_TRAIN_OPTIONS",
+]
 
 
 def _int_at_least(low):
@@ -122,15 +129,26 @@ def _anneal_end(text):
 
 _anneal_end.__name__ = "sigma or none"
 
-#: Options whose default comes from --recipe (None here: "the recipe's").
-RECIPE_OPTIONS = (
-    "lr",
-    "engine",
-    "init_scale",
-    "warmup_epochs",
-    "anneal_sigma",
-    "hard_forward",
-)
+#: Training options whose default comes from --recipe (None here: "the
+#: recipe's"), with the `.TrainConfig` field each sets.
+RECIPE_TRAIN_OPTIONS = {
+    "lr": "learning_rate",
+    "optimizer": "optimizer",
+    "schedule": "lr_schedule",
+    "minibatch_size": "minibatch_size",
+    "warmup_epochs": "warmup_epochs",
+    "weight_decay": "weight_decay",
+    "label_smoothing": "label_smoothing",
+    "rate_penalty": "rate_penalty",
+    "rate_target": "rate_target",
+    "init_scale": "init_scale",
+    "engine": "engine",
+    "nesterov": "nesterov",
+    "ema_decay": "ema_decay",
+    "cutout": "cutout",
+}
+#: Options whose default comes from --recipe.
+RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
 
 
 def _add_optimizer(parser):
@@ -144,17 +162,20 @@ def _add_optimizer(parser):
     parser.add_argument(
         "--optimizer",
         choices=["adam", "sgd", "rmsprop"],
-        default="adam",
-        help="optimizer",
+        default=None,
+        help="optimizer [default: recipe]",
     )
     parser.add_argument(
         "--schedule",
         choices=["constant", "cosine", "step"],
-        default="cosine",
-        help="learning-rate schedule over the epochs",
+        default=None,
+        help="learning-rate schedule over the epochs [default: recipe]",
     )
     parser.add_argument(
-        "--minibatch-size", type=POSITIVE, default=100, help="images per step"
+        "--minibatch-size",
+        type=POSITIVE,
+        default=None,
+        help="images per step [default: recipe]",
     )
     parser.add_argument(
         "--warmup-epochs",
@@ -165,27 +186,50 @@ def _add_optimizer(parser):
     parser.add_argument(
         "--weight-decay",
         type=finite(0),
-        default=0.0,
-        help="decoupled weight decay on the weights (--engine keras)",
+        default=None,
+        help="decoupled weight decay on the weights, per unit of learning rate "
+        "(--engine keras) [default: recipe]",
     )
     parser.add_argument(
         "--label-smoothing",
         type=finite(0, high=1, high_open=True),
-        default=0.0,
-        help="label smoothing of the loss (--engine keras)",
+        default=None,
+        help="label smoothing of the loss (--engine keras) [default: recipe]",
     )
     parser.add_argument(
         "--rate-penalty",
         type=finite(0),
-        default=0.0,
+        default=None,
         help="weight (per Hz^2) of a penalty on firing rates above --rate-target "
-        "(--engine keras): fewer spikes per answer",
+        "(--engine keras): fewer spikes per answer [default: recipe]",
     )
     parser.add_argument(
         "--rate-target",
         type=finite(0),
-        default=0.0,
-        help="rate (Hz) up to which --rate-penalty is zero",
+        default=None,
+        help="rate (Hz) up to which --rate-penalty is zero [default: recipe]",
+    )
+    parser.add_argument(
+        "--nesterov",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Nesterov momentum (--optimizer sgd) [default: recipe]",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=finite(0, high=1, high_open=True),
+        default=None,
+        help="keep a moving average of the parameters with this decay per step "
+        "and use it as the trained network (--engine keras; 0: off) "
+        "[default: recipe]",
+    )
+    parser.add_argument(
+        "--cutout",
+        type=NON_NEGATIVE,
+        default=None,
+        metavar="PIXELS",
+        help="zero a random square of this side in every training image (0: off) "
+        "[default: recipe]",
     )
     parser.add_argument(
         "--init-scale",

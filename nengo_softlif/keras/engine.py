@@ -70,6 +70,12 @@ class KerasEngine:
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
         forward = _forward(tf, model, config.rate_penalty, config.rate_target)
+        # the moving average starts at the network's parameters (on resume, the
+        # averaged ones the checkpoint holds; `load_state` restores the raw ones)
+        self.averages = [
+            tf.Variable(v, trainable=False) for v in variables if config.ema_decay
+        ]
+        averages, decay = self.averages, float(config.ema_decay)
 
         @tf.function
         def step(x, y, lr):
@@ -79,6 +85,11 @@ class KerasEngine:
                 loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
+            if averages:
+                t = tf.cast(optimizer.iterations, tf.float32) - 1.0
+                d = tf.minimum(decay, (1.0 + t) / (10.0 + t))
+                for average, var in zip(averages, variables, strict=True):
+                    average.assign(d * average + (1.0 - d) * var)
             correct = tf.cast(
                 tf.equal(tf.argmax(logits, -1, output_type=y.dtype), y), tf.float32
             )
@@ -87,11 +98,15 @@ class KerasEngine:
         self._step = step
 
     def state_arrays(self):
-        """Optimizer variables and the model's non-trainable state (noise counters)."""
-        return {
+        """Optimizer variables, the model's non-trainable state (noise counters)
+        and, with a moving average, the raw parameters."""
+        state = {
             "optimizer": optimizer_state(self.optimizer),
             "model_state": [v.numpy() for v in self.model.non_trainable_variables],
         }
+        if self.averages:
+            state["raw_params"] = [v.numpy() for v in self.model.trainable_variables]
+        return state
 
     def load_state(self, state):
         """Restore :meth:`state_arrays` from a checkpoint."""
@@ -102,6 +117,11 @@ class KerasEngine:
         if "model_state" in state:
             for var, value in zip(
                 self.model.non_trainable_variables, state["model_state"], strict=True
+            ):
+                var.assign(value)
+        if self.averages and "raw_params" in state:
+            for var, value in zip(
+                self.model.trainable_variables, state["raw_params"], strict=True
             ):
                 var.assign(value)
 
@@ -162,10 +182,22 @@ class KerasEngine:
         }
 
     def sync(self, net):
-        """Write the trained parameters into the nengo objects."""
+        """Write the trained parameters (their moving average, if kept) into the
+        nengo objects."""
         from nengo_softlif.network.checkpoint import set_params  # noqa: PLC0415
 
-        set_params(net, keras_params(self.model, net))
+        if not self.averages:
+            set_params(net, keras_params(self.model, net))
+            return
+        variables = self.model.trainable_variables
+        raw = [v.numpy() for v in variables]
+        for var, average in zip(variables, self.averages, strict=True):
+            var.assign(average)
+        try:
+            set_params(net, keras_params(self.model, net))
+        finally:
+            for var, value in zip(variables, raw, strict=True):
+                var.assign(value)
 
     def close(self):
         pass

@@ -109,6 +109,19 @@ class TrainConfig:
         fewer synaptic events and less energy on neuromorphic hardware.
     rate_target : float
         Rates (Hz) up to which the penalty is zero.
+    nesterov : bool
+        Nesterov momentum (``optimizer="sgd"``).
+    ema_decay : float
+        Keep an exponential moving average of the parameters with this decay
+        per step (0: off; ``engine="keras"``); the averaged parameters are the
+        network's (what checkpoints hold, what is evaluated and converted),
+        the raw ones stay in the checkpoint's training state. The decay is
+        ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t``, so that the
+        average forgets the initial weights early in training.
+    cutout : int
+        Side in pixels of a square set to zero (the mean image, after mean
+        subtraction) at a random position of every training image (0: off;
+        image tasks).
     """
 
     epochs: int = 10
@@ -125,9 +138,12 @@ class TrainConfig:
     engine: str = "nengo-dl"
     rate_penalty: float = 0.0
     rate_target: float = 0.0
+    nesterov: bool = False
+    ema_decay: float = 0.0
+    cutout: int = 0
 
     def __post_init__(self):
-        for name in ("epochs", "minibatch_size", "seed"):
+        for name in ("epochs", "minibatch_size", "seed", "cutout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -135,6 +151,15 @@ class TrainConfig:
             raise ValueError(
                 f"epochs and seed must be >= 0 and minibatch_size >= 1, got epochs="
                 f"{self.epochs}, minibatch_size={self.minibatch_size}, seed={self.seed}"
+            )
+        if self.cutout < 0:
+            raise ValueError(f"cutout must be >= 0 pixels, got {self.cutout}")
+        if not isinstance(self.nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError(
+                f"nesterov applies to optimizer='sgd', not {self.optimizer!r}; "
+                "set optimizer='sgd' or nesterov=False"
             )
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(
@@ -157,6 +182,7 @@ class TrainConfig:
             "init_scale": (self.init_scale, 0, True, None),
             "rate_penalty": (self.rate_penalty, 0, False, None),
             "rate_target": (self.rate_target, 0, False, None),
+            "ema_decay": (self.ema_decay, 0, False, 1),
         }
         for name, (value, low, low_open, high) in checks.items():
             ok = np.isfinite(value) and (value > low if low_open else value >= low)
@@ -237,6 +263,25 @@ def _init_scale(net, scale):
         if built.ensemble is not None and f"{name}.weights" in params:
             params[f"{name}.weights"] = params[f"{name}.weights"] * scale
     set_params(net, params)
+
+
+def _cutout(net, images, size, rng):
+    """Flattened training images with a cutout square each (`.TrainConfig.cutout`)."""
+    from nengo_softlif.data.preprocess import cutout  # noqa: PLC0415
+
+    shape = tuple(net.architecture.input_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"cutout needs image inputs (height, width, channels); this network's "
+            f"input shape is {shape}: set cutout=0"
+        )
+    if size > min(shape[:2]):
+        raise ValueError(
+            f"cutout={size} is larger than the {shape[0]}x{shape[1]} input images; "
+            "choose a smaller square"
+        )
+    cut = cutout(np.reshape(images, (len(images),) + shape), size, rng)
+    return cut.reshape(len(images), -1)
 
 
 def train(
@@ -385,6 +430,8 @@ def _train(
         for epoch in range(start_epoch, stop_epoch):
             rng = np.random.default_rng([config.seed, epoch])
             images, labels = data(epoch, rng)
+            if config.cutout:
+                images = _cutout(net, images, config.cutout, rng)
             n = (len(images) // config.minibatch_size) * config.minibatch_size
             if n == 0:
                 raise ValueError(

@@ -29,6 +29,8 @@ class NengoDLEngine:
             raise ValueError("label_smoothing needs engine='keras'")
         if config.rate_penalty:
             raise ValueError("rate_penalty needs engine='keras'")
+        if config.ema_decay:
+            raise ValueError("ema_decay needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,

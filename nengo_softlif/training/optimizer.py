@@ -16,7 +16,9 @@ def make_optimizer(tf, config):
         return tf.keras.optimizers.Adam(**options)
     if config.optimizer == "rmsprop":
         return tf.keras.optimizers.RMSprop(**options)
-    return tf.keras.optimizers.SGD(momentum=config.momentum, **options)
+    return tf.keras.optimizers.SGD(
+        momentum=config.momentum, nesterov=config.nesterov, **options
+    )
 
 
 def optimizer_state(optimizer):
