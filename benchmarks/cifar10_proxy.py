@@ -47,7 +47,10 @@ from nengo_softlif.training.recipes import get_recipe
 
 #: study -> the TrainConfig and ExperimentConfig settings its rows start from
 BASES = {
-    "proxy": ({"learning_rate": 1e-3, "lr_schedule": "cosine"}, {"hard_forward": False}),
+    "proxy": (
+        {"learning_rate": 1e-3, "lr_schedule": "cosine"},
+        {"hard_forward": False},
+    ),
     "long-run": (get_recipe("fast-hard").train, {"hard_forward": True}),
 }
 
@@ -136,7 +139,9 @@ def run_setting(name, task, dataset, out, args):
     kwargs = {}
     if neuron == "relu-maxpool":
         kwargs["architecture"] = task.build_architecture(dataset).with_max_pooling()
-    if neuron.startswith("relu"):  # as reproduce's ReLU rows: gain 1, bias 0, amplitude 1
+    if neuron.startswith(
+        "relu"
+    ):  # as reproduce's ReLU rows: gain 1, bias 0, amplitude 1
         kwargs["neuron_type"] = RectifiedLinear(noise=parse_noise(config.noise))
         kwargs["lif_params"] = dataclasses.replace(
             PRESETS["cifar10"], amplitude=1.0, gain=1.0, bias=0.0

@@ -199,4 +199,3 @@ def cutout(images, size, rng):
     in_cols = (cols >= 0) & (cols < size)
     images[in_rows[:, :, None] & in_cols[:, None, :]] = 0
     return images
-
