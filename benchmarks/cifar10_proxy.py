@@ -13,7 +13,9 @@ pass (learning rate and schedule, warm-up, weight decay, label smoothing, initia
 weight scale, noise, annealing). ``--study long-run`` (a mid budget, for example
 10,000 images for 60 epochs): the ``fast-hard`` recipe against the levers that
 pay off only in long runs (a moving average of the weights, SGD with Nesterov
-momentum, the peak learning rate, label smoothing and cutout, weight decay),
+momentum, the peak learning rate, label smoothing and cutout, weight decay) and
+the width of the soft LIF gradient (sigma: with the hard forward pass it acts on
+the gradient only),
 with the ReLU max-pooling network (the papers' original ANN) as the yardstick.
 
 Examples::
@@ -78,12 +80,20 @@ PROXY_SETTINGS = {
 }
 LONG_RUN_SETTINGS = {
     "fast-hard": ({}, {}, "softlif"),
+    # with the hard forward pass, sigma is only the width of the gradient around
+    # the threshold: wider, neurons below it still learn
+    "fast-hard, sigma 0.1": ({}, {"sigma": 0.1}, "softlif"),
     "ReLU, max pooling (yardstick)": (
         {"init_scale": 1.0},
         {"noise": "none"},
         "relu-maxpool",
     ),
     "fast-hard, EMA 0.999": ({"ema_decay": 0.999}, {}, "softlif"),
+    "fast-hard, lr 1e-3, EMA 0.999": (
+        {"learning_rate": 1e-3, "ema_decay": 0.999},
+        {},
+        "softlif",
+    ),
     "SGD Nesterov 0.05, EMA 0.999": (
         {
             "optimizer": "sgd",
@@ -91,11 +101,6 @@ LONG_RUN_SETTINGS = {
             "learning_rate": 0.05,
             "ema_decay": 0.999,
         },
-        {},
-        "softlif",
-    ),
-    "fast-hard, lr 1e-3, EMA 0.999": (
-        {"learning_rate": 1e-3, "ema_decay": 0.999},
         {},
         "softlif",
     ),
