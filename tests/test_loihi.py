@@ -89,14 +89,17 @@ def readout_difference(a, b):
 
 
 @pytest.mark.loihi
-@pytest.mark.parametrize("signed", [False, True])
-def test_emulator_agrees_with_nengo(loihi, signed):
+@pytest.mark.parametrize(
+    "signed, relays", [(False, True), (True, True), (False, False)]
+)
+def test_emulator_agrees_with_nengo(loihi, signed, relays):
     net = spiking_network(TINY)
     images, labels = images_for(
         TINY, 4 if signed else 6, np.random.default_rng(1), signed
     )
     ref = evaluate(net, images, labels, PROTOCOL, backend="nengo")
-    chip = evaluate(net, images, labels, PROTOCOL, backend="loihi")
+    # TINY's pool (2x2 windows, no clipped one) is a relay or counters
+    chip = evaluate(net, images, labels, PROTOCOL, backend="loihi", pool_relays=relays)
     assert chip.outputs.shape == ref.outputs.shape
     assert readout_difference(chip.outputs, ref.outputs) < READOUT_TOLERANCE
     # spiking runs may disagree where two class scores are within the noise
@@ -202,7 +205,8 @@ def test_folded_network_runs(loihi):
 
 @pytest.mark.loihi
 def test_pool_counters(loihi):
-    chip = loihi.to_loihi(spiking_network(TINY), pool_spikes=2)
+    chip = loihi.to_loihi(spiking_network(TINY), pool_spikes=2, pool_relays=False)
+    assert chip.loihi_plan.relay_pools == frozenset()
     counters = chip.loihi_plan.ensembles["pool1"]
     amplitude = chip.layer_ensembles["conv1"].neuron_type.amplitude
     # 2 of a window's 4 input spikes make one output spike of half the amplitude
@@ -215,7 +219,41 @@ def test_pool_counters(loihi):
         (Conv(2, 3, padding=1), AvgPool(3, 2), Dense(4), Output(2)),
     )
     with pytest.raises(ValueError, match="whole number of input spikes"):
-        loihi.to_loihi(spiking_network(clipped), pool_spikes=1)
+        loihi.to_loihi(spiking_network(clipped), pool_spikes=1, pool_relays=False)
+
+
+CLIPPED = Architecture(
+    "clipped",
+    (8, 8, 1),  # windows 0-2, 2-4, 4-6, 6-7: 9, 6 or 4 inputs
+    (Conv(2, 3, padding=1), AvgPool(3, 2), Dense(4), Output(2)),
+)
+
+
+@pytest.mark.loihi
+def test_pool_relays(loihi):
+    """A relay fires once per input spike, clipped windows included."""
+    from nengo_softlif.backends.loihi.resources import sparse_parts  # noqa: PLC0415
+
+    chip = loihi.to_loihi(spiking_network(CLIPPED))  # relays by default
+    assert chip.loihi_plan.relay_pools == frozenset({"pool1"})
+    relays = chip.loihi_plan.ensembles["pool1"]
+    amplitude = chip.layer_ensembles["conv1"].neuron_type.amplitude
+    assert relays.neuron_type.amplitude == pytest.approx(amplitude / 9)
+    conn = next(
+        c
+        for c in chip.all_connections
+        if getattr(c.post_obj, "ensemble", None) is relays
+    )
+    rows, _, values = sparse_parts(conn)
+    # voltage per input spike, of the threshold: above 1 in every window
+    per_spike = amplitude * values * np.asarray(relays.gain)[rows]
+    assert np.allclose(per_spike, 1 + loihi.POOL_MARGIN)
+    counts = np.bincount(rows)
+    assert sorted(set(counts.tolist())) == [4, 6, 9]
+    with pytest.raises(ValueError, match=r"not pooling layers.*\['pool1'\]"):
+        loihi.to_loihi(spiking_network(CLIPPED), pool_relays=["conv1"])
+    named = loihi.to_loihi(spiking_network(CLIPPED), pool_relays=["pool1"])
+    assert named.loihi_plan.relay_pools == frozenset({"pool1"})
 
 
 @pytest.mark.loihi

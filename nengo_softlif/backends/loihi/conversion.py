@@ -2,7 +2,7 @@
 
 :func:`to_loihi` makes the changes listed in the `nengo_softlif.backends.loihi`
 documentation: off-chip input spike generators, average pools folded into the
-next convolution or replaced by on-chip counters, first-order synapses into the
+next convolution or replaced by on-chip relays or counters, first-order synapses into the
 chip, neurons that start at zero, and a block shape per on-chip layer (from
 `nengo_softlif.backends.loihi.placement`).
 """
@@ -191,13 +191,15 @@ def _update_layer_connections(net, replaced):
             built.connection = replaced[built.connection]
 
 
-def _pool_counters(net, name, built, pool_spikes=None):
-    """Replace a pooling node by on-chip counters; return the new ensemble.
+def _pool_counters(net, name, built, pool_spikes=None, relay=False):
+    """Replace a pooling node by on-chip counters or relays; return the new ensemble.
 
     A counter over a window of ``n`` inputs (``n_max`` in the largest window)
     fires once per ``k_i = pool_spikes * n / n_max`` input spikes, with spikes of
     amplitude ``pool_spikes * a / n_max``: its output averages to the window's
-    mean input ``a * mean(rate)``.
+    mean input ``a * mean(rate)``. A relay (``relay=True``) fires once per input
+    spike, with spikes of amplitude ``a / n_max``: a window clipped at the edge
+    (``n < n_max``) then averages over ``n_max`` inputs, the missing ones zero.
     """
     node, conn_in = built.output, built.connection
     pre = conn_in.pre_obj
@@ -213,16 +215,20 @@ def _pool_counters(net, name, built, pool_spikes=None):
     if not np.allclose(values, 1.0 / counts[rows]):
         raise ValueError(f"Pooling layer {name!r} does not average its windows")
     n_max = int(counts.max())
-    if pool_spikes is None:
+    if relay:
+        pool_spikes = 1
+    elif pool_spikes is None:
         pool_spikes = n_max
     per_spike = pool_spikes * counts / n_max  # input spikes per output spike
-    if pool_spikes < 1 or not np.allclose(per_spike, np.round(per_spike)):
+    if relay:
+        per_spike = np.ones_like(per_spike)
+    elif pool_spikes < 1 or not np.allclose(per_spike, np.round(per_spike)):
         raise ValueError(
             f"pool_spikes={pool_spikes} for pooling layer {name!r}: every window "
             f"must count a whole number of input spikes per output spike "
             f"(windows of {sorted(set(counts.tolist()))} inputs); use "
-            f"pool_spikes={n_max} (count to the window size) or a value that "
-            "divides evenly"
+            f"pool_spikes={n_max} (count to the window size), a value that "
+            f"divides evenly, or pool_relays=[{name!r}]"
         )
     per_spike = np.round(per_spike)
     out_conns = [c for c in net.all_connections if c.pre_obj is node]
@@ -352,6 +358,7 @@ def to_loihi(
     input_synapse=nengo.Lowpass(0.005),
     fold_pooling=True,
     pool_spikes=None,
+    pool_relays=True,
     copy=True,
 ):
     """A copy of a spiking network, ready for `nengo_loihi.Simulator`.
@@ -393,6 +400,17 @@ def to_loihi(
         values send more, smaller spikes (less shot noise downstream) but lose
         more spikes that arrive in the same step; every window must count a whole
         number of spikes, so clipped windows need the default.
+    pool_relays : bool or collection of str
+        Pools (by name; True: every pool that is not folded) that become
+        one-spike relays instead of counters: a relay fires once per input
+        spike, with spikes of ``1 / n_max`` of the input amplitude, so that the
+        next layer receives as many (smaller) spikes as the pool's inputs send
+        and no count is left over between images. Counters fire once per
+        ``n_max`` input spikes: on slow inputs they send a few large spikes
+        and carry their count into the next image. A window clipped at the
+        edge of the image averages over ``n_max`` inputs in a relay (the
+        missing ones zero); two input spikes of one window in the same step
+        make one relay spike.
     copy : bool
         Work on a copy (True) or change ``spiking_net`` in place (after the same
         conversion succeeded on a scratch copy: an error leaves it unchanged).
@@ -418,6 +436,7 @@ def to_loihi(
         signed_input=signed_input,
         input_synapse=input_synapse,
         pool_spikes=pool_spikes,
+        pool_relays=_pool_relays(spiking_net, pool_relays),
     )
     fold = _foldable_pools(spiking_net) if fold_pooling else {}
     trial = _convert_copy_that_fits(spiking_net, fold, options)
@@ -427,6 +446,29 @@ def to_loihi(
     net = _convert(spiking_net, fold, **options)  # as on the copy: it fits
     net.label = f"{spiking_net.label} (loihi)"
     return net
+
+
+def _pool_relays(net, pool_relays):
+    """The names of the pools that ``pool_relays`` makes relays (checked)."""
+    pools = {
+        name
+        for name, spec in zip(
+            net.architecture.layer_names(), net.architecture.layers, strict=True
+        )
+        if isinstance(spec, AvgPool)
+    }
+    if isinstance(pool_relays, bool):
+        return frozenset(pools) if pool_relays else frozenset()
+    if isinstance(pool_relays, str):
+        pool_relays = [pool_relays]
+    names = frozenset(pool_relays)
+    unknown = sorted(names - pools)
+    if unknown:
+        raise ValueError(
+            f"pool_relays names {unknown}, which are not pooling layers of this "
+            f"network; its pooling layers are {sorted(pools)}"
+        )
+    return names
 
 
 def _convert_copy_that_fits(net, fold, options):
@@ -462,6 +504,7 @@ def _convert(
     signed_input,
     input_synapse,
     pool_spikes,
+    pool_relays,
 ):
     """Change ``net`` in place for nengo-loihi (see `to_loihi`)."""
     nengo_loihi.add_params(net)
@@ -469,7 +512,7 @@ def _convert(
     shapes = {name: tuple(net.layers[name].shape) for name in names}
 
     gen = _add_input_spikes(net, signed_input, input_rates, input_synapse)
-    chip = _chip_layers(net, fold, shapes, pool_spikes)
+    chip = _chip_layers(net, fold, shapes, pool_spikes, pool_relays)
     synapses, incoming = _chip_synapses(net, chip, synapse_tau)
     placements = _place_layers(net, chip, incoming, shapes, block_shapes)
     net.loihi_plan = LoihiPlan(
@@ -480,15 +523,16 @@ def _convert(
         ensembles=chip,
         input_ensemble=gen,
         folded_pools=dict(fold),
+        relay_pools=frozenset(pool_relays - set(fold)),
     )
     return net
 
 
-def _chip_layers(net, fold, shapes, pool_spikes):
+def _chip_layers(net, fold, shapes, pool_spikes, pool_relays):
     """Fold or replace the pools, start the neurons at zero: on-chip ensembles.
 
-    Returns the on-chip ensembles (layers and pool counters) by layer name, in
-    the order of the layers.
+    Returns the on-chip ensembles (layers, pool counters and relays) by layer
+    name, in the order of the layers.
     """
     names = net.architecture.layer_names()
     specs = net.architecture.layers
@@ -506,7 +550,9 @@ def _chip_layers(net, fold, shapes, pool_spikes):
                     shapes[names[i - 1]],
                 )
             else:
-                chip[name] = _pool_counters(net, name, built, pool_spikes)
+                chip[name] = _pool_counters(
+                    net, name, built, pool_spikes, relay=name in pool_relays
+                )
         elif built.ensemble is not None:
             ens = built.ensemble
             ens.neuron_type = _lif_starting_at_zero(ens.neuron_type)

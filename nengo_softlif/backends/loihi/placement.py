@@ -117,6 +117,9 @@ class LoihiPlan:
         The off-chip spike generators.
     folded_pools : dict of str -> str
         Pooling layers folded into the next layer (pool -> layer).
+    relay_pools : frozenset of str
+        Pooling layers that are one-spike relays (the other unfolded pools are
+        counters).
     """
 
     layers: dict
@@ -126,6 +129,7 @@ class LoihiPlan:
     ensembles: dict
     input_ensemble: object = None
     folded_pools: dict = dataclasses.field(default_factory=dict)
+    relay_pools: frozenset = frozenset()
 
     @property
     def n_cores(self):

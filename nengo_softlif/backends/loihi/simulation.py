@@ -140,6 +140,7 @@ def run_loihi(
     input_synapse=nengo.Lowpass(0.005),
     fold_pooling=True,
     pool_spikes=None,
+    pool_relays=True,
     precompute=None,
     vectorized=True,
 ):
@@ -174,7 +175,7 @@ def run_loihi(
         fires once per step.
     signed_input : bool, optional
         On/off input generators; by default if any input is negative.
-    input_synapse, fold_pooling, pool_spikes
+    input_synapse, fold_pooling, pool_spikes, pool_relays
         Passed to :func:`to_loihi`.
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
@@ -202,6 +203,7 @@ def run_loihi(
             input_synapse=input_synapse,
             fold_pooling=fold_pooling,
             pool_spikes=pool_spikes,
+            pool_relays=pool_relays,
             copy=False,
         )
     elif images.min() < 0 and not net.loihi_plan.signed_input:
