@@ -24,6 +24,10 @@ _PREPROCESS_HINT = (
 )
 
 
+def _squeezed(shape):
+    return tuple(d for d in shape if d != 1)
+
+
 def checked_images(images, input_shape, what="images"):
     """Preprocessed images as float32 of shape ``(n, prod(input_shape))``.
 
@@ -87,9 +91,20 @@ def checked_images(images, input_shape, what="images"):
     if flat.shape[1] != size:
         raise ValueError(
             f"each of the {what} has {flat.shape[1]} values (shape "
-            f"{images.shape[1:]}) but the network takes {size} ({expected}); crop "
+            f"{images.shape[1:]}) but the network input has {size} ({expected}); crop "
             "or resize the images to the network's input shape (e.g. the 24x24 "
             "centre crop for CIFAR-10)"
+        )
+    if images.ndim > 2 and _squeezed(images.shape[1:]) != _squeezed(input_shape):
+        fix = "reshape them to the network's input shape"
+        if sorted(images.shape[1:]) == sorted(input_shape):
+            fix = (
+                "images are channels last (n_images, height, width, channels): "
+                "transpose them (e.g. images.transpose(0, 2, 3, 1))"
+            )
+        raise ValueError(
+            f"{what} have shape {images.shape}, but the network takes {expected}; "
+            f"{fix}"
         )
     flat = flat.astype(np.float32)
     if not np.all(np.isfinite(flat)):

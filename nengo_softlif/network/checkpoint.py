@@ -456,8 +456,8 @@ def load_network(path, neuron_type=None):
         }
         try:
             neuron_type = rebuild_neuron_type({**defaults, **saved})
-        except CheckpointError:
-            raise
+        except CheckpointError as err:
+            raise CheckpointError(f"Checkpoint {path}: {err}") from err
         except Exception as err:  # nengo's ValidationError, a bad noise spec
             raise CheckpointError(
                 f"Checkpoint {path} holds a bad neuron setting ({err}); the file was "

@@ -523,8 +523,6 @@ def _train(
     start = time.perf_counter()
     engine = None
     try:
-        engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
-        engine.load_state(saved_state)
         for epoch in range(start_epoch, stop_epoch):
             rng = np.random.default_rng([config.seed, epoch])
             images, labels = _epoch_data(net, data, epoch, rng)
@@ -536,6 +534,9 @@ def _train(
                     f"{len(images)} training images is fewer than one minibatch "
                     f"({config.minibatch_size}); lower minibatch_size"
                 )
+            if engine is None:  # built once the first epoch's data is checked
+                engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
+                engine.load_state(saved_state)
             order = rng.permutation(len(images))[:n]
             steps = n // config.minibatch_size
 
