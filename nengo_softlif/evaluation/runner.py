@@ -258,7 +258,11 @@ def evaluate(
         A rate network (run for one step per image with ``Protocol.static()``) or
         a spiking network from :func:`nengo_softlif.to_spiking`.
     images : array_like
-        Preprocessed images, (n_images, height, width, channels) or flattened.
+        Preprocessed images, (n_images, height, width, channels) or flattened:
+        pixels on a 0-1 scale, minus the mean training image if the task
+        subtracts it. Raw 8-bit pixels, 0-255 values in any dtype (anything
+        outside -1.5 to 1.5), complex values, NaN and a single image without
+        its batch axis are refused (see `.checked_images`).
     labels : array_like of int
         True classes.
     protocol : `.Protocol`, optional
@@ -288,15 +292,7 @@ def evaluate(
     """
     spiking, protocol = _checked_protocol(net, protocol)
     run_backend = get_backend(backend)
-    n_classes = getattr(getattr(net, "out", None), "size_out", None)
-    architecture = getattr(net, "architecture", None)
-    flat, labels = check_images(
-        images,
-        labels,
-        net.inp.size_out,
-        n_classes,
-        input_shape=getattr(architecture, "input_shape", None),
-    )
+    flat, labels = _checked_inputs(net, images, labels)
     monitored = copy_network(net)
     monitors = add_monitors(monitored)
     start = time.perf_counter()
@@ -338,6 +334,14 @@ def evaluate(
             outputs, labels, protocol, windows, decision_margins, decision_t_min
         )
     return result
+
+
+def _checked_inputs(net, images, labels):
+    """`check_images` with the network's input shape and number of classes."""
+    n_classes = getattr(getattr(net, "out", None), "size_out", None)
+    architecture = getattr(net, "architecture", None)
+    input_shape = getattr(architecture, "input_shape", None)
+    return check_images(images, labels, net.inp.size_out, n_classes, input_shape)
 
 
 def _checked_protocol(net, protocol):
