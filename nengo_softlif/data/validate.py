@@ -36,7 +36,9 @@ def checked_images(images, input_shape, what="images"):
     images : array_like
         A batch of images, ``(n, *input_shape)`` or flattened ``(n, size)``.
     input_shape : tuple of int
-        Shape of one image as the network takes it (e.g. ``(24, 24, 3)``).
+        Shape of one image as the network takes it (e.g. ``(24, 24, 3)``); a
+        batch of images of another shape with as many values (say channels
+        first) is refused. ``(size,)`` accepts any shape of ``size`` values.
     what : str
         Name of the argument, for messages.
 
@@ -95,7 +97,11 @@ def checked_images(images, input_shape, what="images"):
             "or resize the images to the network's input shape (e.g. the 24x24 "
             "centre crop for CIFAR-10)"
         )
-    if images.ndim > 2 and _squeezed(images.shape[1:]) != _squeezed(input_shape):
+    if (
+        images.ndim > 2
+        and len(input_shape) > 1  # an image shape to compare with
+        and _squeezed(images.shape[1:]) != _squeezed(input_shape)
+    ):
         fix = "reshape them to the network's input shape"
         if sorted(images.shape[1:]) == sorted(input_shape):
             fix = (
