@@ -413,8 +413,8 @@ def _check_train_arguments(net, data, config):
         )
 
 
-def _epoch_data(net, data, epoch, rng):
-    """One epoch's checked images (float32, flattened) and labels (int64)."""
+def _epoch_data(net, data, epoch, rng, config):
+    """One epoch's checked images (float32, flattened, cut out) and labels."""
     images, labels = data(epoch, rng)
     images = checked_images(
         images,
@@ -424,6 +424,13 @@ def _epoch_data(net, data, epoch, rng):
     labels = checked_labels(
         labels, images.shape[0], net.out.size_out, what="training labels"
     )
+    if len(images) < config.minibatch_size:
+        raise ValueError(
+            f"{len(images)} training images is fewer than one minibatch "
+            f"({config.minibatch_size}); lower minibatch_size"
+        )
+    if config.cutout:
+        images = _cutout(net, images, config.cutout, rng)
     return images, labels
 
 
@@ -525,15 +532,8 @@ def _train(
     try:
         for epoch in range(start_epoch, stop_epoch):
             rng = np.random.default_rng([config.seed, epoch])
-            images, labels = _epoch_data(net, data, epoch, rng)
-            if config.cutout:
-                images = _cutout(net, images, config.cutout, rng)
+            images, labels = _epoch_data(net, data, epoch, rng, config)
             n = (len(images) // config.minibatch_size) * config.minibatch_size
-            if n == 0:
-                raise ValueError(
-                    f"{len(images)} training images is fewer than one minibatch "
-                    f"({config.minibatch_size}); lower minibatch_size"
-                )
             if engine is None:  # built once the first epoch's data is checked
                 engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
                 engine.load_state(saved_state)
