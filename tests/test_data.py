@@ -465,15 +465,23 @@ def test_cache_reuse(tmp_path, monkeypatch):
         np.testing.assert_array_equal(getattr(second, field), getattr(first, field))
     assert second.classes == first.classes and second.name == first.name
 
-    # a changed source is not served from the stale cache
-    mtime_ns = tar.stat().st_mtime_ns
+    # a touched but unchanged source is still served from the cache
+    original, mtime_ns = tar.read_bytes(), tar.stat().st_mtime_ns
     os.utime(tar, ns=(mtime_ns, mtime_ns + 10**9))
+    data.load_cifar10(tar, cache_dir=cache)
+    # a changed source is not served from the stale cache, even with its old
+    # modification time
+    write_tree(tmp_path / "other", list(data.CIFAR10_CLASSES), per_class=1, seed=1)
+    tar.write_bytes(
+        make_tar(tmp_path / "other.tar.gz", tmp_path / "other", "x").read_bytes()
+    )
+    os.utime(tar, ns=(mtime_ns, mtime_ns))
     with pytest.raises(AssertionError, match="decoded"):
         data.load_cifar10(tar, cache_dir=cache)
     monkeypatch.undo()
 
     # a damaged cache file is rebuilt, not fatal
-    os.utime(tar, ns=(mtime_ns, mtime_ns))
+    tar.write_bytes(original)
     files[0].write_bytes(b"not a zip file")
     third = data.load_cifar10(tar, cache_dir=cache)
     np.testing.assert_array_equal(third.train_images, first.train_images)

@@ -21,6 +21,8 @@ This package reads the usual on-disk formats of the data sets used with
 
 Problems with data files (missing, truncated, corrupt) raise
 :class:`DataError`, whose message names the file and says how to fix it.
+:func:`checked_images` and :func:`checked_labels` check the arrays given to
+training and evaluation (preprocessed floats in -1 to 1, whole class numbers).
 
 Only numpy and the standard library are imported at module level; Pillow is
 imported lazily, when image files are decoded.
@@ -29,7 +31,8 @@ One module per idea: :mod:`~nengo_softlif.data.dataset` (the container),
 :mod:`~nengo_softlif.data.mnist`, :mod:`~nengo_softlif.data.cifar`,
 :mod:`~nengo_softlif.data.image_folder`, :mod:`~nengo_softlif.data.compressed`
 (transparent gzip/bzip2/xz), :mod:`~nengo_softlif.data.cache`,
-:mod:`~nengo_softlif.data.preprocess` and :mod:`~nengo_softlif.data.fetch`.
+:mod:`~nengo_softlif.data.preprocess`, :mod:`~nengo_softlif.data.validate` and
+:mod:`~nengo_softlif.data.fetch`.
 Everything public is importable from ``nengo_softlif.data``.
 """
 
@@ -50,6 +53,7 @@ from nengo_softlif.data.preprocess import (
     random_crop_flip,
     to_float,
 )
+from nengo_softlif.data.validate import checked_images, checked_labels
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -59,6 +63,8 @@ __all__ = [
     "KNOWN_SOURCES",
     "MNIST_CLASSES",
     "center_crop",
+    "checked_images",
+    "checked_labels",
     "download",
     "fetch_cifar10",
     "fetch_mnist",

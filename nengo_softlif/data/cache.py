@@ -16,34 +16,53 @@ from nengo_softlif.data.dataset import Dataset
 logger = logging.getLogger(__name__)
 
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
-def _fingerprint(source):
-    """Identify a file or folder tree by path, sizes and modification times."""
-    source = source.resolve()
-    if source.is_file():
-        st = source.stat()
-        return {"path": str(source), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    digest = hashlib.sha256()
-    count = total = latest = 0
-    for folder, dirnames, filenames in os.walk(source):
+def _file_digest(path):
+    """SHA-256 of a file's content (hex), or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:  # a broken link, a link loop, no permission: not data
+        return None
+
+
+def _tree_files(root):
+    """``(relative path, path)`` of every file under ``root``, links followed.
+
+    Links to folders are followed once (a link back to a parent is not walked
+    again); broken links and link loops are listed, to be found unreadable.
+    """
+    seen = set()
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(folder, name)
-            st = os.stat(path)
-            rel = os.path.relpath(path, source)
-            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            count += 1
-            total += st.st_size
-            latest = max(latest, st.st_mtime_ns)
-    return {
-        "path": str(source),
-        "files": count,
-        "size": total,
-        "mtime_ns": latest,
-        "listing": digest.hexdigest(),
-    }
+            yield os.path.relpath(path, root), path
+
+
+def _fingerprint(source):
+    """Identify a file or folder tree by its path and the content of its files.
+
+    Content, not modification times: a file rewritten with its old time stamp
+    is still noticed. Files that cannot be read (broken links, link loops) are
+    keyed as such; the loaders skip or report them.
+    """
+    source = source.resolve()
+    if source.is_file():
+        return {"path": str(source), "sha256": _file_digest(source)}
+    digest = hashlib.sha256()
+    count = 0
+    for rel, path in _tree_files(source):
+        digest.update(f"{rel}\0{_file_digest(path)}\n".encode())
+        count += 1
+    return {"path": str(source), "files": count, "sha256": digest.hexdigest()}
 
 
 def cached_dataset(cache_dir, prefix, source, params, load):
@@ -56,9 +75,9 @@ def cached_dataset(cache_dir, prefix, source, params, load):
     prefix : str
         File-name prefix of the cache entry (e.g. ``"cifar10"``).
     source : pathlib.Path
-        File or folder the data set is read from; its path, sizes and
-        modification times are part of the cache key, so a changed source is
-        decoded again.
+        File or folder the data set is read from; its path and the content of
+        its files are part of the cache key, so a changed source is decoded
+        again.
     params : dict
         Loading options (JSON-serialisable), also part of the key.
     load : callable

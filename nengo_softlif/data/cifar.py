@@ -226,7 +226,7 @@ def load_cifar10(data_dir, cache_dir=None, *, order="interleave"):
         one of the archives.
     cache_dir : str or os.PathLike or None
         If given, the decoded arrays are saved there as one ``.npz`` file,
-        keyed by the source path, size and modification time, and reused on
+        keyed by the source path and the content of its files, and reused on
         later calls. Recommended for image-folder sources, whose decoding
         takes several seconds.
     order : {"interleave", "sorted"}

@@ -100,7 +100,9 @@ class Dataset:
             elif images.shape[1:] != shape:
                 raise ValueError(
                     f"Dataset {self.name!r}: test images have shape "
-                    f"{images.shape[1:]} but training images have shape {shape}"
+                    f"{images.shape[1:]} but training images have shape {shape}; "
+                    "both splits must hold images of one size (resize them, e.g. "
+                    "load_image_folder(..., image_size=...))"
                 )
             if labels.ndim != 1 or not (
                 np.issubdtype(labels.dtype, np.integer) or labels.size == 0

@@ -133,8 +133,14 @@ class TreeCollector:
         self.source = source
         self.image_size = image_size
         self.items = {"train": [], "test": []}
+        self.folders = set()  # (split, class) of every class folder, even empty
         self.prefix = None
         self.start = time.perf_counter()
+
+    def add_folder(self, split, cls):
+        """Note a class folder (which may hold no images)."""
+        if split in ("train", "test") and not cls.startswith("."):
+            self.folders.add((split, cls))
 
     def add(self, position, filename, data, where):
         """Decode and store one image; ``position`` is from _tree_position."""
@@ -167,6 +173,11 @@ def read_tar(path, collector, keep_files=frozenset()):
         with open_decompressed(path) as raw:
             with tarfile.open(fileobj=raw, mode="r|") as tf:
                 for member in tf:
+                    if member.isdir():
+                        parts = [p for p in member.name.split("/") if p not in _SKIP]
+                        if len(parts) >= 2:
+                            collector.add_folder(parts[-2], parts[-1])
+                        continue
                     if not member.isfile():
                         continue
                     parts = tuple(p for p in member.name.split("/") if p not in _SKIP)
@@ -215,6 +226,7 @@ def _read_tree_dir(root, collector):
         for cls_dir in sorted(split_dir.iterdir()):
             if not cls_dir.is_dir() or cls_dir.name.startswith("."):
                 continue
+            collector.add_folder(split, cls_dir.name)
             for file in sorted(cls_dir.iterdir()):
                 position = _tree_position((split, cls_dir.name, file.name))
                 if position is None or not file.is_file():
@@ -245,7 +257,10 @@ def assemble_tree(collector, classes, order, name, fixed_classes):
             f"(image types: {', '.join(sorted(_IMAGE_EXTENSIONS))}). Check the "
             f"path, or {DATA_DIR_HINT} pointing at such a folder or .tar.gz"
         )
-    found = sorted({cls for items in collector.items.values() for cls, *_ in items})
+    found = sorted(
+        {cls for items in collector.items.values() for cls, *_ in items}
+        | {cls for _, cls in collector.folders}
+    )
     if classes is None:
         classes = tuple(found)
     else:
@@ -259,10 +274,23 @@ def assemble_tree(collector, classes, order, name, fixed_classes):
             )
     train_classes = {cls for cls, *_ in collector.items["train"]}
     absent = [c for c in classes if c not in train_classes]
+    empty = [c for c in absent if ("train", c) in collector.folders]
+    if empty:
+        raise DataError(
+            f"{source}: the class folder(s) {', '.join('train/' + c for c in empty)} "
+            "hold no images, so their class(es) cannot be learnt; add images to "
+            "them, or remove the empty folder(s)"
+        )
     if absent:
         raise DataError(
             f"{source} has no training images for class(es) {absent}; the data "
             "set is incomplete: re-download or re-extract it"
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{source} holds only one class ({list(classes)}); a classifier needs "
+            "at least two class folders under train/ and test/: add the other "
+            "classes, or point at the right folder"
         )
     index = {c: i for i, c in enumerate(classes)}
 
@@ -371,7 +399,7 @@ def load_image_folder(
         Name of the data set (default: the folder or archive name).
     cache_dir : str or os.PathLike or None
         If given, the decoded arrays are saved there as one ``.npz`` file
-        (keyed by the source path, size and modification time and by the
+        (keyed by the source path, the content of its files and by the
         loading options) and reused on the next call.
     order : {"interleave", "sorted"}
         Order of the images in each split. ``"sorted"`` groups them by class

@@ -198,7 +198,7 @@ def load_mnist(data_dir):
         lab_path = paths[f"{split}_labels"]
         images = read_idx(img_path)
         labels = read_idx(lab_path)
-        if images.dtype != np.uint8 or images.ndim != 3:
+        if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
             raise DataError(
                 f"{img_path} holds {images.dtype} data of shape {images.shape}; "
                 "MNIST images must be uint8 of shape (N, 28, 28). Check that the "

@@ -18,6 +18,7 @@ import time
 import nengo
 import numpy as np
 
+from nengo_softlif.data.validate import checked_images, checked_labels
 from nengo_softlif.evaluation.backend import (
     BACKENDS,
     ImageProgress,
@@ -192,56 +193,21 @@ class EvaluationResult:
         }
 
 
-def check_images(images, labels, input_size, n_classes=None):
+def check_images(images, labels, input_size, n_classes=None, input_shape=None):
     """Validate evaluation inputs; return them as float32 (n, input_size) and int.
 
-    Raw 8-bit images (``uint8``, 0-255) are refused: the networks are trained on
-    preprocessed floats (see `.Task.preprocessor`). Labels must be whole numbers
-    in ``range(n_classes)``.
+    Images must be preprocessed floats as in training (see `.Task.preprocessor`
+    and :mod:`nengo_softlif.data.validate`): raw 8-bit images, 0-255 values in
+    any dtype, complex values, NaN and a single image without its batch axis
+    are refused. Labels must be whole numbers in ``range(n_classes)``.
+    ``input_shape`` (one image's shape, default ``(input_size,)``) is named in
+    messages.
     """
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if images.dtype == np.uint8:
-        raise ValueError(
-            "images are raw 8-bit pixels (uint8, 0-255); preprocess them as in "
-            "training first (e.g. Task.preprocessor(dataset)[1](images): scale to "
-            "0-1, crop, subtract the mean)"
-        )
-    if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(
-                "labels must be whole class numbers; got non-integer values such as "
-                f"{labels[labels != np.round(labels)][:3].tolist()}"
-            )
-    elif labels.dtype.kind not in "iub":
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-    if images.ndim < 2:
-        raise ValueError(
-            f"images must be a batch (n_images, ...); got shape {images.shape}"
-        )
-    if images.shape[0] == 0:
-        raise ValueError("No images to evaluate: pass at least one image")
-    flat = images.reshape(images.shape[0], -1).astype(np.float32)
-    if flat.shape[1] != input_size:
-        raise ValueError(
-            f"Each image has {flat.shape[1]} values but the network input has "
-            f"{input_size}; crop or resize the images to the network's input shape "
-            "(e.g. the 24x24 centre crop for CIFAR-10)"
-        )
-    if not np.all(np.isfinite(flat)):
-        raise ValueError("images contain NaN or inf; clean the data before evaluating")
-    if labels.shape != (images.shape[0],):
-        raise ValueError(
-            f"labels must have shape ({images.shape[0]},) to match the images; got "
-            f"{labels.shape}"
-        )
-    labels = labels.astype(np.int64)
-    if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
-        bad = labels[(labels < 0) | (labels >= n_classes)]
-        raise ValueError(
-            f"labels must be classes 0-{n_classes - 1} of the network's "
-            f"{n_classes} outputs; got {sorted(set(bad.tolist()))[:5]}"
-        )
+    shape = (input_size,) if input_shape is None else tuple(input_shape)
+    if int(np.prod(shape)) != input_size:
+        shape = (input_size,)
+    flat = checked_images(images, shape)
+    labels = checked_labels(labels, flat.shape[0], n_classes)
     return flat, labels
 
 
@@ -292,7 +258,11 @@ def evaluate(
         A rate network (run for one step per image with ``Protocol.static()``) or
         a spiking network from :func:`nengo_softlif.to_spiking`.
     images : array_like
-        Preprocessed images, (n_images, height, width, channels) or flattened.
+        Preprocessed images, (n_images, height, width, channels) or flattened:
+        pixels on a 0-1 scale, minus the mean training image if the task
+        subtracts it. Raw 8-bit pixels, 0-255 values in any dtype (anything
+        outside -1.5 to 1.5), complex values, NaN and a single image without
+        its batch axis are refused (see `.checked_images`).
     labels : array_like of int
         True classes.
     protocol : `.Protocol`, optional
@@ -322,8 +292,7 @@ def evaluate(
     """
     spiking, protocol = _checked_protocol(net, protocol)
     run_backend = get_backend(backend)
-    n_classes = getattr(getattr(net, "out", None), "size_out", None)
-    flat, labels = check_images(images, labels, net.inp.size_out, n_classes)
+    flat, labels = _checked_inputs(net, images, labels)
     monitored = copy_network(net)
     monitors = add_monitors(monitored)
     start = time.perf_counter()
@@ -365,6 +334,14 @@ def evaluate(
             outputs, labels, protocol, windows, decision_margins, decision_t_min
         )
     return result
+
+
+def _checked_inputs(net, images, labels):
+    """`check_images` with the network's input shape and number of classes."""
+    n_classes = getattr(getattr(net, "out", None), "size_out", None)
+    architecture = getattr(net, "architecture", None)
+    input_shape = getattr(architecture, "input_shape", None)
+    return check_images(images, labels, net.inp.size_out, n_classes, input_shape)
 
 
 def _checked_protocol(net, protocol):

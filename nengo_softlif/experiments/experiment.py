@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 
 import nengo
 import numpy as np
@@ -19,7 +20,11 @@ from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.evaluation.distributed import evaluate_parallel
 from nengo_softlif.evaluation.runner import evaluate
 from nengo_softlif.network.architectures import build_network
-from nengo_softlif.network.checkpoint import CheckpointError, load_network
+from nengo_softlif.network.checkpoint import (
+    CheckpointError,
+    load_network,
+    load_preprocessing,
+)
 from nengo_softlif.network.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
 from nengo_softlif.neurons.noise import parse_noise, to_spec
 from nengo_softlif.neurons.softlif import PRESETS
@@ -194,6 +199,7 @@ def evaluate_checkpoint(
         ``static_soft``, ``static_hard`` and ``spiking`` result summaries.
     """
     net, meta = load_network(checkpoint)
+    dataset = _with_checkpoint_classes(dataset, meta.get("classes"), checkpoint)
     expected = task.build_architecture(dataset)
     got = net.architecture
     if (
@@ -207,7 +213,9 @@ def evaluate_checkpoint(
             f"{expected.layers[-1].units} classes); pass the task it was trained on "
             "or a checkpoint of this one"
         )
-    _, test_images, test_labels = task.training_data(dataset)
+    test_images, test_labels = task.test_data(
+        dataset, _stored_mean_image(task, dataset, checkpoint)
+    )
     for name in ("n_test", "spiking_n_test"):
         n = getattr(config, name)
         if n is not None and n > len(test_labels):
@@ -261,6 +269,63 @@ def evaluate_checkpoint(
     summaries = _summaries(results, test_labels[:n_spiking])
     summaries["spiking"]["synapse"] = f"Alpha({config.synapse_tau:g})"
     return summaries, meta
+
+
+def _with_checkpoint_classes(dataset, classes, checkpoint):
+    """``dataset`` with its labels in the order of the checkpoint's classes.
+
+    Checkpoints record their class names; data whose classes differ (say a
+    renamed class folder) would be classified into the wrong classes, so it is
+    refused. A data set with some of the checkpoint's classes, or with them in
+    another order, is relabelled. Checkpoints without class names (older
+    versions) are taken as they are.
+    """
+    if classes is None or tuple(classes) == tuple(dataset.classes):
+        return dataset
+    unknown = [c for c in dataset.classes if c not in classes]
+    if unknown:
+        raise CheckpointError(
+            f"Checkpoint {checkpoint} was trained on the classes {list(classes)}, "
+            f"but {dataset.name!r} has class(es) {unknown} that are not among "
+            "them; evaluate it on data with its class names (rename the class "
+            "folders back), or train a checkpoint on this data"
+        )
+    index = np.array([classes.index(c) for c in dataset.classes], dtype=np.int64)
+    return dataclasses.replace(
+        dataset,
+        train_labels=index[dataset.train_labels],
+        test_labels=index[dataset.test_labels],
+        classes=tuple(classes),
+    )
+
+
+def _stored_mean_image(task, dataset, checkpoint):
+    """The mean image stored with a checkpoint (None if the task has none).
+
+    Checkpoints of older versions lack it; the mean of ``dataset``'s training
+    images is then used, with a warning.
+    """
+    if not task.subtract_mean:
+        return None
+    stored = load_preprocessing(checkpoint).get("mean_image")
+    if stored is None:
+        warnings.warn(
+            f"note: checkpoint {checkpoint} stores no mean image (it was written by "
+            "an older nengo-softlif); the mean of the training images of "
+            f"{dataset.name!r} is subtracted instead, which is right only if they "
+            "are the images it was trained on. Checkpoints written now store it",
+            stacklevel=3,
+        )
+        return None
+    expected = task.input_shape(dataset)
+    if stored.shape != expected:
+        raise CheckpointError(
+            f"Checkpoint {checkpoint} stores a mean image of shape {stored.shape}, "
+            f"but the {task.name!r} task's inputs on {dataset.name!r} have shape "
+            f"{expected}; evaluate it on the data (and --image-size) it was "
+            "trained with"
+        )
+    return stored
 
 
 def _summaries(results, spiking_labels):

@@ -8,6 +8,8 @@ the benchmarks and the notebooks all run the same pipeline.
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from nengo_softlif.data import preprocess
 from nengo_softlif.evaluation.runner import Protocol
 from nengo_softlif.network.architectures import cifar10_architecture, mnist_architecture
@@ -49,14 +51,28 @@ class Task:
     protocol: Protocol = Protocol()
     any_channels: bool = False
 
-    def preprocessor(self, dataset):
-        """``(augment, prepare_test)`` functions for a loaded `.Dataset`."""
+    def mean_image(self, dataset):
+        """The mean training image subtracted from inputs (None if not subtracted).
+
+        Taken over ``dataset``'s training images (centre-cropped), on a 0-1 scale.
+        """
+        if not self.subtract_mean:
+            return None
+        train = preprocess.to_float(dataset.train_images)
+        if self.crop:
+            train = preprocess.center_crop(train, self.crop)
+        return preprocess.mean_image(train)
+
+    def preprocessor(self, dataset, mean_image=None):
+        """``(augment, prepare_test)`` functions for a loaded `.Dataset`.
+
+        ``mean_image`` is the mean image to subtract (a checkpoint's stored one,
+        see :meth:`test_data`); by default it is taken over ``dataset``'s
+        training images.
+        """
         mean = 0.0
         if self.subtract_mean:
-            train = preprocess.to_float(dataset.train_images)
-            if self.crop:
-                train = preprocess.center_crop(train, self.crop)
-            mean = preprocess.mean_image(train)
+            mean = self.mean_image(dataset) if mean_image is None else mean_image
 
         def augment(images, rng):
             images = preprocess.to_float(images)
@@ -77,13 +93,17 @@ class Task:
     def training_data(self, dataset):
         """Training data (re-augmented every epoch) and prepared test images.
 
+        The training data carries the mean image and the class names, which
+        `.train` saves with every checkpoint.
+
         Returns
         -------
         train : `.ArrayData`
         test_images : ndarray (float32)
         test_labels : ndarray (int)
         """
-        augment, prepare_test = self.preprocessor(dataset)
+        mean = self.mean_image(dataset)
+        augment, prepare_test = self.preprocessor(dataset, mean)
         needs_augment = self.crop is not None or self.flip
         train = ArrayData(
             (
@@ -93,8 +113,43 @@ class Task:
             ),
             dataset.train_labels,
             augment=augment if needs_augment else None,
+            preprocessing={} if mean is None else {"mean_image": mean},
+            classes=dataset.classes,
         )
         return train, prepare_test(dataset.test_images), dataset.test_labels
+
+    def input_shape(self, dataset):
+        """Shape ``(height, width, channels)`` of ``dataset``'s prepared images."""
+        height, width, channels = dataset.test_images.shape[1:]
+        if self.crop:
+            height = width = self.crop
+        return (height, width, channels)
+
+    def test_data(self, dataset, mean_image=None):
+        """Prepared test images and their labels.
+
+        Parameters
+        ----------
+        dataset : `.Dataset`
+        mean_image : ndarray, optional
+            The mean image the network was trained with (as a checkpoint
+            stores it); by default the mean of ``dataset``'s training images.
+
+        Returns
+        -------
+        test_images : ndarray (float32)
+        test_labels : ndarray (int)
+        """
+        if mean_image is not None and self.subtract_mean:
+            expected = self.input_shape(dataset)
+            if tuple(np.shape(mean_image)) != expected:
+                raise ValueError(
+                    f"the mean image has shape {tuple(np.shape(mean_image))} but "
+                    f"the {self.name!r} task's inputs on {dataset.name!r} have "
+                    f"shape {expected}"
+                )
+        _, prepare_test = self.preprocessor(dataset, mean_image)
+        return prepare_test(dataset.test_images), dataset.test_labels
 
     def build_architecture(self, dataset=None):
         """The architecture for this task (number of classes from ``dataset``)."""

@@ -60,6 +60,19 @@ class Architecture:
                 f"supported layers are {sorted(t.__name__ for t in LAYER_BUILDERS)}; "
                 "register a builder for new kinds with nengo_softlif.network.layers.register_layer"
             )
+        shape = self.input_shape
+        if (
+            not isinstance(shape, (tuple, list))
+            or not shape
+            or any(
+                isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                for d in shape
+            )
+        ):
+            raise ValueError(
+                f"Architecture {self.name!r} input_shape must be whole numbers >= 1 "
+                f"(height, width, channels), got {shape!r}"
+            )
         if not self.layers or not isinstance(self.layers[-1], Output):
             raise ValueError(
                 f"Architecture {self.name!r} must end with an Output layer "

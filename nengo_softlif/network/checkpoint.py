@@ -1,8 +1,10 @@
 """Trained parameters, with what is needed to rebuild their network, on disk.
 
 A checkpoint is one ``.npz`` file: one array per parameter (``conv1.weights``,
-``conv1.bias``, ...) and a JSON record ``__meta__`` with the architecture, the
-neuron parameters, the training state (epoch, seed) and the package version.
+``conv1.bias``, ...), the arrays its inputs were prepared with
+(``__preprocess__.mean_image``, read by :func:`load_preprocessing`), and a JSON
+record ``__meta__`` with the architecture, the neuron parameters, the class
+names, the training state (epoch, seed) and the package version.
 Files are written atomically (a temporary file in the same folder, then
 ``os.replace``), so a crash never leaves a half-written checkpoint.
 
@@ -31,6 +33,7 @@ __all__ = [
     "load_checkpoint",
     "load_training_state",
     "load_network",
+    "load_preprocessing",
     "NEURON_TYPES",
     "register_neuron_type",
 ]
@@ -39,6 +42,8 @@ _META_KEY = "__meta__"
 #: Checkpoint format written by this version (older ones are read too).
 FORMAT = 1
 _TRAIN_PREFIX = "__train__."
+#: Key prefix of the arrays inputs are prepared with (:func:`load_preprocessing`).
+PREPROCESS_PREFIX = "__preprocess__."
 
 
 class CheckpointError(ValueError):
@@ -145,6 +150,11 @@ def set_params(net, params):
     updates = []
     for key, obj in items:
         value = np.asarray(params[key])
+        if value.dtype.kind not in "fiu":
+            raise CheckpointError(
+                f"Checkpoint parameter {key!r} holds {value.dtype} values, not "
+                "numbers; the checkpoint was edited or damaged: train again"
+            )
         current = get_params_of(obj)
         if value.shape != current.shape:
             raise CheckpointError(
@@ -174,7 +184,9 @@ def get_params_of(obj):
     return _transform_values(obj.transform)
 
 
-def save_checkpoint(path, net, training_state=None, **state):
+def save_checkpoint(
+    path, net, training_state=None, preprocessing=None, classes=None, **state
+):
     """Save a network's parameters and how to rebuild it, atomically.
 
     Parameters
@@ -186,6 +198,11 @@ def save_checkpoint(path, net, training_state=None, **state):
     training_state : dict of str -> list of ndarray, optional
         Arrays that resume training exactly (optimizer moments, noise
         counters), read back by :func:`load_training_state`.
+    preprocessing : dict of str -> ndarray, optional
+        Arrays the network's inputs are prepared with (the training set's
+        ``mean_image``), read back by :func:`load_preprocessing`.
+    classes : sequence of str, optional
+        Class names in label order (``meta["classes"]``).
     **state
         JSON-serialisable training state to keep (epoch, seed, history, ...).
     """
@@ -198,10 +215,14 @@ def save_checkpoint(path, net, training_state=None, **state):
         "seed": net.seed,
         "state": state,
     }
+    if classes is not None:
+        meta["classes"] = [str(c) for c in classes]
     arrays = get_params(net)
     for group, values in (training_state or {}).items():
         for i, value in enumerate(values):
             arrays[f"{_TRAIN_PREFIX}{group}.{i}"] = np.asarray(value)
+    for key, value in (preprocessing or {}).items():
+        arrays[PREPROCESS_PREFIX + key] = np.asarray(value, dtype=np.float32)
     arrays[_META_KEY] = np.array(json.dumps(meta))
     with atomic_open(path) as f:
         np.savez(f, **arrays)
@@ -249,6 +270,42 @@ def load_checkpoint(path):
         if not k.startswith("__")
     }
     return params, meta
+
+
+def load_preprocessing(path):
+    """The arrays a checkpoint's inputs are prepared with (e.g. ``mean_image``).
+
+    Returns
+    -------
+    dict of str -> ndarray
+        Empty for checkpoints saved without them (older versions, tasks without
+        a mean image).
+
+    Raises
+    ------
+    CheckpointError
+        If the file cannot be read, or a stored array is not finite numbers.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {
+                k[len(PREPROCESS_PREFIX) :]: data[k]
+                for k in data.files
+                if k.startswith(PREPROCESS_PREFIX)
+            }
+    except Exception as err:  # zip or npy errors
+        raise CheckpointError(
+            f"Checkpoint {path} is corrupt or not a nengo-softlif checkpoint ({err}); "
+            "delete it and train again"
+        ) from err
+    for key, value in arrays.items():
+        if value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
+            raise CheckpointError(
+                f"Checkpoint {path} holds a bad {key} (dtype {value.dtype}, finite "
+                "numbers needed); the file was edited or damaged: train again"
+            )
+    return arrays
 
 
 def load_training_state(path):
@@ -371,29 +428,46 @@ def load_network(path, neuron_type=None):
     try:
         architecture = Architecture.from_dict(meta["architecture"])
         lif_params = LIFParams(**meta["lif_params"])
-        saved = meta["neuron_type"]
+        saved = dict(meta["neuron_type"])
+        seed = meta.get("seed") or 0
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+        classes = meta.get("classes")
+        if classes is not None and (
+            not isinstance(classes, list)
+            or not all(isinstance(c, str) for c in classes)
+            or len(classes) != architecture.layers[-1].units
+        ):
+            raise ValueError(
+                f"classes must be a list of {architecture.layers[-1].units} names, "
+                f"got {classes!r}"
+            )
     except Exception as err:  # a missing key, a bad layer or neuron value
         raise CheckpointError(
-            f"Checkpoint {path} has an unreadable header: {err}"
+            f"Checkpoint {path} has an unreadable header ({type(err).__name__}: "
+            f"{err}); the file was edited or damaged: train again"
         ) from err
     if neuron_type is None:
         # LIF constants the description lacks are the network's neuron setting
         defaults = {
             k: getattr(lif_params, k)
             for k in ("tau_rc", "tau_ref", "amplitude")
-            if saved["type"] in ("SoftLIFRate", "LIFRate", "LIF")
+            if saved.get("type") in ("SoftLIFRate", "LIFRate", "LIF")
         }
         try:
             neuron_type = rebuild_neuron_type({**defaults, **saved})
-        except CheckpointError:
-            raise
+        except CheckpointError as err:
+            raise CheckpointError(f"Checkpoint {path}: {err}") from err
         except Exception as err:  # nengo's ValidationError, a bad noise spec
             raise CheckpointError(
                 f"Checkpoint {path} holds a bad neuron setting ({err}); the file was "
                 "edited or damaged: train again"
             ) from err
-    net = build_network(
-        architecture, neuron_type, lif_params, seed=meta.get("seed") or 0
-    )
-    set_params(net, params)
+    try:
+        net = build_network(architecture, neuron_type, lif_params, seed=seed)
+        set_params(net, params)
+    except (ValueError, TypeError) as err:  # CheckpointError included
+        raise CheckpointError(
+            f"Checkpoint {path} does not build a network: {err}"
+        ) from err
     return net, meta

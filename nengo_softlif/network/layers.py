@@ -45,6 +45,34 @@ __all__ = [
 ]
 
 
+def _check_spec(spec, whole=(), optional=(), at_least=None):
+    """Refuse a layer spec whose sizes are not whole numbers (e.g. 16.5).
+
+    ``whole`` fields must be whole numbers >= 1 (``at_least`` overrides the
+    bound per field); ``optional`` ones may also be None.
+    """
+    at_least = at_least or {}
+    for name in (*whole, *optional):
+        value = getattr(spec, name)
+        if value is None and name in optional:
+            continue
+        low = at_least.get(name, 1)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < low
+        ):
+            raise ValueError(
+                f"{type(spec).__name__} {name} must be a whole number >= {low}, got "
+                f"{value!r}"
+            )
+    name = getattr(spec, "name", None)
+    if name is not None and not isinstance(name, str):
+        raise ValueError(
+            f"{type(spec).__name__} name must be a string or None, got {name!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Conv:
     """Convolution with ``filters`` kernels of ``kernel x kernel``, then neurons.
@@ -58,6 +86,11 @@ class Conv:
     padding: int = 0
     stride: int = 1
     name: str | None = None
+
+    def __post_init__(self):
+        _check_spec(
+            self, ("filters", "kernel", "padding", "stride"), at_least={"padding": 0}
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +107,9 @@ class AvgPool:
     stride: int | None = None
     name: str | None = None
 
+    def __post_init__(self):
+        _check_spec(self, ("size",), ("stride",))
+
 
 @dataclasses.dataclass(frozen=True)
 class MaxPool:
@@ -87,6 +123,9 @@ class MaxPool:
     size: int
     stride: int | None = None
     name: str | None = None
+
+    def __post_init__(self):
+        _check_spec(self, ("size",), ("stride",))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +141,11 @@ class LocallyConnected:
     stride: int = 1
     name: str | None = None
 
+    def __post_init__(self):
+        _check_spec(
+            self, ("filters", "kernel", "padding", "stride"), at_least={"padding": 0}
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class Dense:
@@ -115,6 +159,17 @@ class Dense:
     dropout: float = 0.0
     name: str | None = None
 
+    def __post_init__(self):
+        _check_spec(self, ("units",))
+        if (
+            isinstance(self.dropout, bool)
+            or not isinstance(self.dropout, (int, float, np.number))
+            or not 0 <= self.dropout < 1
+        ):
+            raise ValueError(
+                f"Dense dropout must be a number in [0, 1), got {self.dropout!r}"
+            )
+
 
 @dataclasses.dataclass(frozen=True)
 class Output:
@@ -122,6 +177,9 @@ class Output:
 
     units: int
     name: str | None = None
+
+    def __post_init__(self):
+        _check_spec(self, ("units",))
 
 
 @dataclasses.dataclass

@@ -264,7 +264,12 @@ class LIFParams:
 
     def __post_init__(self):
         for name in ("tau_rc", "tau_ref", "amplitude", "gain", "bias"):
-            if not np.isfinite(getattr(self, name)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.number)
+            ):
+                raise TypeError(f"LIFParams {name} must be a number, got {value!r}")
+            if not np.isfinite(value):
                 raise ValueError(f"{name} must be finite (got {getattr(self, name)})")
         for name in ("tau_rc", "amplitude", "gain"):
             if not getattr(self, name) > 0:

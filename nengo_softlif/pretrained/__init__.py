@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_PREPROCESS = "__preprocess__."
 
 #: Name -> file name of the shipped networks (in this folder).
 PRETRAINED = {"cifar10": "cifar10.npz"}
@@ -42,6 +41,11 @@ def pretrained_path(name):
         If ``name`` is not one of :data:`PRETRAINED`, or its file is missing from
         this installation.
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"name must be a string, one of {sorted(PRETRAINED)}; got a "
+            f"{type(name).__name__} ({name!r})"
+        )
     if name not in PRETRAINED:
         raise ValueError(
             f"No pretrained network {name!r}; shipped networks: {sorted(PRETRAINED)}"
@@ -94,12 +98,9 @@ def pretrained_preprocessing(name):
     -------
     dict of str -> ndarray
     """
-    with np.load(pretrained_path(name), allow_pickle=False) as data:
-        return {
-            k[len(_PREPROCESS) :]: data[k]
-            for k in data.files
-            if k.startswith(_PREPROCESS)
-        }
+    from nengo_softlif.network.checkpoint import load_preprocessing  # noqa: PLC0415
+
+    return load_preprocessing(pretrained_path(name))
 
 
 def export_pretrained(
@@ -120,10 +121,15 @@ def export_pretrained(
         Storage type of the parameters (float16 halves float32's size).
     preprocessing : dict of str -> ndarray, optional
         What inputs are prepared with (the training set's ``mean_image``), read
-        back by :func:`pretrained_preprocessing`.
+        back by :func:`pretrained_preprocessing`; by default the checkpoint's
+        own (see :func:`nengo_softlif.network.checkpoint.load_preprocessing`).
     """
     from nengo_softlif.network.architectures import Architecture  # noqa: PLC0415
-    from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
+        PREPROCESS_PREFIX,
+        load_checkpoint,
+        load_preprocessing,
+    )
     from nengo_softlif.network.layers import AvgPool  # noqa: PLC0415
 
     params, meta = load_checkpoint(checkpoint)
@@ -141,8 +147,10 @@ def export_pretrained(
         k: np.asarray(v, dtype=np.float32 if k in fixed else dtype)
         for k, v in params.items()
     }
-    for key, value in (preprocessing or {}).items():
-        arrays[_PREPROCESS + key] = np.asarray(value, dtype=np.float32)
+    if preprocessing is None:
+        preprocessing = load_preprocessing(checkpoint)
+    for key, value in preprocessing.items():
+        arrays[PREPROCESS_PREFIX + key] = np.asarray(value, dtype=np.float32)
     arrays["__meta__"] = np.array(json.dumps(meta))
     with atomic_open(out) as f:
         np.savez_compressed(f, **arrays)

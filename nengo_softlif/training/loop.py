@@ -15,9 +15,11 @@ import time
 import numpy as np
 
 from nengo_softlif.atomic import FileLock
+from nengo_softlif.data.validate import checked_images, checked_labels
 from nengo_softlif.network.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    load_preprocessing,
     save_checkpoint,
     set_params,
 )
@@ -185,12 +187,22 @@ class TrainConfig:
             "ema_decay": (self.ema_decay, 0, False, 1),
         }
         for name, (value, low, low_open, high) in checks.items():
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.number)
+            ):
+                raise TypeError(
+                    f"TrainConfig {name} must be a number, got {value!r} (a "
+                    f"{type(value).__name__}); e.g. {name}="
+                    f"{TrainConfig.__dataclass_fields__[name].default!r}"
+                )
             ok = np.isfinite(value) and (value > low if low_open else value >= low)
             if not ok or (high is not None and not value < high):
                 bound = f"{'>' if low_open else '>='} {low}" + (
                     f" and < {high}" if high is not None else ""
                 )
-                raise ValueError(f"{name} must be finite and {bound}, got {value}")
+                raise ValueError(
+                    f"TrainConfig {name} must be finite and {bound}, got {value}"
+                )
 
     def learning_rate_at(self, epoch):
         """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""
@@ -216,27 +228,45 @@ class ArrayData:
     ----------
     images : ndarray
         Training images (any layout ``augment`` accepts; flattened after it).
+        Without ``augment``, preprocessed floats as `.evaluate` takes them
+        (pixels on a 0-1 scale, minus the mean image if the task subtracts it).
     labels : ndarray of int
         Classes.
     augment : callable, optional
         ``augment(images, rng) -> float32 images`` applied each epoch (e.g.
         random crops and flips, mean subtraction). Without it, images are used
         as they are.
+    preprocessing : dict of str -> ndarray, optional
+        Arrays the images were prepared with (``{"mean_image": ...}``), saved
+        with every checkpoint so that evaluation prepares test images the same
+        way (see :func:`nengo_softlif.network.checkpoint.load_preprocessing`).
+    classes : sequence of str, optional
+        Class names in label order, saved with every checkpoint.
     """
 
-    def __init__(self, images, labels, augment=None):
-        if len(images) != len(labels):
+    def __init__(self, images, labels, augment=None, preprocessing=None, classes=None):
+        try:
+            n_images, n_labels = len(images), len(labels)
+        except TypeError:
+            raise TypeError(
+                f"ArrayData needs arrays of images and labels, got "
+                f"{type(images).__name__} and {type(labels).__name__}"
+            ) from None
+        if n_images == 0:
+            raise ValueError("ArrayData got no images: pass at least one minibatch")
+        if n_images != n_labels:
             raise ValueError(
-                f"{len(images)} images but {len(labels)} labels; they must match"
+                f"{n_images} images but {n_labels} labels; they must match"
             )
         self.images, self.labels, self.augment = images, np.asarray(labels), augment
+        self.preprocessing = dict(preprocessing or {})
+        self.classes = None if classes is None else tuple(str(c) for c in classes)
 
     def __call__(self, epoch, rng):
         images = self.images if self.augment is None else self.augment(self.images, rng)
-        flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-        if not np.all(np.isfinite(flat)):
-            raise ValueError("Training images contain NaN or inf; clean the data first")
-        return flat, self.labels
+        images = np.asarray(images)
+        what = "training images" + ("" if self.augment is None else " after augment")
+        return checked_images(images, images.shape[1:], what), self.labels
 
 
 def epoch_summary(entry, epochs):
@@ -339,6 +369,7 @@ def train(
     -------
     TrainResult
     """
+    _check_train_arguments(net, data, config)
     lock = (  # one run at a time writes a checkpoint
         contextlib.nullcontext()
         if checkpoint_path is None
@@ -358,7 +389,78 @@ def train(
         )
 
 
-def _resume(net, checkpoint_path, settings):
+def _check_train_arguments(net, data, config):
+    """Refuse arguments of the wrong kind before any work, naming the fix."""
+    if not hasattr(net, "architecture") or not hasattr(net, "inp"):
+        raise TypeError(
+            f"net must be a network from build_network (or load_network, "
+            f"from_keras), got {type(net).__name__}"
+        )
+    if not callable(data):
+        hint = (
+            "; wrap arrays as ArrayData(images, labels)"
+            if isinstance(data, (tuple, list, np.ndarray))
+            else ""
+        )
+        raise TypeError(
+            "data must be a callable data(epoch, rng) -> (images, labels), such "
+            f"as ArrayData(images, labels); got a {type(data).__name__}{hint}"
+        )
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            f"config must be a TrainConfig (e.g. TrainConfig(epochs=10)), got a "
+            f"{type(config).__name__}; a dict can be passed as TrainConfig(**values)"
+        )
+
+
+def _epoch_data(net, data, epoch, rng, config):
+    """One epoch's checked images (float32, flattened, cut out) and labels."""
+    images, labels = data(epoch, rng)
+    images = checked_images(
+        images,
+        net.architecture.input_shape,
+        what=f"training images of epoch {epoch + 1}",
+    )
+    labels = checked_labels(
+        labels, images.shape[0], net.out.size_out, what="training labels"
+    )
+    if len(images) < config.minibatch_size:
+        raise ValueError(
+            f"{len(images)} training images is fewer than one minibatch "
+            f"({config.minibatch_size}); lower minibatch_size"
+        )
+    if config.cutout:
+        images = _cutout(net, images, config.cutout, rng)
+    return images, labels
+
+
+def _check_same_data(checkpoint_path, meta, data):
+    """Refuse to resume a run on data of other classes or another mean image."""
+    stored, classes = meta.get("classes"), getattr(data, "classes", None)
+    if stored is not None and classes is not None and list(classes) != stored:
+        raise CheckpointError(
+            f"Checkpoint {checkpoint_path} was trained on the classes {stored}, "
+            f"but the data's classes are {list(classes)}; resume with the same "
+            "data, or train into another output to start a new run"
+        )
+    mean = (getattr(data, "preprocessing", None) or {}).get("mean_image")
+    stored = load_preprocessing(checkpoint_path).get("mean_image")
+    if (
+        mean is not None
+        and stored is not None
+        and not (
+            np.shape(mean) == stored.shape and np.allclose(mean, stored, atol=1e-5)
+        )
+    ):
+        raise CheckpointError(
+            f"Checkpoint {checkpoint_path} was trained on other training images "
+            "(the mean image it stores differs from this data's); resume with the "
+            "same data (--data-dir, --train-images, --image-size), or train into "
+            "another output to start a new run"
+        )
+
+
+def _resume(net, checkpoint_path, settings, data):
     """Load a checkpoint to go on from: (history, epochs done, training state).
 
     Raises `.CheckpointError` if it was trained with another architecture or
@@ -384,6 +486,7 @@ def _resume(net, checkpoint_path, settings):
             + ". Resume with the checkpoint's settings, or train into another "
             "output (or with resume=False) to start a new run"
         )
+    _check_same_data(checkpoint_path, meta, data)
     set_params(net, params)
     start_epoch = int(meta["state"].get("epoch", 0))
     history = list(meta["state"].get("history", []))
@@ -405,7 +508,9 @@ def _train(
     settings = training_settings(net, config, callbacks)
     history, start_epoch, saved_state, fresh = [], 0, {}, True
     if checkpoint_path and resume and os.path.exists(checkpoint_path):
-        history, start_epoch, saved_state = _resume(net, checkpoint_path, settings)
+        history, start_epoch, saved_state = _resume(
+            net, checkpoint_path, settings, data
+        )
         fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
@@ -425,19 +530,13 @@ def _train(
     start = time.perf_counter()
     engine = None
     try:
-        engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
-        engine.load_state(saved_state)
         for epoch in range(start_epoch, stop_epoch):
             rng = np.random.default_rng([config.seed, epoch])
-            images, labels = data(epoch, rng)
-            if config.cutout:
-                images = _cutout(net, images, config.cutout, rng)
+            images, labels = _epoch_data(net, data, epoch, rng, config)
             n = (len(images) // config.minibatch_size) * config.minibatch_size
-            if n == 0:
-                raise ValueError(
-                    f"{len(images)} training images is fewer than one minibatch "
-                    f"({config.minibatch_size}); lower minibatch_size"
-                )
+            if engine is None:  # built once the first epoch's data is checked
+                engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
+                engine.load_state(saved_state)
             order = rng.permutation(len(images))[:n]
             steps = n // config.minibatch_size
 
@@ -448,7 +547,7 @@ def _train(
             logs = engine.train_epoch(
                 epoch,
                 images[order],
-                np.asarray(labels)[order],
+                labels[order],
                 lr_at,
                 callbacks,
                 verbose,
@@ -473,6 +572,8 @@ def _train(
                     checkpoint_path,
                     net,
                     training_state=engine.state_arrays(),
+                    preprocessing=getattr(data, "preprocessing", None),
+                    classes=getattr(data, "classes", None),
                     epoch=epoch + 1,
                     history=history,
                     config=dataclasses.asdict(config),
