@@ -58,6 +58,12 @@ parser.add_argument("--cifar-checkpoint", default=None)
 parser.add_argument("--cifar-timing", action="store_true")
 parser.add_argument("--cifar-n", type=int, default=100)
 parser.add_argument("--cifar-cache-dir", default=None)
+parser.add_argument(
+    "--pool-relays",
+    default="all",
+    help="pools that are one-spike relays: all (the default), none (counters) or "
+    "names separated by commas",
+)
 parser.add_argument("--out", default=None, help="write the results as JSON here")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument(
@@ -80,7 +86,16 @@ def readout_stats(a, b):
 
 
 def emulator_run(
-    loihi, net, images, labels, protocol, budget_s, timing_images, seed, vectorized
+    loihi,
+    net,
+    images,
+    labels,
+    protocol,
+    budget_s,
+    timing_images,
+    seed,
+    vectorized,
+    pool_relays=True,
 ):
     """Run the emulator image by image within a time budget (build included)."""
     import nengo_loihi  # pylint: disable=import-outside-toplevel
@@ -96,6 +111,7 @@ def emulator_run(
         model,
         input_rates=(1 / protocol.dt) / peak,
         signed_input=bool(flat.min() < 0),
+        pool_relays=pool_relays,
         copy=False,
     )
     plan = model.loihi_plan
@@ -253,6 +269,13 @@ def mnist(args, loihi):
     return results
 
 
+def pool_relays(args):
+    """``to_loihi``'s ``pool_relays`` from ``--pool-relays``."""
+    if args.pool_relays in ("all", "none"):
+        return args.pool_relays == "all"
+    return {name.strip() for name in args.pool_relays.split(",") if name.strip()}
+
+
 def cifar(args, loihi):
     from nengo_softlif.data import load_cifar10  # pylint: disable=C0415
     from nengo_softlif.experiments.tasks import get_task  # pylint: disable=C0415
@@ -282,11 +305,14 @@ def cifar(args, loihi):
     images = prepare_test(dataset.test_images[: args.cifar_n])
     labels = np.asarray(dataset.test_labels[: args.cifar_n])
     protocol = task.protocol
+    relays = pool_relays(args)
+    results["pool_relays"] = relays if isinstance(relays, bool) else sorted(relays)
     try:
         placed = loihi.to_loihi(
             spiking,
             input_rates=(1 / protocol.dt) / float(np.abs(images).max()),
             signed_input=bool(images.min() < 0),
+            pool_relays=relays,
         )
     except loihi.LoihiPlacementError as err:
         results["fits"] = False
@@ -312,6 +338,7 @@ def cifar(args, loihi):
             1,
             args.seed,
             not args.per_spike_delivery,
+            relays,
         )
         readouts = emu.pop("readouts")
         if not args.cifar_checkpoint:
