@@ -102,9 +102,10 @@ def run_figures(run_dir, meta=None, record=None):
         for title, key in _ROWS[:2]:
             if key in record:
                 rates[title.split(", ")[1]] = record[key]["layer_rates_hz"]
-        figures["Firing rates per layer"] = plots.plot_layer_rates(
-            os.path.join(folder, "layer_rates.png"), rates
-        )
+        if any(rates.values()):
+            figures["Firing rates per layer"] = plots.plot_layer_rates(
+                os.path.join(folder, "layer_rates.png"), rates
+            )
         curve = record["spiking"].get("error_vs_time")
         if curve:
             times = [t / 1000 for t in curve["t_ms"]]

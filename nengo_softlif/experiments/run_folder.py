@@ -140,7 +140,7 @@ def _read_json(path, advice):
     """The JSON value in ``path``, or a `RunFolderError` naming it."""
     try:
         with open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
+            return json.loads(f.read().decode("utf-8-sig"))
     except OSError as err:
         raise RunFolderError(
             f"{path} cannot be read ({err.strerror or err}); make it a readable "
@@ -153,7 +153,7 @@ def _read_json(path, advice):
         ) from None
     except json.JSONDecodeError as err:
         raise RunFolderError(
-            f"{path} is not a results file: it is not valid JSON ({err.msg} at line "
+            f"{path} is not a results file: it is not valid JSON ({err.msg}: line "
             f"{err.lineno}, column {err.colno}); {advice}"
         ) from None
     except (ValueError, RecursionError) as err:  # too many digits, too deep
@@ -400,7 +400,9 @@ def check_record(record, path, advice="the file was edited or damaged"):
         )
         for name, values, high in (("t_ms", times, None), ("error", errors, 1)):
             if not isinstance(values, list) or not values:
-                check.fail(f"{where}.{name}", f"is {_shown(values)}, not a list")
+                check.fail(
+                    f"{where}.{name}", f"is {_shown(values)}, not a list of numbers"
+                )
             for value in values:
                 check.number(value, f"{where}.{name}: a value", 0, high)
         if len(times) != len(errors):
