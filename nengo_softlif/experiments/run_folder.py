@@ -49,18 +49,16 @@ class Run:
     checkpoint : str or None
         Path of the checkpoint: the folder's own, or the one ``results.json``
         names (None: neither).
-    stale : bool
-        The results are not (or not known to be) of the checkpoint as it is now.
     warnings : list of str
-        What a reader of the report must know: results of another state of the
-        checkpoint, a checkpoint that the results name and that is gone.
+        What a reader of the report must know: results that are not (or not
+        known to be) of the checkpoint as it is now, a checkpoint that the
+        results name and that is gone.
     """
 
     folder: str
     record: dict | None
     meta: dict | None
     checkpoint: str | None
-    stale: bool = False
     warnings: list = dataclasses.field(default_factory=list)
 
 
@@ -108,7 +106,6 @@ def read_run(folder):
             )
         run = Run(folder, record, None, checkpoint if named else None)
         if named:
-            run.stale = True
             run.warnings.append(
                 f"{results} names the checkpoint {checkpoint}, which does not exist "
                 "(any more): this report shows the results without the network and "
@@ -120,7 +117,6 @@ def read_run(folder):
     run = Run(folder, record, meta, checkpoint)
     if record is not None:
         run.warnings += _freshness(run, digest, results)
-        run.stale = bool(run.warnings)
     return run
 
 
