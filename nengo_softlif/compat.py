@@ -19,6 +19,8 @@ numpy         1.26.x       numpy 2 breaks nengo 3.2 (``np.bool8``, copy semantic
 nengo         3.2.0        Last release tested by nengo-dl 3.6 and nengo-loihi 1.1.
 nengo-dl      3.6.0        Last release.
 nengo-loihi   1.1.0        Last release (optional extra ``[loihi]``).
+jinja2        3.1.x        Writes the run reports (templates that escape every value);
+                           any 3.x works. A direct requirement, though nengo-dl brings it.
 ============  ===========  ============================================================
 
 Nothing in this module imports TensorFlow at import time.

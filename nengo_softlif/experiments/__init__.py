@@ -15,6 +15,8 @@
     The figures (the papers' Fig. 1 and 2, layer rates, error in time, training).
 ``report``
     A run's one-page report.
+``run_folder``
+    A run folder's results and checkpoint header, read and checked for a report.
 ``cli``, ``cli_parser``
     The ``nengo-softlif`` command.
 """

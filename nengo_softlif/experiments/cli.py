@@ -125,7 +125,7 @@ def cmd_train(args):
         "epochs_run": result.epochs_run,
         "wall_time_s": result.wall_time,
     }
-    record["report"] = _write_report(args.out)
+    record["report"] = _write_report(args.out, args.command)
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -189,25 +189,28 @@ def cmd_evaluate(args):
     atomic_write_bytes(
         os.path.join(out, "results.json"), json.dumps(record, indent=2).encode()
     )
-    record["report"] = _write_report(out)
+    record["report"] = _write_report(out, args.command)
     _print_table(record, args.json)
     if not args.json:
         print(f"report: {record['report']}")
     return record
 
 
-def _write_report(run_dir):
-    """Write the run's report; its path (the HTML page)."""
+def _write_report(run_dir, command):
+    """Write the run's report and show its warnings; its path (the HTML page)."""
     from nengo_softlif.experiments.report import (  # noqa: PLC0415
         write_report,
     )
 
-    return write_report(run_dir)["html"]
+    report = write_report(run_dir)
+    for warning in report["warnings"]:
+        print(f"nengo-softlif {command}: warning: {warning}", file=sys.stderr)
+    return report["html"]
 
 
 def cmd_report(args):
     """``nengo-softlif report RUN_DIR``: rebuild a run's figures and report."""
-    path = _write_report(args.run_dir)
+    path = _write_report(args.run_dir, args.command)
     print(path)
     return path
 
@@ -231,7 +234,7 @@ def cmd_demo(args):
         verbose=2 if _verbosity(args) else 0,
         progress=_verbosity(args) > 0,
     )
-    record["report"] = _write_report(args.out)
+    record["report"] = _write_report(args.out, args.command)
     record["total_wall_time_s"] = time.perf_counter() - start
     if not args.json:
         print(

@@ -22,6 +22,7 @@ from nengo_softlif.evaluation.runner import evaluate
 from nengo_softlif.network.architectures import build_network
 from nengo_softlif.network.checkpoint import (
     CheckpointError,
+    checkpoint_digest,
     load_network,
     load_preprocessing,
 )
@@ -196,10 +197,21 @@ def evaluate_checkpoint(
     Returns
     -------
     dict
-        ``static_soft``, ``static_hard`` and ``spiking`` result summaries.
+        ``static_soft``, ``static_hard`` and ``spiking`` result summaries, and
+        the checkpoint they are of: ``checkpoint_epoch`` (its training epoch)
+        and ``checkpoint_sha256`` (its `.checkpoint_digest`), by which a report
+        tells results of an older state of the file from current ones.
+    meta : dict
+        The checkpoint's header (see `.load_checkpoint`).
     """
+    # the digest first: a file replaced while loading then shows as changed
+    digest = checkpoint_digest(checkpoint)
     net, meta = load_network(checkpoint)
     dataset = _with_checkpoint_classes(dataset, meta.get("classes"), checkpoint)
+    source = {
+        "checkpoint_epoch": meta["state"].get("epoch"),
+        "checkpoint_sha256": digest,
+    }
     expected = task.build_architecture(dataset)
     got = net.architecture
     if (
@@ -236,12 +248,12 @@ def evaluate_checkpoint(
         ),
     }
     if type(net.neuron_type) not in HARD_EQUIVALENTS:  # not smoothed: no spikes
-        return _summaries(results, None), meta
+        return {**_summaries(results, None), **source}, meta
     results["static_hard"] = evaluate(
         to_hard_rate(net), test_images, test_labels, backend="nengo-dl", **dl_options
     )
     if not spiking:
-        return _summaries(results, None), meta
+        return {**_summaries(results, None), **source}, meta
     spiking_net = to_spiking(net, synapse=nengo.Alpha(config.synapse_tau))
     options = {
         "nengo-dl": dict(dl_options, unroll=config.unroll),
@@ -268,7 +280,7 @@ def evaluate_checkpoint(
         )
     summaries = _summaries(results, test_labels[:n_spiking])
     summaries["spiking"]["synapse"] = f"Alpha({config.synapse_tau:g})"
-    return summaries, meta
+    return {**summaries, **source}, meta
 
 
 def _with_checkpoint_classes(dataset, classes, checkpoint):

@@ -322,7 +322,7 @@ def plot_layer_rates(path, results):
             x + (i - (n_series - 1) / 2) * width,
             np.nan_to_num(values),
             width,
-            label=label or None,
+            label=label.replace("$", r"\$") or None,
         )
         for bar, v in zip(bars, values, strict=True):
             if np.isnan(v):
@@ -334,7 +334,11 @@ def plot_layer_rates(path, results):
             padding=2,
         )
         top = max(top, float(np.nanmax(values)) if np.any(~np.isnan(values)) else 0.0)
-    ax.set_xticks(x, layers, rotation=30 if len(layers) > 6 else 0)
+    ax.set_xticks(  # layer names as written ("$" would start mathtext)
+        x,
+        [name.replace("$", r"\$") for name in layers],
+        rotation=30 if len(layers) > 6 else 0,
+    )
     ax.set_ylabel("mean firing rate (Hz)")
     ax.set_xlabel("layer")
     ax.set_title("Mean firing rate per layer")

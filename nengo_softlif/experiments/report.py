@@ -21,19 +21,36 @@ Figures (each only when the run has what it needs):
     Mean firing rate per layer, static against spiking.
 ``error_vs_time.png``
     Spiking error against presentation time.
+
+The pages are filled from a plain structure of the run's values
+(:func:`report_data`) by templates that escape every value: ``report.html``
+with Jinja2's HTML autoescaping, ``report.md`` by escaping the characters that
+make Markdown structure (and newlines), so that no name in a run folder, a
+checkpoint or a results file can add markup to a page. Results that are not of
+the checkpoint as it is now (it has trained on since) come with a warning on top
+(see `.read_run`).
 """
 
 import base64
-import html
-import json
+import functools
 import os
+import re
 import types
+import urllib.parse
 
 from nengo_softlif.atomic import atomic_write_bytes
 from nengo_softlif.experiments.experiment import gap_text
 from nengo_softlif.experiments.published import headline_errors
+from nengo_softlif.experiments.run_folder import read_run
 
-__all__ = ["write_report", "run_figures", "report_markdown"]
+__all__ = [
+    "write_report",
+    "run_figures",
+    "report_data",
+    "report_markdown",
+    "report_html",
+    "markdown_text",
+]
 
 _ROWS = (
     ("static, soft LIF", "static_soft"),
@@ -42,34 +59,15 @@ _ROWS = (
 )
 
 
-def _load(run_dir):
-    """(checkpoint meta or None, results record or None) of a run folder.
-
-    The checkpoint is the folder's own ``checkpoint.npz``, or the one its
-    ``results.json`` names (``evaluate --out`` of a checkpoint elsewhere).
-    """
-    meta = record = None
-    results = os.path.join(run_dir, "results.json")
-    if os.path.exists(results):
-        with open(results, encoding="utf-8") as f:
-            record = json.load(f)
-    checkpoint = os.path.join(run_dir, "checkpoint.npz")
-    if not os.path.exists(checkpoint) and record and record.get("checkpoint"):
-        checkpoint = record["checkpoint"]
-    if os.path.exists(checkpoint):
-        from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
-
-        _, meta = load_checkpoint(checkpoint)
-    if meta is None and record is None:
-        raise FileNotFoundError(
-            f"{run_dir} holds neither checkpoint.npz nor results.json; give the "
-            "folder of a train, evaluate, demo or reproduce run (its --out)"
-        )
-    return meta, record
-
-
 def run_figures(run_dir, meta=None, record=None):
     """Draw the run's figures into ``run_dir/figures``.
+
+    Parameters
+    ----------
+    run_dir : str
+        The run's folder.
+    meta, record : dict, optional
+        The checkpoint header and results record, checked (`.read_run`).
 
     Returns
     -------
@@ -104,9 +102,10 @@ def run_figures(run_dir, meta=None, record=None):
         for title, key in _ROWS[:2]:
             if key in record:
                 rates[title.split(", ")[1]] = record[key]["layer_rates_hz"]
-        figures["Firing rates per layer"] = plots.plot_layer_rates(
-            os.path.join(folder, "layer_rates.png"), rates
-        )
+        if any(rates.values()):
+            figures["Firing rates per layer"] = plots.plot_layer_rates(
+                os.path.join(folder, "layer_rates.png"), rates
+            )
         curve = record["spiking"].get("error_vs_time")
         if curve:
             times = [t / 1000 for t in curve["t_ms"]]
@@ -119,8 +118,69 @@ def run_figures(run_dir, meta=None, record=None):
     return {title: str(path) for title, path in figures.items()}
 
 
-def _results_rows(record):
-    paper = headline_errors(record.get("task", ""))
+def report_data(run, figures):
+    """The report's content as plain values, for the page templates.
+
+    Parameters
+    ----------
+    run : `.Run`
+        The run folder, read and checked by `.read_run`.
+    figures : dict of str -> str
+        Figure title -> path of the PNG (:func:`run_figures`).
+
+    Returns
+    -------
+    dict
+        ``title``; ``warnings`` (sentences); ``network`` (None without a
+        checkpoint, else a dict of strings: ``architecture``, ``neuron``,
+        ``sigma``, ``noise``, ``hard_forward``, ``epochs``); ``results`` (None
+        before evaluation, else ``rows`` (dicts of the table's strings),
+        ``paper`` (whether the paper's numbers are shown), ``gap`` and
+        ``energy`` (sentences, may be empty)); ``figures`` (dicts with
+        ``title``, ``path`` relative to the run folder, and ``file``).
+    """
+    meta, record = run.meta, run.record
+    data = {
+        "title": f"Run report: {os.path.basename(os.path.abspath(run.folder))}",
+        "warnings": list(run.warnings),
+        "network": None,
+        "results": None,
+        "figures": [
+            {"title": title, "path": os.path.relpath(path, run.folder), "file": path}
+            for title, path in figures.items()
+        ],
+    }
+    if meta:
+        neuron = meta.get("neuron_type") or {}
+        data["network"] = {
+            "architecture": str((meta.get("architecture") or {}).get("name", "?")),
+            "neuron": str(neuron.get("type", "?")),
+            "sigma": str(neuron.get("sigma", "-")),
+            "noise": str(neuron.get("noise", "-")),
+            "hard_forward": str(neuron.get("hard_forward", False)),
+            "epochs": str(meta["state"].get("epoch", 0)),
+        }
+    if record:
+        paper = headline_errors(record.get("task") or "")
+        spiking = record.get("spiking", {})
+        gaps = gap_text(record)
+        energy = ""
+        if spiking.get("energy_ratio") is not None:
+            energy = (
+                "Synaptic events per image "
+                f"{spiking['synaptic_events_per_image']:.3g}; energy against the "
+                f"rate network {spiking['energy_ratio']:.3f} (the paper's estimate)."
+            )
+        data["results"] = {
+            "rows": _results_rows(record, paper),
+            "paper": paper is not None,
+            "gap": gaps[:1].upper() + gaps[1:] + "." if gaps else "",
+            "energy": energy,
+        }
+    return data
+
+
+def _results_rows(record, paper):
     rows = []
     for title, key in _ROWS:
         if key not in record:
@@ -129,114 +189,98 @@ def _results_rows(record):
         published = None
         if paper is not None and key != "static_hard":
             published = paper[1] if key == "spiking" else paper[0]
+        rates = summary["layer_rates_hz"]
         rows.append(
-            (
-                title,
-                f"{100 * summary['error']:.2f}",
-                str(summary["n_images"]),
-                "-" if published is None else f"{published:.2f}",
-                ", ".join(f"{k} {v:.1f}" for k, v in summary["layer_rates_hz"].items()),
-            )
+            {
+                "network": title,
+                "error": f"{100 * summary['error']:.2f}",
+                "images": str(summary["n_images"]),
+                "paper": "-" if published is None else f"{published:.2f}",
+                "rates": ", ".join(f"{k} {v:.1f}" for k, v in rates.items()),
+            }
         )
     return rows
 
 
-def report_markdown(run_dir, meta, record, figures):
-    """The report as markdown (figures linked relative to ``run_dir``)."""
-    lines = [f"# Run report: {os.path.basename(os.path.abspath(run_dir))}", ""]
-    if meta:
-        neuron = meta.get("neuron_type", {})
-        state = meta.get("state", {})
-        arch = meta.get("architecture", {}).get("name", "?")
-        lines += [
-            f"- network: {arch}, {neuron.get('type', '?')} neurons "
-            f"(sigma {neuron.get('sigma', '-')}, noise {neuron.get('noise', '-')}, "
-            f"hard forward {neuron.get('hard_forward', False)})",
-            f"- trained for {state.get('epoch', 0)} epochs",
-        ]
-    if record:
-        lines += ["", "## Results", ""]
-        lines += [
-            "| network | error % | images | paper % | rates (Hz) |",
-            "|---|---|---|---|---|",
-        ]
-        lines += ["| " + " | ".join(row) + " |" for row in _results_rows(record)]
-        if headline_errors(record.get("task", "")) is not None:
-            lines += [
-                "",
-                "Paper: Hunsberger & Eliasmith (2016), Table 1 (the whole data set, "
-                "trained to convergence). Static errors are on all the images "
-                "evaluated, the spiking error on the first ones (see 'images').",
-            ]
-        spiking = record.get("spiking", {})
-        gaps = gap_text(record)
-        if gaps:
-            lines += ["", gaps[0].upper() + gaps[1:] + "."]
-        if spiking.get("energy_ratio") is not None:
-            lines += [
-                "",
-                f"Synaptic events per image {spiking['synaptic_events_per_image']:.3g}; "
-                f"energy against the rate network {spiking['energy_ratio']:.3f} "
-                "(the paper's estimate).",
-            ]
-    else:
-        lines += ["", "Not evaluated yet: `nengo-softlif evaluate` adds the results."]
-    for title, path in figures.items():
-        rel = os.path.relpath(path, run_dir)
-        lines += ["", f"## {title}", "", f"![{title}]({rel})"]
-    return "\n".join(lines) + "\n"
+#: Characters that make Markdown (CommonMark, GitHub's, Python-Markdown's, MyST's)
+#: structure inline: emphasis, code, links and images, table cells (escaped with
+#: a backslash, which every dialect reads), raw HTML and entities, strikethrough
+#: and math (written as character references, which no dialect reads as markup).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|])|([&<>~$])")
+#: Line breaks and other control characters, which could start a block.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
-def _html(markdown_text, figures, run_dir):
-    """A self-contained HTML page of the report (tables and embedded figures)."""
-    embedded = {}
-    for path in figures.values():
-        with open(path, "rb") as f:
-            data = base64.b64encode(f.read()).decode()
-        embedded[os.path.relpath(path, run_dir)] = f"data:image/png;base64,{data}"
-    body, table = [], []
+def _escaped(match):
+    if match.group(1):
+        return "\\" + match.group(1)
+    return f"&#{ord(match.group(2))};"
 
-    def flush_table():
-        if not table:
-            return
-        header, *rows = [r for r in table if not all(set(c) <= set("-: ") for c in r)]
-        cells = "".join(f"<th>{html.escape(c)}</th>" for c in header)
-        body.append(f"<table><tr>{cells}</tr>")
-        for row in rows:
-            cells = "".join(f"<td>{html.escape(c)}</td>" for c in row)
-            body.append(f"<tr>{cells}</tr>")
-        body.append("</table>")
-        table.clear()
 
-    for line in markdown_text.splitlines():
-        if line.startswith("|"):
-            table.append([c.strip() for c in line.strip("|").split("|")])
-            continue
-        flush_table()
-        if line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("!["):
-            alt, src = line[2:].split("](", 1)
-            src = embedded.get(src.rstrip(")"), src.rstrip(")"))
-            body.append(f'<img alt="{html.escape(alt)}" src="{src}">')
-        elif line.startswith("- "):
-            body.append(f"<p class='item'>{html.escape(line[2:])}</p>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line).replace('`', '')}</p>")
-    flush_table()
-    style = (
-        "body{font-family:DejaVu Sans,Arial,sans-serif;max-width:900px;margin:2em auto;"
-        "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid "
-        "#bbb;padding:4px 10px;text-align:left}th{background:#eef}img{max-width:100%;"
-        "border:1px solid #ddd;margin:0.5em 0}p.item{margin:0.2em 0}"
+def markdown_text(value):
+    """A value as Markdown text that shows as itself and adds no structure.
+
+    Line breaks and control characters become spaces; characters with a meaning
+    in Markdown are escaped (with a backslash or as a character reference).
+    """
+    return _MARKDOWN_SPECIAL.sub(_escaped, _CONTROL.sub(" ", str(value)))
+
+
+class _Link(str):
+    """A relative path made a Markdown link destination (percent-encoded)."""
+
+
+def _markdown_value(value):
+    return value if isinstance(value, _Link) else markdown_text(value)
+
+
+@functools.cache
+def _templates(kind):
+    """The Jinja2 environment of ``kind`` "html" (autoescaping) or "md"."""
+    import jinja2  # noqa: PLC0415
+
+    options = {
+        "loader": jinja2.PackageLoader("nengo_softlif.experiments", "templates"),
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
+    if kind == "html":
+        return jinja2.Environment(autoescape=True, **options)
+    env = jinja2.Environment(autoescape=False, finalize=_markdown_value, **options)
+    env.filters["link"] = lambda path: _Link(
+        urllib.parse.quote(path.replace(os.sep, "/"))
     )
-    title = html.escape(markdown_text.splitlines()[0].lstrip("# "))
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
+    return env
+
+
+def report_markdown(data):
+    """The report as Markdown (figures linked relative to the run folder).
+
+    Parameters
+    ----------
+    data : dict
+        As :func:`report_data` returns.
+    """
+    return _templates("md").get_template("report.md").render(data)
+
+
+def report_html(data):
+    """The report as one self-contained HTML page (figures embedded).
+
+    Parameters
+    ----------
+    data : dict
+        As :func:`report_data` returns.
+    """
+    figures = []
+    for figure in data["figures"]:
+        with open(figure["file"], "rb") as f:
+            png = base64.b64encode(f.read()).decode()
+        figures.append({**figure, "src": f"data:image/png;base64,{png}"})
+    page = _templates("html").get_template("report.html")
+    return page.render({**data, "figures": figures})
 
 
 def write_report(run_dir):
@@ -250,18 +294,26 @@ def write_report(run_dir):
     Returns
     -------
     dict
-        ``html``, ``markdown`` (paths) and ``figures`` (title -> path).
+        ``html``, ``markdown`` (paths), ``figures`` (title -> path) and
+        ``warnings`` (what the page warns of, e.g. results of an older state
+        of the checkpoint; also on top of the pages).
 
     Raises
     ------
-    FileNotFoundError
-        If the folder holds no checkpoint and no results.
+    RunFolderError
+        If the folder holds no checkpoint and no results, or a damaged one (see
+        `.read_run`).
     """
-    meta, record = _load(run_dir)
-    figures = run_figures(run_dir, meta, record)
-    text = report_markdown(run_dir, meta, record, figures)
+    run = read_run(run_dir)
+    figures = run_figures(run_dir, run.meta, run.record)
+    data = report_data(run, figures)
     md_path = os.path.join(run_dir, "report.md")
     html_path = os.path.join(run_dir, "report.html")
-    atomic_write_bytes(md_path, text.encode())
-    atomic_write_bytes(html_path, _html(text, figures, run_dir).encode())
-    return {"html": html_path, "markdown": md_path, "figures": figures}
+    atomic_write_bytes(md_path, report_markdown(data).encode())
+    atomic_write_bytes(html_path, report_html(data).encode())
+    return {
+        "html": html_path,
+        "markdown": md_path,
+        "figures": figures,
+        "warnings": data["warnings"],
+    }

@@ -14,6 +14,7 @@ nengo-loihi alike, without TensorFlow.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 
@@ -31,6 +32,7 @@ __all__ = [
     "set_params",
     "save_checkpoint",
     "load_checkpoint",
+    "checkpoint_digest",
     "load_training_state",
     "load_network",
     "load_preprocessing",
@@ -47,7 +49,19 @@ PREPROCESS_PREFIX = "__preprocess__."
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is missing, corrupt, or does not match the network."""
+    """A checkpoint is missing, corrupt, or does not match the network.
+
+    Attributes
+    ----------
+    problem : str
+        What is wrong with the file, without the message's advice on what to do
+        (for callers that know better, e.g. a report reading the checkpoint that
+        a results file names).
+    """
+
+    def __init__(self, message, problem=None):
+        super().__init__(message)
+        self.problem = message if problem is None else problem
 
 
 def _parametrized_objects(net):
@@ -237,32 +251,40 @@ def load_checkpoint(path):
     meta : dict
         Architecture, neuron parameters, package version and training state.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CheckpointError(
-            f"Checkpoint {path} does not exist; train first (`nengo-softlif train`) "
-            "or pass the path of an existing .npz checkpoint"
-        )
+    path = _existing(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays.pop(_META_KEY)))
     except Exception as err:  # zip, json or npy errors all mean the same here
+        problem = f"{path} is corrupt or not a nengo-softlif checkpoint ({err})"
         raise CheckpointError(
-            f"Checkpoint {path} is corrupt or not a nengo-softlif checkpoint ({err}); "
-            "delete it and train again"
+            f"Checkpoint {problem}; delete it and train again", problem
         ) from err
     fmt = meta.get("format") if isinstance(meta, dict) else None
-    if not isinstance(fmt, int) or fmt < 1:
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        problem = (
+            f"{path} has no valid format number ({fmt!r}): it was not written by "
+            "nengo-softlif"
+        )
         raise CheckpointError(
-            f"Checkpoint {path} has no valid format number ({fmt!r}); it was not "
-            "written by nengo-softlif: delete it and train again"
+            f"Checkpoint {problem}; delete it and train again", problem
         )
     if fmt > FORMAT:
         raise CheckpointError(
             f"Checkpoint {path} has format {fmt}, written by a newer nengo-softlif "
             f"(this version, {version}, reads format {FORMAT}); upgrade nengo-softlif "
             "to load it"
+        )
+    if not isinstance(meta.setdefault("state", {}), dict):
+        problem = (
+            f"{path} has a damaged header: its training state is a "
+            f"{type(meta['state']).__name__}, not a dict"
+        )
+        raise CheckpointError(
+            f"Checkpoint {problem}; the file was edited or damaged: restore it from "
+            "a copy or train again",
+            problem,
         )
     params = {  # "__" keys are not parameters (training state, preprocessing)
         k: v.astype(np.float32) if v.dtype == np.float16 else v  # shipped networks
@@ -306,6 +328,35 @@ def load_preprocessing(path):
                 "numbers needed); the file was edited or damaged: train again"
             )
     return arrays
+
+
+def _existing(path):
+    """``path`` as a string; a `CheckpointError` if there is no such file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(
+            f"Checkpoint {path} does not exist; train first (`nengo-softlif train`) "
+            "or pass the path of an existing .npz checkpoint"
+        )
+    return path
+
+
+def checkpoint_digest(path):
+    """The SHA-256 of a checkpoint file, which results record to name their source.
+
+    A report compares it with the checkpoint's digest at the time, so that results
+    of an older state of the file are never shown as those of the current one.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    digest = hashlib.sha256()
+    with open(_existing(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_training_state(path):
