@@ -14,8 +14,9 @@ __all__ = ["IMAGE_VALUE_LIMIT", "checked_images", "checked_labels"]
 
 #: Largest magnitude accepted in preprocessed images. The package's
 #: preprocessing gives values in [-1, 1]; the margin leaves room for a user's
-#: own augmentation, while 0-255 pixel values are far outside it.
-IMAGE_VALUE_LIMIT = 1.5
+#: own scaling (standardised pixels rarely pass 5), while batches of 0-255
+#: pixel values are far outside it.
+IMAGE_VALUE_LIMIT = 8.0
 
 _PREPROCESS_HINT = (
     "scale pixels to 0-1 (divide by 255; nengo_softlif.data.to_float does it for "
@@ -118,9 +119,10 @@ def checked_images(images, input_shape, what="images"):
     low, high = float(flat.min()), float(flat.max())
     if high > IMAGE_VALUE_LIMIT or low < -IMAGE_VALUE_LIMIT:
         raise ValueError(
-            f"{what} hold values from {low:g} to {high:g}, but the networks take "
-            f"preprocessed pixels in -1 to 1 (a 0-1 scale, minus the mean image "
-            f"for CIFAR-10): these look like 0-255 pixel values; {_PREPROCESS_HINT}"
+            f"{what} hold values from {low:g} to {high:g}, beyond "
+            f"+-{IMAGE_VALUE_LIMIT:g}, but the package's networks take preprocessed "
+            f"pixels in -1 to 1 (a 0-1 scale, minus the mean image for CIFAR-10): "
+            f"these look like 0-255 pixel values; {_PREPROCESS_HINT}"
         )
     return flat
 
