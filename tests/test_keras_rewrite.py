@@ -232,6 +232,16 @@ def test_a_sequential_model_is_rewritten(rng):
     )
 
 
+def test_leaky_relu_layers_swap_by_name():
+    model = _chain(layers.Conv2D(3, 3), layers.LeakyReLU(name="leaky"))
+    with pytest.raises(TypeError, match="swap_activations={'leaky_relu'"):
+        from_keras(model)
+    net = from_keras(
+        model, swap_activations={"leaky_relu": SoftLIF.from_preset("mnist")}
+    )
+    assert net.keras_rewrites[0].startswith("leaky: leaky_relu -> SoftLIF(")
+
+
 def test_a_model_with_nothing_to_rewrite_is_kept():
     inp = tf.keras.Input((4,))
     x = SoftLIF(bias=1.0)(layers.Dense(5)(inp))
@@ -341,12 +351,15 @@ def test_a_branching_model_is_refused():
     "value, words",
     [
         ("relu", "swap_activations['relu'] is 'relu'"),
+        ({"bad key": 1}, "key 'bad key', which is not a Keras activation"),
         (lambda: tf.keras.layers.ReLU(), "returned <keras"),
     ],
 )
 def test_bad_swap_values_are_refused(value, words):
     model = _chain(layers.Conv2D(3, 3, activation="relu"))
+    swaps = {"relu": value} if not isinstance(value, dict) else value
     with pytest.raises(ValueError) as info:
-        from_keras(model, swap_activations={"relu": value})
+        from_keras(model, swap_activations=swaps)
     assert words in str(info.value)
-    assert "SoftLIF, RectifiedLinearRates" in str(info.value)
+    if not isinstance(value, dict):
+        assert "SoftLIF, RectifiedLinearRates" in str(info.value)

@@ -174,6 +174,8 @@ def _layer_activation(layer):
         return _activation_name(layer.activation)
     if isinstance(layer, tf.keras.layers.Softmax):
         return "softmax"
+    if isinstance(layer, tf.keras.layers.LeakyReLU):
+        return "leaky_relu"
     if isinstance(layer, tf.keras.layers.ReLU):
         plain = (
             layer.max_value is None
@@ -222,7 +224,14 @@ class _Swaps:
     def __init__(self, swap_activations):
         self.swaps = {}
         for key, value in (swap_activations or {}).items():
-            name = _activation_name(key)
+            try:
+                name = _activation_name(key)
+            except ValueError:
+                raise ValueError(
+                    f"swap_activations has key {key!r}, which is not a Keras "
+                    "activation; use names such as 'relu' or functions such as "
+                    "tf.nn.relu"
+                ) from None
             if not (
                 isinstance(value, RateNeurons)
                 or (isinstance(value, type) and issubclass(value, RateNeurons))
@@ -287,7 +296,10 @@ def _describe(layer):
     """
     config = layer.get_config()
     skip = {"name", "trainable", "dtype", "seed", "hard_forward"}
-    defaults = type(layer)().get_config()
+    try:
+        defaults = type(layer)().get_config()
+    except TypeError:  # a neuron layer with required arguments: show them all
+        defaults = {}
     items = [
         f"{key}={value!r}"
         for key, value in config.items()
