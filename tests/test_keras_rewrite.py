@@ -14,6 +14,7 @@ from nengo_softlif.keras import (  # noqa: E402
     keras_model,
     rewrite_model,
 )
+from nengo_softlif.neurons.softlif import RectifiedLinear  # noqa: E402
 
 layers = tf.keras.layers
 RELU = {"relu": RectifiedLinearRates}
@@ -352,6 +353,10 @@ def test_a_branching_model_is_refused():
     [
         ("relu", "swap_activations['relu'] is 'relu'"),
         ({"bad key": 1}, "key 'bad key', which is not a Keras activation"),
+        (
+            RectifiedLinear(),
+            "nengo neuron types are for nengo_dl.Converter's own swap_activations",
+        ),
         (lambda: tf.keras.layers.ReLU(), "returned <keras"),
     ],
 )

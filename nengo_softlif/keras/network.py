@@ -236,7 +236,7 @@ def _read_weight_layer(read, layer, nxt):
         raise _unsupported(
             layer,
             "expected a weight layer followed by a nengo_softlif.keras.SoftLIF "
-            f"layer{hint}",
+            f"layer (or by an activation given in swap_activations){hint}",
         )
     if getattr(layer, "activation", None) not in (
         None,

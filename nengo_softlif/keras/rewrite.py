@@ -41,9 +41,10 @@ WEIGHT_LAYERS = (
 _ACROSS_UNITS = ("softmax", "log_softmax")
 
 _SWAP_HINT = (
-    "swap_activations={{{name!r}: RectifiedLinearRates}} (the same outputs) or "
-    "{{{name!r}: SoftLIF.from_preset('cifar10')}} (LIF neurons, to be trained), "
-    "from nengo_softlif.keras"
+    "pass swap_activations={{{name!r}: RectifiedLinearRates}} (the same outputs) "
+    "or swap_activations={{{name!r}: SoftLIF.from_preset('cifar10')}} (LIF "
+    "neurons, to be trained) to swap it for the package's neurons (both layers "
+    "from nengo_softlif.keras)"
 )
 
 
@@ -74,8 +75,8 @@ def rewrite_model(model, swap_activations=None, fold_batch_norm=True):
     nothing to rewrite is returned itself.
 
     - An activation inside a weight layer (``Conv2D(32, 3, activation="relu")``),
-      or a ``ReLU`` / ``Activation`` layer right after a weight layer (or after
-      its batch normalization), becomes the neuron layer that
+      or a ``ReLU`` / ``LeakyReLU`` / ``Activation`` layer right after a weight
+      layer (or after its batch normalization), becomes the neuron layer that
       ``swap_activations`` gives for it. ``linear`` activations are dropped, and
       so is a ``softmax`` at the very end of the model (the read-out then gives
       the scores before the softmax; the predicted class is the same).
@@ -241,6 +242,12 @@ class _Swaps:
                     f"swap_activations[{key!r}] is {value!r}: give a neuron layer "
                     "of nengo_softlif.keras (SoftLIF, RectifiedLinearRates), its "
                     "class, or a function of no arguments returning one"
+                    + (
+                        " (nengo neuron types are for nengo_dl.Converter's own "
+                        "swap_activations)"
+                        if hasattr(value, "rates")
+                        else ""
+                    )
                 )
             self.swaps[name] = value
         self.used = set()
@@ -258,9 +265,7 @@ class _Swaps:
         if activation not in self.swaps:
             raise TypeError(
                 f"{where} has activation {activation!r}, which the package's "
-                "networks do not have; pass "
-                + _SWAP_HINT.format(name=activation)
-                + " to swap it for neurons"
+                "networks do not have; " + _SWAP_HINT.format(name=activation)
             )
         self.used.add(activation)
         value = self.swaps[activation]
