@@ -377,6 +377,11 @@ def test_unconvertible_layers_are_named_with_what_to_use():
         for p in problems
     )
     assert any("custom (Lambda): no converter" in p for p in problems)
+    assert any(
+        "(BatchNormalization)" in p
+        and "rewrite_model(model) first, which folds it into the layer before" in p
+        for p in problems
+    )
 
 
 def test_from_keras_gives_the_same_network_and_outputs(rng):

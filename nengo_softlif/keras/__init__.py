@@ -9,6 +9,8 @@ does).
   Keras model with the same parameters) and :func:`.keras_params` (back).
 - :mod:`nengo_softlif.keras.network`: :func:`.from_keras` (a sequential Keras
   model as the package's network).
+- :mod:`nengo_softlif.keras.rewrite`: :func:`.rewrite_model` (activations swapped
+  for the package's neurons, batch normalization folded into the layer before).
 """
 
 from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)
@@ -30,6 +32,7 @@ from nengo_softlif.keras.models import (
     set_keras_params,
 )
 from nengo_softlif.keras.network import from_keras
+from nengo_softlif.keras.rewrite import RewrittenModel, rewrite_model
 
 __all__ = [
     "SigmaAnnealing",
@@ -41,6 +44,8 @@ __all__ = [
     "KERAS_NEURONS",
     "keras_model",
     "from_keras",
+    "rewrite_model",
+    "RewrittenModel",
     "keras_params",
     "paper_model",
     "set_keras_params",

@@ -17,7 +17,8 @@ with nengo_softlif (see :mod:`nengo_softlif.import_hooks`), so a tf.keras model 
 
 A layer that has no converter still falls back to a ``TensorNode`` if the
 converter allows it; :func:`check_convertible` says which layers would, and what
-to use instead.
+to use instead. A model with ``BatchNormalization``, or with activations that
+should become the package's neurons, converts after :func:`.rewrite_model`.
 """
 
 import warnings
@@ -55,10 +56,16 @@ __all__ = [
 #: What to use instead of layers that cannot run as spikes or have no converter.
 ALTERNATIVES = {
     "MaxPooling2D": "AveragePooling2D (max pooling has no spiking equivalent)",
-    "BatchNormalization": "no normalisation layer, or fold it into the weights before "
-    "converting",
+    "BatchNormalization": "nengo_softlif.keras.rewrite_model(model) first, which folds "
+    "it into the layer before it (from_keras does this itself)",
     "ReLU": "nengo_softlif.keras.SoftLIF (or an activation nengo-dl converts)",
 }
+
+#: What to do with an activation that has no native Nengo equivalent.
+SWAP_HINT = (
+    "nengo_softlif.keras.rewrite_model(model, swap_activations={...}) first, which "
+    "swaps it for the package's neurons"
+)
 
 
 class _NeuronConverter(LayerConverter):
@@ -312,6 +319,7 @@ def check_convertible(model, converter_options=None):
             continue
         cls = Converter.converters.get(type(layer))
         kind = type(layer).__name__
+        hint = ALTERNATIVES.get(kind)
         if cls is None:
             reason = "no converter"
         else:
@@ -321,7 +329,7 @@ def check_convertible(model, converter_options=None):
                 if activation is None or activation in LayerConverter.activation_map:
                     continue
                 reason = f"activation {activation} has no native Nengo equivalent"
-        hint = ALTERNATIVES.get(kind)
+                hint = SWAP_HINT
         problems.append(
             f"{layer.name} ({kind}): {reason}" + (f"; use {hint}" if hint else "")
         )

@@ -16,6 +16,7 @@ from nengo_softlif.keras.layers import (
     SoftLIF,
     tf,
 )
+from nengo_softlif.keras.rewrite import rewrite_model
 from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output
 from nengo_softlif.network.layers import LocallyConnected as LocallyConnectedSpec
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
@@ -63,7 +64,7 @@ def _unsupported(layer, why):
     )
 
 
-def from_keras(model, name=None, seed=0):
+def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=True):
     """The package network (`.SoftLIFNetwork`) of a sequential tf.keras model.
 
     The model must be a chain of ``Conv2D`` / ``LocallyConnected2D`` (optionally
@@ -75,6 +76,12 @@ def from_keras(model, name=None, seed=0):
     (``gain * b + bias``). The result trains, converts to spikes and evaluates on
     every backend like any network from :func:`nengo_softlif.build_network`.
 
+    A model as people write it (``activation="relu"`` in its layers, ``ReLU``
+    layers, ``BatchNormalization``) is first rewritten by
+    :func:`.rewrite_model`: activations become the neuron layers that
+    ``swap_activations`` names, batch normalization is folded into the layer
+    before it.
+
     Parameters
     ----------
     model : tf.keras.Model
@@ -82,10 +89,19 @@ def from_keras(model, name=None, seed=0):
         Architecture name (default: the model's name).
     seed : int
         Seed of the nengo network.
+    swap_activations : dict, optional
+        What each Keras activation becomes, e.g. ``{"relu": RectifiedLinearRates}``
+        (the same outputs) or ``{"relu": SoftLIF.from_preset("mnist")}``; see
+        :func:`.rewrite_model`.
+    fold_batch_norm : bool
+        Fold ``BatchNormalization`` (inference statistics) into the layer before
+        it; if False it is refused.
 
     Returns
     -------
     SoftLIFNetwork
+        Its ``keras_rewrites`` attribute lists what was rewritten (e.g.
+        ``"conv2d: relu -> RectifiedLinearRates()"``); empty if nothing was.
 
     Raises
     ------
@@ -97,6 +113,8 @@ def from_keras(model, name=None, seed=0):
         build_network,
     )
 
+    rewritten = rewrite_model(model, swap_activations, fold_batch_norm)
+    model = rewritten.model
     layers = [
         layer
         for layer in model.layers
@@ -110,6 +128,7 @@ def from_keras(model, name=None, seed=0):
     architecture = Architecture(name or model.name, read.input_shape, tuple(read.specs))
     net = build_network(architecture, read.neuron[0], read.neuron[1], seed=seed)
     _set_values(net, architecture, read.values)
+    net.keras_rewrites = rewritten.changes
     return net
 
 
@@ -217,7 +236,7 @@ def _read_weight_layer(read, layer, nxt):
         raise _unsupported(
             layer,
             "expected a weight layer followed by a nengo_softlif.keras.SoftLIF "
-            f"layer{hint}",
+            f"layer (or by an activation given in swap_activations){hint}",
         )
     if getattr(layer, "activation", None) not in (
         None,
