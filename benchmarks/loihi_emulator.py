@@ -60,8 +60,8 @@ parser.add_argument("--cifar-n", type=int, default=100)
 parser.add_argument("--cifar-cache-dir", default=None)
 parser.add_argument(
     "--pool-relays",
-    default="all",
-    help="pools that are one-spike relays: all (the default), none (counters) or "
+    default="none",
+    help="pools that are one-spike relays: all, none (counters: the default) or "
     "names separated by commas",
 )
 parser.add_argument("--out", default=None, help="write the results as JSON here")
@@ -95,7 +95,7 @@ def emulator_run(
     timing_images,
     seed,
     vectorized,
-    pool_relays=True,
+    pool_relays=False,
 ):
     """Run the emulator image by image within a time budget (build included)."""
     import nengo_loihi  # pylint: disable=import-outside-toplevel

@@ -234,7 +234,8 @@ def test_pool_relays(loihi):
     """A relay fires once per input spike, clipped windows included."""
     from nengo_softlif.backends.loihi.resources import sparse_parts  # noqa: PLC0415
 
-    chip = loihi.to_loihi(spiking_network(CLIPPED))  # relays by default
+    assert loihi.to_loihi(spiking_network(CLIPPED)).loihi_plan.relay_pools == set()
+    chip = loihi.to_loihi(spiking_network(CLIPPED), pool_relays=True)
     assert chip.loihi_plan.relay_pools == frozenset({"pool1"})
     relays = chip.loihi_plan.ensembles["pool1"]
     amplitude = chip.layer_ensembles["conv1"].neuron_type.amplitude

@@ -19,12 +19,13 @@ Input
 Average pooling
     A pool that tiles its input, followed by a convolution, is folded into that
     convolution (exact: :func:`folded_conv`). Other pools become a layer of
-    on-chip one-spike relays (by default: a relay fires once per input spike,
-    with a spike of ``1 / n`` of the input's amplitude for windows of ``n``
-    inputs) or of integrate-and-fire counters that fire once per ``n`` input
-    spikes (``pool_relays=False``); either adds one time step of delay.
+    on-chip integrate-and-fire counters that fire once per ``n`` input spikes
+    for windows of ``n`` inputs (by default), or of one-spike relays
+    (``pool_relays``: a relay fires once per input spike, with a spike of
+    ``1 / n`` of the input's amplitude); either adds one time step of delay.
     Counters on slowly firing inputs send a few large spikes per image and
-    carry their counts into the next image; relays send every spike on.
+    carry their counts into the next image; relays send every spike on, but
+    two spikes of a window in the same step make one.
 Synapses
     Loihi filters a core's input with one first-order low-pass: connections
     into the chip take `nengo.Lowpass` or no synapse, and every `nengo.Alpha`

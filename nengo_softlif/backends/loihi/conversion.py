@@ -2,7 +2,7 @@
 
 :func:`to_loihi` makes the changes listed in the `nengo_softlif.backends.loihi`
 documentation: off-chip input spike generators, average pools folded into the
-next convolution or replaced by on-chip relays or counters, first-order synapses into the
+next convolution or replaced by on-chip counters or relays, first-order synapses into the
 chip, neurons that start at zero, and a block shape per on-chip layer (from
 `nengo_softlif.backends.loihi.placement`).
 """
@@ -358,7 +358,7 @@ def to_loihi(
     input_synapse=nengo.Lowpass(0.005),
     fold_pooling=True,
     pool_spikes=None,
-    pool_relays=True,
+    pool_relays=False,
     copy=True,
 ):
     """A copy of a spiking network, ready for `nengo_loihi.Simulator`.
@@ -402,7 +402,7 @@ def to_loihi(
         number of spikes, so clipped windows need the default.
     pool_relays : bool or collection of str
         Pools (by name; True: every pool that is not folded) that become
-        one-spike relays instead of counters: a relay fires once per input
+        one-spike relays instead of counters (the default, False): a relay fires once per input
         spike, with spikes of ``1 / n_max`` of the input amplitude, so that the
         next layer receives as many (smaller) spikes as the pool's inputs send
         and no count is left over between images. Counters fire once per

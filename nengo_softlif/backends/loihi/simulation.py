@@ -140,7 +140,7 @@ def run_loihi(
     input_synapse=nengo.Lowpass(0.005),
     fold_pooling=True,
     pool_spikes=None,
-    pool_relays=True,
+    pool_relays=False,
     precompute=None,
     vectorized=True,
 ):
