@@ -358,7 +358,7 @@ def test_missing_nengo_loihi_says_how_to_install(tmp_path):
         timeout=120,
     )
     assert "IMPORT ERROR:" in out.stdout, out.stderr
-    assert "pip install -c constraints.txt -e '.[loihi]'" in out.stdout
+    assert "sh install.sh -e '.[loihi]'" in out.stdout
 
 
 @pytest.mark.loihi
