@@ -74,5 +74,5 @@ setup(
     cmdclass={
         "build_py": BuildPyWithStartup,
         "editable_wheel": EditableWheelWithStartup,
-    }
+    },
 )

@@ -68,6 +68,7 @@ __all__ = [
     "import_nengo_loihi",
     "fix_nengo_loihi_numpy2",
     "nengo_conv2d",
+    "filter_signal",
 ]
 
 # The alias finder lives in the top-level module ``nengo_softlif_startup`` (no
@@ -220,6 +221,33 @@ def nengo_conv2d(x, w, pad="SAME", stride=(1, 1)):
     except ImportError:
         from nengo.builder.transforms import conv2d
     return conv2d(x, w, pad=pad, stride=stride)
+
+
+def filter_signal(synapse, signal, dt):
+    """Filter a 1-D ``signal`` (one value per time step) by ``synapse``, from 0.
+
+    nengo 4.1's ``Synapse.filt`` steps a 1-D signal with a filter of shape (1,) and
+    stores each (1,)-shaped output into a scalar element, which numpy 2.5 refuses
+    ("setting an array element with a sequence"); a one-column signal works on
+    every version.
+
+    Parameters
+    ----------
+    synapse : `nengo.synapses.LinearFilter`
+    signal : array_like
+        Shape ``(n_steps,)``.
+    dt : float
+        Time step in seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        The filtered signal, shape ``(n_steps,)``.
+    """
+    import numpy  # pylint: disable=import-outside-toplevel
+
+    column = numpy.asarray(signal, dtype=float)[:, None]
+    return synapse.filt(column, dt=dt, y0=0)[:, 0]
 
 
 def set_trainable(config, obj, trainable):
