@@ -28,6 +28,7 @@ standard library only.
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import importlib.util
 import os
@@ -35,9 +36,16 @@ import sys
 
 __all__ = ["install", "install_keras_aliases"]
 
-#: Keras module that nengo-dl 3.6 imports under its pre-2.13 name, and where it is
-#: now, in the order tried: Keras 2.13-2.15, then tf-keras (next to Keras 3).
-_KERAS_ALIASES = {"keras.engine": ("keras.src.engine", "tf_keras.src.engine")}
+#: Modules imported under names they no longer have, and where they are now, in
+#: the order tried (None: an empty package). An alias is used only when the old
+#: name does not exist. keras.engine: nengo-dl 3.6 imports it; Keras 2.13-2.15
+#: moved it, tf-keras (next to Keras 3) has it in tf_keras.src. nengo 4 moved its
+#: numpy conv2d, which nengo-loihi 1.1's tests import, out of nengo._vendor.
+_KERAS_ALIASES = {
+    "keras.engine": ("keras.src.engine", "tf_keras.src.engine"),
+    "nengo._vendor.npconv2d.conv2d": ("nengo.builder.transforms",),
+    "nengo._vendor.npconv2d": (None,),
+}
 
 #: TensorFlow >= 2.16 serves ``tf.keras`` from tf-keras (Keras 2) when this is set.
 LEGACY_KERAS_VARIABLE = "TF_USE_LEGACY_KERAS"
@@ -79,9 +87,13 @@ class _KerasAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname in _NEEDS_NENGO_SOFTLIF_ON_NUMPY2:
             return self._after_nengo_softlif(fullname)
         target_name = _alias_target(fullname)
-        if target_name is None:
+        if target_name is None or importlib.machinery.PathFinder.find_spec(
+            fullname, path
+        ):
             return None
-        return importlib.util.spec_from_loader(fullname, self)
+        return importlib.util.spec_from_loader(
+            fullname, self, is_package=target_name == ""
+        )
 
     def _after_nengo_softlif(self, fullname):
         if fullname in self._busy or _numpy_major() < 2:
@@ -98,6 +110,8 @@ class _KerasAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         target_name = _alias_target(spec.name)
         if target_name is None:  # pragma: no cover
             raise ImportError(spec.name)
+        if target_name == "":
+            return None  # the default: an empty package
         module = importlib.import_module(target_name)
         if spec.name == "keras.engine.functional":
             _add_batchnorm_aliases(target_name.split(".")[0])
@@ -109,8 +123,11 @@ class _KerasAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _alias_target(fullname):
-    """Where the aliased module ``fullname`` is now (None: not aliased or absent)."""
+    """Where the aliased module ``fullname`` is now (None: not aliased or absent;
+    "": an empty package)."""
     for old, homes in _KERAS_ALIASES.items():
+        if fullname == old and homes == (None,):
+            return ""
         if fullname == old or fullname.startswith(old + "."):
             for new in homes:
                 target_name = new + fullname[len(old) :]
