@@ -3,15 +3,43 @@
 Python runs the ``import`` line of every ``.pth`` file in site-packages at
 start-up; this one installs the Keras alias that nengo-dl 3.6 needs (see
 ``nengo_softlif_startup.py``), so that ``import nengo_dl`` works on its own.
+
+It also checks the Python version first, with a message that says what to do
+(``python setup.py --check-python`` does only that, for ``install.sh``).
 Everything else about the package is in ``setup.cfg``.
 """
 
 import os
 import shutil
+import sys
 
-from setuptools import setup
-from setuptools.command.build_py import build_py
-from setuptools.command.editable_wheel import editable_wheel
+#: The Pythons that a tested stack exists for (constraints.txt), first and last.
+PYTHONS = ((3, 10), (3, 13))
+
+
+def check_python():
+    """Exit with a message that says what to do on a Python without a tested stack."""
+    first, last = (".".join(map(str, v)) for v in PYTHONS)
+    if not PYTHONS[0] <= sys.version_info[:2] <= PYTHONS[1]:
+        sys.exit(
+            f"nengo-softlif supports Python {first} to {last}; this is Python "
+            f"{sys.version.split()[0]} ({sys.executable}). nengo-dl 3.6 and "
+            "TensorFlow have no tested release for it. Install Python "
+            f"{last} (e.g. `sudo apt install python{last}-venv`, or "
+            f"`pyenv install {last}`), then make the environment with it: "
+            f"`rm -rf .venv && python{last} -m venv .venv`, and run the "
+            "README's install command again."
+        )
+    return f">={first},<{PYTHONS[1][0]}.{PYTHONS[1][1] + 1}"
+
+
+PYTHON_REQUIRES = check_python()
+if sys.argv[1:] == ["--check-python"]:
+    sys.exit(0)
+
+from setuptools import setup  # noqa: E402  (after the check: 3.12+ may lack it)
+from setuptools.command.build_py import build_py  # noqa: E402
+from setuptools.command.editable_wheel import editable_wheel  # noqa: E402
 
 PTH = "nengo_softlif_startup.pth"
 
@@ -42,8 +70,9 @@ class EditableWheelWithStartup(editable_wheel):
 
 
 setup(
+    python_requires=PYTHON_REQUIRES,
     cmdclass={
         "build_py": BuildPyWithStartup,
         "editable_wheel": EditableWheelWithStartup,
-    }
+    },
 )

@@ -66,8 +66,9 @@ def _register_nengo_dl_builders(nengo_dl):
         import nengo_softlif.keras.converters  # noqa: F401
 
 
-# nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), and the nengo-dl
-# builders as soon as anyone imports nengo_dl
+# nengo-dl 3.6 under Keras >= 2.13 (inert, imports nothing), the nengo-dl
+# builders as soon as anyone imports nengo_dl, and nengo-loihi 1.1 on numpy 2
 compat.install_keras_aliases()
 moved.install()
 import_hooks.when_imported("nengo_dl", _register_nengo_dl_builders)
+import_hooks.when_imported("nengo_loihi", compat.fix_nengo_loihi_numpy2)

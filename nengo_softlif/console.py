@@ -21,7 +21,7 @@ __all__ = [
     "STARTUP_NOISE",
 ]
 
-#: Lines TensorFlow 2.15's C++ start-up writes to stderr on a machine without a
+#: Lines TensorFlow 2.15-2.21's C++ start-up writes to stderr on a machine without a
 #: GPU (and without TensorRT): none asks the user to do anything.
 STARTUP_NOISE = re.compile(
     "|".join(
@@ -33,10 +33,14 @@ STARTUP_NOISE = re.compile(
             r"rebuild TensorFlow with the appropriate compiler flags",
             r"To enable the following instructions",
             r"oneDNN custom operations are on",
-            r"cuda_driver\.cc.*failed call to cuInit",
+            r"failed call to cuInit",
+            r"All log messages before absl::InitializeLog\(\) is called",
         ]
     )
 )
+
+#: nengo-dl's and nengo-loihi's warning on nengo 4.1 (the newest tested stack).
+UNTESTED_NENGO = r"This version of \S+ has not been tested with your \S+ version"
 
 
 @contextlib.contextmanager
@@ -74,12 +78,17 @@ def quiet_tensorflow():
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warnings.filterwarnings("ignore", message="No GPU support detected")
+    warnings.filterwarnings("ignore", message=UNTESTED_NENGO)
     if "tensorflow" in sys.modules:
         return
     with filtered_stderr():
         from nengo_softlif.compat import import_nengo_dl  # noqa: PLC0415
 
         import_nengo_dl()
+        import tensorflow as tf  # noqa: PLC0415
+
+        # TensorFlow >= 2.16 looks for a GPU when first asked, not on import
+        tf.config.list_physical_devices("GPU")
 
 
 def quiet_known_warnings():
@@ -88,7 +97,9 @@ def quiet_known_warnings():
     nengo computes ``max_rates`` and ``intercepts`` of every ensemble from its
     gain and bias, and warns (twice) when they are not finite; the package's
     networks set gain and bias directly (neurons start at the threshold), so
-    those values are never used.
+    those values are never used. nengo-dl 3.6 and nengo-loihi 1.1 warn that they
+    were tested up to nengo 3.2; this package tests them with nengo 4.1 (the
+    newest stack, ``nengo_softlif/compat.py``).
     """
     warnings.filterwarnings(
         "ignore", message="Non-finite values detected in `max_rates`"
@@ -96,6 +107,7 @@ def quiet_known_warnings():
     warnings.filterwarnings(
         "ignore", message="invalid value encountered in log1p", module="nengo.neurons"
     )
+    warnings.filterwarnings("ignore", message=UNTESTED_NENGO)
 
 
 class Progress:

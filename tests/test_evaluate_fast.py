@@ -4,9 +4,9 @@ import nengo
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from nengo._vendor.npconv2d import conv2d
 
 import nengo_softlif.backends.fast as fast
+from nengo_softlif.compat import nengo_conv2d
 from nengo_softlif.evaluation.runner import Protocol, evaluate
 from nengo_softlif.network.architectures import Architecture, build_network
 from nengo_softlif.network.checkpoint import get_params, set_params
@@ -257,7 +257,7 @@ def _nengo_conv_dense(conv, kernel):
     stride = tuple(conv.strides)
     if conv.dimensions == 1:
         x, kernel, stride = x[:, None], kernel[None], (1,) + stride
-    y = conv2d.conv2d(x, kernel, pad=conv.padding.upper(), stride=stride)
+    y = nengo_conv2d(x, kernel, pad=conv.padding.upper(), stride=stride)
     if conv.dimensions == 1:
         y = y[:, 0]
     if not conv.channels_last:

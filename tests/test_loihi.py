@@ -397,7 +397,7 @@ def test_missing_nengo_loihi_says_how_to_install(tmp_path):
         timeout=120,
     )
     assert "IMPORT ERROR:" in out.stdout, out.stderr
-    assert "pip install -c constraints.txt -e '.[loihi]'" in out.stdout
+    assert "sh install.sh -e '.[loihi]'" in out.stdout
 
 
 @pytest.mark.loihi
@@ -419,6 +419,41 @@ def test_import_hides_tensorflow_and_registers_the_backend():
         """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+@pytest.mark.loihi
+def test_nengo_loihi_imported_alone_converts_like_numpy_1():
+    """nengo-loihi 1.1's ``np.array(x, copy=False)`` copies when it must, also on
+    numpy 2, when a script imports ``nengo_loihi`` first (the start-up hook)."""
+    pytest.importorskip("nengo_loihi")
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["tensorflow"] = None  # nengo-loihi without its nengo-dl part: fast
+        import numpy as np
+        from nengo_loihi.neurons import _broadcast_rates_inputs
+        from nengo_loihi.block import Synapse
+
+        x, gain, bias = _broadcast_rates_inputs([1, 2], np.ones(3, np.float32), 0)
+        synapse = Synapse(2)
+        synapse.set_weights(np.ones((2, 3), dtype=np.float64))
+        print(x.shape, gain.dtype, synapse.weights[0].dtype)
+        """)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["(2,", "3)", "float64", "float32"]
+
+
+def test_numpy_1_copy_keeps_every_other_numpy_call():
+    from nengo_softlif.compat import _Numpy1Copy
+
+    np1 = _Numpy1Copy(np)
+    x = np.arange(3, dtype=np.float32)
+    assert np.shares_memory(np1.array(x, copy=False), x)
+    assert np1.array(x, copy=False, dtype=float).dtype == np.float64
+    assert not np.shares_memory(np1.array(x), x)
+    assert np1.int32 is np.int32 and np1.zeros is np.zeros
 
 
 def _connection_matrix(conn):

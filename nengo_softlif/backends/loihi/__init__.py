@@ -4,7 +4,7 @@
 :func:`nengo_softlif.to_spiking`) into a network that `nengo_loihi.Simulator` can
 build, and importing this module registers the ``"loihi"`` evaluation backend
 (:func:`run_loihi`). Without nengo-loihi, importing this module raises an
-ImportError that says how to install it (``pip install -c constraints.txt -e ".[loihi]"`` in the source folder).
+ImportError that says how to install it (``sh install.sh -e ".[loihi]"`` in the source folder).
 
 What is supported, and what changes on the way to the chip (the details and
 their measured effects are in ``docs/loihi-measurements.md``):

@@ -11,6 +11,8 @@ import warnings
 import nengo
 import numpy as np
 
+from nengo_softlif.compat import filter_signal
+
 __all__ = ["loihi_synapse", "synapse_comparison"]
 
 
@@ -100,7 +102,7 @@ def _compare_synapses(synapses, rates, dt, n, result):
         alpha = isinstance(syn, nengo.Alpha)
         result["mean_delay_s"][name] = (2 if alpha else 1) * syn.tau
         result["noise_power"][name] = 1 / ((4 if alpha else 2) * syn.tau)
-        step = syn.filt(np.ones(int(round(0.2 / dt))), dt=dt, y0=0)
+        step = filter_signal(syn, np.ones(int(round(0.2 / dt))), dt)
         result["step_response_ms"][name] = [
             float(np.argmax(step >= q) * dt * 1000) for q in (0.1, 0.5, 0.9)
         ]
@@ -110,7 +112,7 @@ def _compare_synapses(synapses, rates, dt, n, result):
         spikes[(times / dt).astype(int)] = 1 / dt
         row = {}
         for name, syn in synapses.items():
-            filtered = syn.filt(spikes, dt=dt, y0=0)[n // 2 :]
+            filtered = filter_signal(syn, spikes, dt)[n // 2 :]
             row[name] = float(filtered.std() / filtered.mean())
         result["variability"][float(rate)] = row
     return result
