@@ -4,9 +4,11 @@ Every command is a thin layer over the public Python API
 (:mod:`nengo_softlif.experiments.experiment`, :mod:`nengo_softlif.experiments.reproduce`).
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 
@@ -356,6 +358,10 @@ def check_args(args):
             "--loihi-target applies to --backend loihi; add --backend loihi or drop "
             "--loihi-target"
         )
+    if getattr(args, "loihi_target", None):
+        from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
+
+        check_loihi_target(args.loihi_target, "--loihi-target")
     if getattr(args, "backend", None) == "loihi" and getattr(args, "workers", 1) > 1:
         raise ValueError(
             "--workers applies to --backend fast only (the Loihi emulator runs in "
@@ -385,9 +391,68 @@ def check_output_dir(path):
         )
 
 
-def _interrupted(args):
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by ``SIGTERM`` or ``SIGHUP``: stop as for Ctrl-C.
+
+    Parameters
+    ----------
+    signum : int
+        The signal received.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self):
+        """128 + the signal number, as a shell reports a command ended by it."""
+        return 128 + self.signum
+
+
+#: Signals that stop a command as Ctrl-C does (where the platform has them).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def signals_as_interrupts():
+    """Turn `STOP_SIGNALS` into `Terminated` in the main thread, while in the block.
+
+    Everything Ctrl-C cleans up is then cleaned up when the command is stopped
+    with ``kill`` (or its terminal closes): worker processes end, locks are
+    released, a file being written is left as it was. A second signal during
+    that clean-up is ignored (``kill -9`` still ends the command at once).
+    Outside the main thread, the block runs without the handlers.
+    """
+
+    def stop(signum, frame):  # pylint: disable=unused-argument
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {}
+    try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, stop)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted(args, interrupt):
     """What an interrupted command tells the user."""
-    message = f"nengo-softlif {args.command}: interrupted"
+    how = (
+        f"stopped by {signal.Signals(interrupt.signum).name}"
+        if isinstance(interrupt, Terminated)
+        else "interrupted"
+    )
+    message = f"nengo-softlif {args.command}: {how}"
     out = getattr(args, "out", None)
     if args.command == "train" and out:
         path = os.path.join(out, "checkpoint.npz")
@@ -409,29 +474,45 @@ def _interrupted(args):
 
 
 def main(argv=None):
-    """Entry point of ``nengo-softlif``."""
+    """Entry point of ``nengo-softlif``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for an error (one line on stderr that
+        says how to fix it), 130 after Ctrl-C, 128 + the signal number after
+        ``SIGTERM`` (143) or ``SIGHUP`` (129), which stop the command as Ctrl-C
+        does.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    try:
-        apply_recipe(args)
-        check_args(args)
-        if not getattr(args, "verbose", False):
-            from nengo_softlif.console import (  # noqa: PLC0415
-                quiet_known_warnings,
-                quiet_tensorflow,
-            )
+    with signals_as_interrupts():
+        try:
+            apply_recipe(args)
+            check_args(args)
+            if not getattr(args, "verbose", False):
+                from nengo_softlif.console import (  # noqa: PLC0415
+                    quiet_known_warnings,
+                    quiet_tensorflow,
+                )
 
-            quiet_tensorflow()
-            quiet_known_warnings()
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(_interrupted(args), file=sys.stderr)
-        return 130
-    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
-        # data, checkpoint and parameter errors already say how to fix them
-        print(f"nengo-softlif {args.command}: error: {err}", file=sys.stderr)
-        return 2
+                quiet_tensorflow()
+                quiet_known_warnings()
+            COMMANDS[args.command](args)
+        except KeyboardInterrupt as interrupt:
+            _tell(_interrupted(args, interrupt))
+            return getattr(interrupt, "exit_code", 130)
+        except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
+            # data, checkpoint and parameter errors already say how to fix them
+            _tell(f"nengo-softlif {args.command}: error: {err}")
+            return 2
     return 0
+
+
+def _tell(message):
+    """Print to stderr; a terminal that is gone (SIGHUP) is not an error."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -121,6 +121,10 @@ class ExperimentConfig:
                 and value > 0
             ):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.spiking_backend == "loihi" and "target" in self.backend_options:
+            from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
+
+            check_loihi_target(self.backend_options["target"])
         if self.workers > 1 and self.spiking_backend != "fast":
             raise ValueError(
                 f"workers={self.workers} applies to the fast backend only, not "
