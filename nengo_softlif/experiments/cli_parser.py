@@ -7,11 +7,13 @@ range), so that a bad value is refused with its name before anything runs.
 import argparse
 import math
 
+from nengo_softlif.params import SEED_LIMIT
+
 __all__ = ["build_parser", "POSITIVE", "NON_NEGATIVE", "finite", "RECIPE_OPTIONS"]
 
 
-def _int_at_least(low):
-    """argparse type: an integer >= ``low`` (the error names the option)."""
+def _int_at_least(low, below=None):
+    """argparse type: an integer >= ``low`` (and < ``below``); errors name the option."""
 
     def parse(text):
         try:
@@ -22,6 +24,8 @@ def _int_at_least(low):
             ) from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(f"must be < {below}, got {value}")
         return value
 
     parse.__name__ = f"integer >= {low}"
@@ -60,7 +64,10 @@ NON_NEGATIVE = _int_at_least(0)
 
 def _add_common(parser):
     parser.add_argument(
-        "--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)"
+        "--seed",
+        type=_int_at_least(0, below=SEED_LIMIT),
+        default=0,
+        help=f"random seed, 0 to {SEED_LIMIT - 1} (default 0)",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     loud = parser.add_mutually_exclusive_group()
