@@ -5,6 +5,7 @@ the option and says what to do, before any data is read or any network built,
 and never a traceback.
 """
 
+import dataclasses
 import importlib.util
 import os
 
@@ -116,7 +117,10 @@ TRAIN = ["train", "--task", "mnist-sample", "--engine", "keras"]
         (["demo", "--out", "{file}"], "--out {file} is a file, not a folder"),
         (["report", "{missing}"], "{missing} does not exist; give the folder of a"),
         (["report", "{file}"], "{file} is a file, not a folder; give the folder"),
-        (["report", "/proc/self"], "RUN_DIR /proc/self: no permission to write in /proc/self"),
+        (
+            ["report", "/proc/self"],
+            "RUN_DIR /proc/self: no permission to write in /proc/self",
+        ),
         (
             [
                 "train",
@@ -249,3 +253,22 @@ def test_keras_model_refuses_a_seed_out_of_range():
     net = _tiny_network()
     with pytest.raises(ValueError, match=f"seed must be >= 0 and < {SEED_LIMIT}"):
         keras_model(net, seed=2**31)
+
+
+def test_weights_that_become_nan_say_training_diverged(rng):
+    """A finite mean loss with NaN weights: not a 'checkpoint' error."""
+    pytest.importorskip("tensorflow")
+    from nengo_softlif.training.loop import (
+        ArrayData,
+        TrainConfig,
+        train,
+    )  # noqa: PLC0415
+
+    images = rng.uniform(0, 1, (20, 4)).astype("float32")
+    # one step: its loss is finite, the weights after it are not
+    config = TrainConfig(epochs=1, minibatch_size=20, engine="keras")
+    config = dataclasses.replace(config, learning_rate=1e300)
+    with pytest.raises(FloatingPointError) as info:
+        train(_tiny_network(), ArrayData(images, rng.integers(0, 2, 20)), config)
+    assert "Training diverged at epoch 1" in str(info.value)
+    assert "lower the learning rate" in str(info.value)
