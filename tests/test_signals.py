@@ -265,3 +265,19 @@ def test_train_killed_with_sigterm_resumes(tmp_path):
     from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
 
     assert load_checkpoint(out / "checkpoint.npz")[1]["state"]["epoch"] >= 1
+
+
+def test_an_ignored_sighup_stays_ignored():
+    """``nohup nengo-softlif train ...`` keeps running when the terminal closes."""
+    from nengo_softlif.experiments.cli import signals_as_interrupts  # noqa: PLC0415
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with signals_as_interrupts():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) != signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)  # nothing is raised
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -510,7 +510,9 @@ def signals_as_interrupts():
     with ``kill`` (or its terminal closes): worker processes end, locks are
     released, a file being written is left as it was. A second signal during
     that clean-up is ignored (``kill -9`` still ends the command at once).
-    Outside the main thread, the block runs without the handlers.
+    Signals ignored already stay ignored (``nohup`` keeps a command running
+    when its terminal closes). Outside the main thread, the block runs without
+    the handlers.
     """
 
     def stop(signum, frame):  # pylint: disable=unused-argument
@@ -521,7 +523,8 @@ def signals_as_interrupts():
     previous = {}
     try:
         for signum in STOP_SIGNALS:
-            previous[signum] = signal.signal(signum, stop)
+            if signal.getsignal(signum) != signal.SIG_IGN:  # e.g. SIGHUP under nohup
+                previous[signum] = signal.signal(signum, stop)
     except ValueError:  # not the main thread
         pass
     try:
