@@ -12,7 +12,8 @@ import os
 import pytest
 
 from nengo_softlif.compat import check_loihi_target
-from nengo_softlif.experiments.cli import WORKERS_PER_CORE, _cores, main
+from nengo_softlif.experiments.cli import main
+from nengo_softlif.experiments.cli_checks import WORKERS_PER_CORE, available_cores
 from nengo_softlif.params import SEED_LIMIT, check_seed
 
 HAS_NXSDK = importlib.util.find_spec("nxsdk") is not None
@@ -168,9 +169,10 @@ def test_bad_option_is_refused_before_any_work(capsys, paths, no_work, argv, wor
 
 
 def test_workers_up_to_the_limit_are_accepted():
-    from nengo_softlif.experiments.cli import build_parser, check_args  # noqa: PLC0415
+    from nengo_softlif.experiments.cli import build_parser  # noqa: PLC0415
+    from nengo_softlif.experiments.cli_checks import check_args  # noqa: PLC0415
 
-    limit = WORKERS_PER_CORE * _cores()
+    limit = WORKERS_PER_CORE * available_cores()
     args = build_parser().parse_args(
         ["evaluate", "--task", "mnist-sample", "--pretrained", "--workers", str(limit)]
     )
