@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 
 import pytest
 
@@ -167,6 +168,8 @@ sys.exit(main(sys.argv[1:]))
     ],
 )
 def test_evaluate_on_workers_stops_cleanly(tmp_path, sig, code, words):
+    with zipfile.ZipFile(tmp_path / "checkpoint.npz", "w"):  # never read
+        pass
     argv = [sys.executable, "-c", EVALUATE_COMMAND, "evaluate", "--task"]
     argv += ["mnist-sample", "--checkpoint", tmp_path / "checkpoint.npz"]
     argv += ["--workers", "2", "--out", tmp_path / "out"]
