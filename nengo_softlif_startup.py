@@ -87,7 +87,13 @@ class _KerasAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname in _NEEDS_NENGO_SOFTLIF_ON_NUMPY2:
             return self._after_nengo_softlif(fullname)
         target_name = _alias_target(fullname)
-        if target_name is None or importlib.machinery.PathFinder.find_spec(
+        if target_name is None:
+            return None
+        # a module that exists where it always was is not aliased; a submodule of
+        # an aliased package (found on the package's new path) is
+        parent = fullname.rpartition(".")[0]
+        parent_aliased = getattr(sys.modules.get(parent), "__name__", parent) != parent
+        if not parent_aliased and importlib.machinery.PathFinder.find_spec(
             fullname, path
         ):
             return None

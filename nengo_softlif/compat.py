@@ -71,6 +71,8 @@ __all__ = [
     "fix_nengo_loihi_numpy2",
     "nengo_conv2d",
     "filter_signal",
+    "check_loihi_target",
+    "LOIHI_TARGETS",
 ]
 
 # The alias finder lives in the top-level module ``nengo_softlif_startup`` (no
@@ -250,6 +252,46 @@ def filter_signal(synapse, signal, dt):
 
     column = numpy.asarray(signal, dtype=float)[:, None]
     return synapse.filt(column, dt=dt, y0=0)[:, 0]
+
+
+#: nengo-loihi's simulator targets: emulator, emulator without quantisation, chip.
+LOIHI_TARGETS = ("sim", "simreal", "loihi")
+
+
+def check_loihi_target(target, name="target"):
+    """Refuse a nengo-loihi target that cannot run here, before any work.
+
+    nengo-loihi 1.1 runs on Loihi hardware (``target="loihi"``) only with Intel's
+    NxSDK, which is not on PyPI; without it, it fails with a bare assertion once
+    the network is built. This check looks for the package without importing
+    nengo-loihi.
+
+    Parameters
+    ----------
+    target : str
+        ``"sim"``, ``"simreal"`` or ``"loihi"``.
+    name : str
+        How the caller names the value in the message (e.g. ``"--loihi-target"``).
+
+    Raises
+    ------
+    ValueError
+        For a target nengo-loihi does not know.
+    ImportError
+        For ``"loihi"`` without NxSDK.
+    """
+    if target not in LOIHI_TARGETS:
+        raise ValueError(
+            f"{name} {target!r} is not a nengo-loihi target; use one of "
+            f"{', '.join(LOIHI_TARGETS)}"
+        )
+    if target == "loihi" and importlib.util.find_spec("nxsdk") is None:
+        raise ImportError(
+            f"{name} loihi runs on Loihi hardware, which needs Intel's NxSDK "
+            "package (not installed; it comes with access to a Loihi board, not "
+            f"from PyPI); use {name} sim (the emulator) or simreal (the emulator "
+            "without quantisation) on this machine"
+        )
 
 
 def set_trainable(config, obj, trainable):

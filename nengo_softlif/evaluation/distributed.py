@@ -22,6 +22,7 @@ imports the engine.
 """
 
 import math
+import os
 import pickle
 import time
 import warnings
@@ -34,6 +35,7 @@ from nengo_softlif.evaluation.runner import (
     check_images,
     evaluate,
 )
+from nengo_softlif.processes import follow_parent, stop_pool
 
 __all__ = ["stream_shards", "evaluate_sharded", "evaluate_parallel", "merge_results"]
 
@@ -258,7 +260,9 @@ def evaluate_parallel(net, images, labels, protocol=None, workers=2, **kwargs):
     The ``fast`` backend runs numpy on one core; ``workers`` processes use that
     many. Workers start from a fresh interpreter (``forkserver``, so a parent that
     has imported TensorFlow is never forked) and import only what evaluation
-    needs; the network is pickled to them.
+    needs; the network is pickled to them. The workers end with the calling
+    process, however it ends (:func:`nengo_softlif.processes.follow_parent`), and
+    at once if the evaluation is interrupted or fails.
 
     Parameters
     ----------
@@ -279,10 +283,18 @@ def evaluate_parallel(net, images, labels, protocol=None, workers=2, **kwargs):
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in methods else "spawn"
     )
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return evaluate_sharded(
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=follow_parent, initargs=(os.getpid(),)
+    )
+    try:
+        result = evaluate_sharded(
             net, images, labels, pool, protocol, n_shards=workers, **kwargs
         )
+    except BaseException:
+        stop_pool(pool)  # Ctrl-C, SIGTERM or an error: not after the other shards
+        raise
+    pool.shutdown()
+    return result
 
 
 def _worker_count(client):

@@ -4,13 +4,16 @@ Every command is a thin layer over the public Python API
 (:mod:`nengo_softlif.experiments.experiment`, :mod:`nengo_softlif.experiments.reproduce`).
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 
 from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.experiments.cli_checks import check_args
 from nengo_softlif.experiments.cli_parser import RECIPE_TRAIN_OPTIONS, build_parser
 
 __all__ = ["main", "build_parser"]
@@ -165,7 +168,12 @@ def cmd_evaluate(args):
         changes["t_start"] = args.t_start
     if args.reset:
         changes["reset"] = True
-    protocol = dataclasses.replace(protocol, **changes)
+    try:
+        protocol = dataclasses.replace(protocol, **changes)
+    except ValueError as err:
+        raise ValueError(
+            f"--presentation-time / --t-start do not fit the task's protocol: {err}"
+        ) from None
     checkpoint = args.checkpoint
     if args.pretrained:
         from nengo_softlif.pretrained import pretrained_path
@@ -314,71 +322,71 @@ def apply_recipe(args):
         args.hard_forward = recipe.hard_forward
 
 
-def check_args(args):
-    """Checks of option combinations, before any work is done.
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by ``SIGTERM`` or ``SIGHUP``: stop as for Ctrl-C.
 
-    Raises
-    ------
-    ValueError
-        Naming the option and what to write instead.
+    Parameters
+    ----------
+    signum : int
+        The signal received.
     """
-    noise = getattr(args, "noise", None)
-    if noise is not None:
-        if not noise.strip():
-            raise ValueError(
-                "--noise is empty: write --noise none for no training noise, or a "
-                "model such as --noise gaussian:10"
-            )
-        from nengo_softlif.neurons.noise import parse_noise  # pylint: disable=C0415
 
-        parse_noise(noise)
-    if getattr(args, "task", None) == "mnist-sample" and args.data_dir is not None:
-        raise ValueError(
-            "--data-dir is not used with --task mnist-sample (the sample ships with "
-            "the package); drop --data-dir, or use --task mnist with it"
-        )
-    if getattr(args, "image_size", None) is not None and args.task != "folder":
-        raise ValueError(
-            f"--image-size resizes image folders (--task folder), not --task "
-            f"{args.task}; drop --image-size"
-        )
-    if getattr(args, "loihi_target", None) and args.backend != "loihi":
-        raise ValueError(
-            "--loihi-target applies to --backend loihi; add --backend loihi or drop "
-            "--loihi-target"
-        )
-    if getattr(args, "backend", None) == "loihi" and getattr(args, "workers", 1) > 1:
-        raise ValueError(
-            "--workers applies to --backend fast only (the Loihi emulator runs in "
-            "one process); drop --workers or use --backend fast"
-        )
-    out = getattr(args, "out", None)
-    if out is not None:
-        check_output_dir(out)
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self):
+        """128 + the signal number, as a shell reports a command ended by it."""
+        return 128 + self.signum
 
 
-def check_output_dir(path):
-    """Make sure ``path`` is (or can become) a writable folder, before any work."""
-    path = os.path.abspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--out {path} is a file, not a folder; choose another --out")
-    parent = path
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise ValueError(
-            f"--out {path} is inside {parent}, which is a file; choose another --out"
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"--out {path}: no permission to write in {parent}; choose a folder you "
-            "can write to"
-        )
+#: Signals that stop a command as Ctrl-C does (where the platform has them).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
-def _interrupted(args):
+@contextlib.contextmanager
+def signals_as_interrupts():
+    """Turn `STOP_SIGNALS` into `Terminated` in the main thread, while in the block.
+
+    Everything Ctrl-C cleans up is then cleaned up when the command is stopped
+    with ``kill`` (or its terminal closes): worker processes end, locks are
+    released, a file being written is left as it was. A second signal during
+    that clean-up is ignored (``kill -9`` still ends the command at once).
+    Signals ignored already stay ignored (``nohup`` keeps a command running
+    when its terminal closes). Outside the main thread, the block runs without
+    the handlers.
+    """
+
+    def stop(signum, frame):  # pylint: disable=unused-argument
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {}
+    try:
+        for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) != signal.SIG_IGN:  # e.g. SIGHUP under nohup
+                previous[signum] = signal.signal(signum, stop)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted(args, interrupt):
     """What an interrupted command tells the user."""
-    message = f"nengo-softlif {args.command}: interrupted"
+    how = (
+        f"stopped by {signal.Signals(interrupt.signum).name}"
+        if isinstance(interrupt, Terminated)
+        else "interrupted"
+    )
+    message = f"nengo-softlif {args.command}: {how}"
     out = getattr(args, "out", None)
     if args.command == "train" and out:
         path = os.path.join(out, "checkpoint.npz")
@@ -400,29 +408,45 @@ def _interrupted(args):
 
 
 def main(argv=None):
-    """Entry point of ``nengo-softlif``."""
+    """Entry point of ``nengo-softlif``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for an error (one line on stderr that
+        says how to fix it), 130 after Ctrl-C, 128 + the signal number after
+        ``SIGTERM`` (143) or ``SIGHUP`` (129), which stop the command as Ctrl-C
+        does.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    try:
-        apply_recipe(args)
-        check_args(args)
-        if not getattr(args, "verbose", False):
-            from nengo_softlif.console import (  # noqa: PLC0415
-                quiet_known_warnings,
-                quiet_tensorflow,
-            )
+    with signals_as_interrupts():
+        try:
+            apply_recipe(args)
+            check_args(args)
+            if not getattr(args, "verbose", False):
+                from nengo_softlif.console import (  # noqa: PLC0415
+                    quiet_known_warnings,
+                    quiet_tensorflow,
+                )
 
-            quiet_tensorflow()
-            quiet_known_warnings()
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(_interrupted(args), file=sys.stderr)
-        return 130
-    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
-        # data, checkpoint and parameter errors already say how to fix them
-        print(f"nengo-softlif {args.command}: error: {err}", file=sys.stderr)
-        return 2
+                quiet_tensorflow()
+                quiet_known_warnings()
+            COMMANDS[args.command](args)
+        except KeyboardInterrupt as interrupt:
+            _tell(_interrupted(args, interrupt))
+            return getattr(interrupt, "exit_code", 130)
+        except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as err:
+            # data, checkpoint and parameter errors already say how to fix them
+            _tell(f"nengo-softlif {args.command}: error: {err}")
+            return 2
     return 0
+
+
+def _tell(message):
+    """Print to stderr; a terminal that is gone (SIGHUP) is not an error."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@ range), so that a bad value is refused with its name before anything runs.
 import argparse
 import math
 
+from nengo_softlif.params import SEED_LIMIT
+
 __all__ = [
     "build_parser",
     "POSITIVE",
@@ -17,8 +19,8 @@ __all__ = [
 ]
 
 
-def _int_at_least(low):
-    """argparse type: an integer >= ``low`` (the error names the option)."""
+def _int_at_least(low, most=None):
+    """argparse type: an integer >= ``low`` (and <= ``most``); errors name the option."""
 
     def parse(text):
         try:
@@ -29,6 +31,8 @@ def _int_at_least(low):
             ) from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be <= {most}, got {value}")
         return value
 
     parse.__name__ = f"integer >= {low}"
@@ -61,13 +65,24 @@ def finite(low=None, low_open=False, high=None, high_open=False):
     return parse
 
 
+#: Largest --presentation-time (s): every time step of every image is simulated
+#: (60 s is 60000 steps per image; the paper's networks need 0.2 s).
+MAX_PRESENTATION_TIME = 60.0
+#: Largest --image-size: the network's layers grow with the image.
+MAX_IMAGE_SIZE = 512
+#: Largest --synapse-tau (s): longer ones smooth the output over several images.
+MAX_SYNAPSE_TAU = 1.0
+
 POSITIVE = _int_at_least(1)
 NON_NEGATIVE = _int_at_least(0)
 
 
 def _add_common(parser):
     parser.add_argument(
-        "--seed", type=NON_NEGATIVE, default=0, help="random seed (default 0)"
+        "--seed",
+        type=_int_at_least(0, most=SEED_LIMIT - 1),
+        default=0,
+        help=f"random seed, 0 to {SEED_LIMIT - 1} (default 0)",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     loud = parser.add_mutually_exclusive_group()
@@ -103,10 +118,11 @@ def _add_data(parser, required=True):
     )
     parser.add_argument(
         "--image-size",
-        type=POSITIVE,
+        type=_int_at_least(1, most=MAX_IMAGE_SIZE),
         default=None,
         metavar="N",
-        help="--task folder: resize the images to NxN (default: keep their size)",
+        help=f"--task folder: resize the images to NxN, N at most {MAX_IMAGE_SIZE} "
+        "(default: keep their size)",
     )
 
 
@@ -120,11 +136,16 @@ def _noise_help():
     )
 
 
+#: argparse type of the soft LIF smoothing: the paper's is 0.02; at 1 the rate
+#: curve is already smooth over the whole range of the neurons' currents.
+SIGMA = finite(0, low_open=True, high=1)
+
+
 def _anneal_end(text):
     """argparse type of --anneal-sigma: a sigma > 0, or none."""
     if text.strip().lower() == "none":
         return "none"
-    return finite(0, low_open=True)(text)
+    return SIGMA(text)
 
 
 _anneal_end.__name__ = "sigma or none"
@@ -268,9 +289,10 @@ def _add_training(parser):
     parser.add_argument("--noise", default="gaussian:10", help=_noise_help())
     parser.add_argument(
         "--sigma",
-        type=finite(0, low_open=True),
+        type=SIGMA,
         default=0.02,
-        help="soft LIF smoothing (the softplus width of the threshold)",
+        help="soft LIF smoothing (the softplus width of the threshold, in units of "
+        "the threshold current), at most 1",
     )
     parser.add_argument(
         "--anneal-sigma",
@@ -324,9 +346,10 @@ def _add_evaluation(parser):
     )
     parser.add_argument(
         "--presentation-time",
-        type=finite(0, low_open=True),
+        type=finite(0, low_open=True, high=MAX_PRESENTATION_TIME),
         default=None,
-        help="seconds per image (default: the task's, 0.2)",
+        help=f"seconds per image, at most {MAX_PRESENTATION_TIME} (default: the "
+        "task's, 0.2)",
     )
     parser.add_argument(
         "--t-start",
@@ -339,9 +362,10 @@ def _add_evaluation(parser):
     )
     parser.add_argument(
         "--synapse-tau",
-        type=finite(0, low_open=True),
+        type=finite(0, low_open=True, high=MAX_SYNAPSE_TAU),
         default=0.005,
-        help="time constant (s) of the alpha synapse on every neuron output",
+        help="time constant (s) of the alpha synapse on every neuron output, at "
+        f"most {MAX_SYNAPSE_TAU:g}",
     )
     parser.add_argument(
         "--eval-minibatch",

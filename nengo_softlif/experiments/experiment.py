@@ -127,6 +127,10 @@ class ExperimentConfig:
                 and value > 0
             ):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.spiking_backend == "loihi" and "target" in self.backend_options:
+            from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
+
+            check_loihi_target(self.backend_options["target"])
         if self.workers > 1 and self.spiking_backend != "fast":
             raise ValueError(
                 f"workers={self.workers} applies to the fast backend only, not "
@@ -228,13 +232,7 @@ def evaluate_checkpoint(
     test_images, test_labels = task.test_data(
         dataset, _stored_mean_image(task, dataset, checkpoint)
     )
-    for name in ("n_test", "spiking_n_test"):
-        n = getattr(config, name)
-        if n is not None and n > len(test_labels):
-            raise ValueError(
-                f"{name}={n} is more than the {len(test_labels)} test images of "
-                f"{dataset.name!r}; use at most {len(test_labels)} (or all: None)"
-            )
+    check_test_counts(config, dataset)
     if config.n_test is not None:
         test_images, test_labels = (
             test_images[: config.n_test],
@@ -377,6 +375,24 @@ def static_error_on_spiking_images(record, key="static_soft"):
     return summary.get("error_on_spiking_images", summary["error"])
 
 
+def check_test_counts(config, dataset):
+    """Refuse more test images than ``dataset`` has (before any training).
+
+    Raises
+    ------
+    ValueError
+        Naming ``n_test`` or ``spiking_n_test`` and the largest possible value.
+    """
+    n_images = len(dataset.test_labels)
+    for name in ("n_test", "spiking_n_test"):
+        n = getattr(config, name)
+        if n is not None and n > n_images:
+            raise ValueError(
+                f"{name}={n} is more than the {n_images} test images of "
+                f"{dataset.name!r}; use at most {n_images} (or all: None)"
+            )
+
+
 def run_experiment(
     task,
     dataset,
@@ -397,6 +413,7 @@ def run_experiment(
     dict
         The results record (also written to ``results.json``).
     """
+    check_test_counts(config, dataset)
     os.makedirs(out_dir, exist_ok=True)
     t0 = time.perf_counter()
     _, train_result = train_task(

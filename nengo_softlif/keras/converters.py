@@ -33,6 +33,7 @@ from nengo_softlif.keras.layers import (
     SoftLIF,
     tf,
 )
+from nengo_softlif.keras.network import check_model
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
@@ -302,7 +303,13 @@ def check_convertible(model, converter_options=None):
     list of str
         One message per layer: its name, class, the reason, and what to use
         instead where known. Empty if everything converts.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a built tf.keras model.
     """
+    check_model(model, one_input=False)
     options = dict(converter_options or {})
     options.setdefault("allow_fallback", False)
     fake = type(

@@ -35,6 +35,7 @@ from nengo_softlif.network.layers import (
     LocallyConnected as LocallyConnectedSpec,
 )
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.params import check_seed
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 __all__ = [
@@ -318,7 +319,8 @@ def keras_model(net, seed=None):
     net : `.SoftLIFNetwork`
         A network built by :func:`nengo_softlif.build_network` (rate neurons).
     seed : int, optional
-        Seed of the training noise (default: the network's seed).
+        Seed of the training noise (default: the network's seed), in
+        ``[0, nengo_softlif.params.SEED_LIMIT)``.
 
     Returns
     -------
@@ -329,7 +331,7 @@ def keras_model(net, seed=None):
     from nengo_softlif.network.checkpoint import get_params  # pylint: disable=C0415
 
     architecture = net.architecture
-    ctx = _Context(net, int(net.seed or 0) if seed is None else int(seed))
+    ctx = _Context(net, check_seed(net.seed or 0 if seed is None else seed))
     size = int(np.prod(architecture.input_shape))
     inputs = tf.keras.Input((size,), name="input")
     x = tf.keras.layers.Reshape(tuple(architecture.input_shape), name="image")(inputs)

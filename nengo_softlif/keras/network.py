@@ -8,6 +8,9 @@ package does with its own networks (training in nengo-dl, checkpoints,
 Keras.
 """
 
+import os
+import reprlib
+
 import numpy as np
 
 from nengo_softlif.keras.layers import (
@@ -22,7 +25,45 @@ from nengo_softlif.network.layers import LocallyConnected as LocallyConnectedSpe
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
-__all__ = ["from_keras"]
+__all__ = ["from_keras", "check_model"]
+
+
+def check_model(model, one_input=True):
+    """Refuse what is not a built tf.keras model (of one input and output).
+
+    Parameters
+    ----------
+    model : tf.keras.Model
+    one_input : bool
+        Also refuse models of several inputs or outputs.
+
+    Raises
+    ------
+    TypeError
+        Saying what ``model`` is and what to pass instead.
+    """
+    if not isinstance(model, tf.keras.Model):
+        hint = (
+            "; load a saved model first with tf.keras.models.load_model(path)"
+            if isinstance(model, (str, os.PathLike))
+            else ""
+        )
+        raise TypeError(
+            f"model must be a tf.keras.Model, got {type(model).__name__} "
+            f"{reprlib.repr(model)}{hint}"
+        )
+    if not model.built or not model.inputs:
+        raise TypeError(
+            f"Keras model {model.name!r} has no input shape yet: start it with "
+            "tf.keras.Input(shape) (e.g. tf.keras.Sequential([tf.keras.Input((28, 28, "
+            "1)), ...])), or call model.build((None, *shape)) first"
+        )
+    if one_input and (len(model.inputs) != 1 or len(model.outputs) != 1):
+        raise TypeError(
+            f"Keras model {model.name!r} has {len(model.inputs)} inputs and "
+            f"{len(model.outputs)} outputs; the package's networks are a chain of "
+            "layers from one input (the image) to one output (the class scores)"
+        )
 
 
 def _split_dropout(noise):
@@ -106,13 +147,15 @@ def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=
     Raises
     ------
     TypeError
-        Naming the first layer that does not fit, and what to use instead.
+        If ``model`` is not a built one-input, one-output tf.keras model; or
+        naming the first layer that does not fit, and what to use instead.
     """
     from nengo_softlif.network.architectures import (  # noqa: PLC0415
         Architecture,
         build_network,
     )
 
+    check_model(model)
     rewritten = rewrite_model(model, swap_activations, fold_batch_norm)
     model = rewritten.model
     layers = [
@@ -161,6 +204,12 @@ def _read_layer(read, layers, i):
     """Read ``layers[i]`` (and its neuron layer): the number of layers read."""
     layer = layers[i]
     kind = type(layer)
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise _unsupported(
+            layer,
+            f"data_format={layer.data_format!r}: the package's images are channels "
+            "last; use data_format='channels_last'",
+        )
     if kind is tf.keras.layers.Reshape and not read.specs:
         # flat images in, reshaped first (as keras_model's models)
         read.input_shape = read.shape = tuple(int(d) for d in layer.target_shape)
@@ -277,7 +326,21 @@ def _conv_spec(layer, pad):
     """The `.Conv` spec and kernel of a ``Conv2D`` layer."""
     if pad or layer.strides[0] != layer.strides[1] or layer.dilation_rate != (1, 1):
         raise _unsupported(layer, "use square strides, no dilation, no ZeroPadding")
+    if layer.groups != 1:
+        raise _unsupported(
+            layer, f"grouped convolution (groups={layer.groups}); use groups=1"
+        )
     k = layer.kernel_size[0]
+    if k != layer.kernel_size[1]:
+        raise _unsupported(layer, f"kernel {layer.kernel_size}: use a square kernel")
+    if layer.padding == "same" and k % 2 == 0:
+        raise _unsupported(
+            layer,
+            f"padding='same' with an even kernel ({k}) pads one more row and column "
+            "after the image than before it, which the package's convolutions "
+            "(equal padding on all sides) cannot do; use an odd kernel, or "
+            "padding='valid'",
+        )
     spec = Conv(
         layer.filters,
         k,

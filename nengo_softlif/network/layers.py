@@ -275,9 +275,15 @@ def _same_or_valid(spec):
         return "valid"
     if 2 * spec.padding == spec.kernel - 1:
         return "same"
+    if spec.kernel % 2 == 0:
+        raise ValueError(
+            f"{type(spec).__name__} padding {spec.padding} with kernel {spec.kernel}: "
+            "an even kernel has no 'same' padding (equal on all sides); use padding "
+            "0 ('valid'), or an odd kernel"
+        )
     raise ValueError(
         f"{type(spec).__name__} padding {spec.padding} with kernel {spec.kernel}: "
-        f"only 0 ('valid') or {(spec.kernel - 1) // 2} ('same') are supported"
+        f"use 0 ('valid') or {(spec.kernel - 1) // 2} ('same')"
     )
 
 

@@ -566,7 +566,13 @@ def _train(
                 "seconds": time.perf_counter() - t0,
             }
             history.append(entry)
-            engine.sync(net)
+            try:
+                engine.sync(net)
+            except CheckpointError:  # NaN or inf weights, a finite mean loss
+                raise FloatingPointError(
+                    f"Training diverged at epoch {epoch + 1} (the weights became NaN "
+                    "or inf); lower the learning rate"
+                ) from None
             if checkpoint_path:
                 save_checkpoint(
                     checkpoint_path,

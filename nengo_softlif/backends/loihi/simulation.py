@@ -15,6 +15,7 @@ import numpy as np
 from nengo_softlif.backends.loihi._nengo_loihi import nengo_loihi, quiet_known_warnings
 from nengo_softlif.backends.loihi.conversion import to_loihi
 from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
+from nengo_softlif.compat import check_loihi_target
 from nengo_softlif.evaluation.backend import image_progress, register_backend
 
 __all__ = ["run_loihi", "choose_input_options", "simulate_images"]
@@ -190,6 +191,7 @@ def run_loihi(
     outputs : ndarray (n_images, n_steps, n_out) float32
     monitor_sums : ndarray (n_images, 2 * len(monitors))
     """
+    check_loihi_target(target)
     if getattr(net, "loihi_plan", None) is None:
         input_rates, signed_input = choose_input_options(
             images, protocol, input_rates, signed_input

@@ -1,0 +1,163 @@
+"""Checks of the ``nengo-softlif`` options that need more than their own value.
+
+Combinations of options, paths (folders to write, the checkpoint to read) and
+limits that depend on the machine are checked here, before any data is read or
+any network built; each error names the option and says what to write instead.
+"""
+
+import os
+import tempfile
+import zipfile
+
+__all__ = [
+    "check_args",
+    "check_output_dir",
+    "check_checkpoint_file",
+    "available_cores",
+    "WORKERS_PER_CORE",
+]
+
+
+def check_args(args):
+    """Checks of option combinations, before any work is done.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and what to write instead.
+    """
+    noise = getattr(args, "noise", None)
+    if noise is not None:
+        if not noise.strip():
+            raise ValueError(
+                "--noise is empty: write --noise none for no training noise, or a "
+                "model such as --noise gaussian:10"
+            )
+        from nengo_softlif.neurons.noise import parse_noise  # pylint: disable=C0415
+
+        parse_noise(noise)
+    if getattr(args, "task", None) == "mnist-sample" and args.data_dir is not None:
+        raise ValueError(
+            "--data-dir is not used with --task mnist-sample (the sample ships with "
+            "the package); drop --data-dir, or use --task mnist with it"
+        )
+    if getattr(args, "image_size", None) is not None and args.task != "folder":
+        raise ValueError(
+            f"--image-size resizes image folders (--task folder), not --task "
+            f"{args.task}; drop --image-size"
+        )
+    if getattr(args, "loihi_target", None) and args.backend != "loihi":
+        raise ValueError(
+            "--loihi-target applies to --backend loihi; add --backend loihi or drop "
+            "--loihi-target"
+        )
+    if getattr(args, "loihi_target", None):
+        from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
+
+        check_loihi_target(args.loihi_target, "--loihi-target")
+    workers, cores = getattr(args, "workers", 1), available_cores()
+    if workers > WORKERS_PER_CORE * cores:
+        raise ValueError(
+            f"--workers {workers} is more than {WORKERS_PER_CORE} per core of this "
+            f"machine ({cores} cores), and each worker is a process of its own "
+            f"(hundreds of MB); use at most {WORKERS_PER_CORE * cores} (--workers "
+            f"{cores} is usually fastest)"
+        )
+    if getattr(args, "backend", None) == "loihi" and getattr(args, "workers", 1) > 1:
+        raise ValueError(
+            "--workers applies to --backend fast only (the Loihi emulator runs in "
+            "one process); drop --workers or use --backend fast"
+        )
+    for option in ("out", "cache_dir"):
+        path = getattr(args, option, None)
+        if path is not None:
+            check_output_dir(path, "--" + option.replace("_", "-"))
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None:
+        check_checkpoint_file(checkpoint)
+    run_dir = getattr(args, "run_dir", None)
+    if run_dir is not None:
+        if not os.path.isdir(run_dir):
+            what = (
+                "is a file, not a folder"
+                if os.path.exists(run_dir)
+                else ("does not exist")
+            )
+            raise ValueError(
+                f"{os.path.abspath(run_dir)} {what}; give the folder of a train, "
+                "evaluate, demo or reproduce run (its --out)"
+            )
+        check_output_dir(run_dir, "RUN_DIR")
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None and not os.path.exists(data_dir):
+        raise ValueError(
+            f"--data-dir {os.path.abspath(data_dir)} does not exist; check the path "
+            "(the folder, or .tar.gz, that holds the data set)"
+        )
+
+
+def check_checkpoint_file(path):
+    """Make sure ``--checkpoint`` names an existing file, before any work."""
+    if os.path.isdir(path):
+        raise ValueError(
+            f"--checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
+            f"--checkpoint {os.path.join(path, 'checkpoint.npz')})"
+        )
+    if not os.path.exists(path):
+        raise ValueError(
+            f"--checkpoint {path} does not exist; train first (`nengo-softlif train "
+            "--out FOLDER` writes FOLDER/checkpoint.npz) or pass the path of an "
+            "existing checkpoint"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"--checkpoint {path} is not a checkpoint (the .npz file that "
+            "`nengo-softlif train` writes); pass the path of one"
+        )
+
+
+#: --workers may be at most this many times the core count.
+WORKERS_PER_CORE = 4
+
+
+def available_cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_output_dir(path, option="--out"):
+    """Make sure ``path`` is (or can become) a writable folder, before any work.
+
+    Parameters
+    ----------
+    path : str
+    option : str
+        The option that gave ``path``, for the message.
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(
+            f"{option} {path} is a file, not a folder; choose another {option}"
+        )
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(
+            f"{option} {path} is inside {parent}, which is a file; choose another {option}"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{option} {path}: no permission to write in {parent}; choose a folder you "
+            "can write to"
+        )
+    try:  # what a permission check cannot tell: a read-only or special file system
+        os.rmdir(tempfile.mkdtemp(prefix=".nengo-softlif-check-", dir=parent))
+    except OSError as err:
+        raise ValueError(
+            f"{option} {path}: cannot write in {parent} ({err.strerror}); choose a "
+            "folder you can write to"
+        ) from None
