@@ -357,7 +357,7 @@ def test_a_branching_model_is_refused():
             RectifiedLinear(),
             "nengo neuron types are for nengo_dl.Converter's own swap_activations",
         ),
-        (lambda: tf.keras.layers.ReLU(), "returned <keras"),
+        (lambda: tf.keras.layers.ReLU(), "returned <"),
     ],
 )
 def test_bad_swap_values_are_refused(value, words):
