@@ -261,7 +261,7 @@ def evaluate_parallel(net, images, labels, protocol=None, workers=2, **kwargs):
     many. Workers start from a fresh interpreter (``forkserver``, so a parent that
     has imported TensorFlow is never forked) and import only what evaluation
     needs; the network is pickled to them. The workers end with the calling
-    process, however it ends (:func:`nengo_softlif.processes.follow_parent`), and
+    process, however it ends (``nengo_softlif.processes.follow_parent``), and
     at once if the evaluation is interrupted or fails.
 
     Parameters

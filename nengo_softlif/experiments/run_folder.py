@@ -6,7 +6,7 @@ checkpoint its results are of (``checkpoint_epoch`` and ``checkpoint_sha256``;
 see `.evaluate_checkpoint`). :func:`read_run` reads both and checks every value
 that a report shows or draws: a damaged or edited file ends in a
 `RunFolderError` that names the file and says what to do. It also tells whether
-the results are those of the checkpoint as it is now (see `Run.warnings`).
+the results are those of the checkpoint as it is now (see ``Run.warnings``).
 """
 
 import dataclasses
