@@ -20,19 +20,11 @@ from nengo_softlif.network.checkpoint import CheckpointError, load_checkpoint
 from nengo_softlif.network.convert import to_hard_rate, to_spiking
 from nengo_softlif.neurons.noise import parse_noise
 
+from cli_helpers import run
+
 pytest.importorskip("tensorflow")
 
 SAMPLE = ["--task", "mnist-sample", "--train-images", "100"]
-
-
-def run(capsys, *argv):
-    """``main(argv)``: (exit code, stdout, stderr); argparse errors included."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

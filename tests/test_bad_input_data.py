@@ -24,18 +24,10 @@ from nengo_softlif.network.checkpoint import (
 )
 from nengo_softlif.training.loop import ArrayData, TrainConfig, train
 
+from cli_helpers import run
+
 pytest.importorskip("tensorflow")
 Image = pytest.importorskip("PIL.Image")
-
-
-def run(capsys, *argv):
-    """``main(argv)``: (exit code, stdout, stderr); argparse errors included."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def write_tree(root, classes=("dark", "light"), n_train=4, n_test=2, seed=0, size=24):

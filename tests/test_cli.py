@@ -7,13 +7,9 @@ import pytest
 
 from nengo_softlif.experiments.cli import main
 
+from cli_helpers import run
+
 pytest.importorskip("tensorflow")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_train_evaluate_resume(capsys, tmp_path):

@@ -11,6 +11,8 @@ from nengo_softlif.experiments.cli import main
 from nengo_softlif.experiments.report import markdown_text
 from nengo_softlif.network.checkpoint import checkpoint_digest
 
+from cli_helpers import run
+
 pytest.importorskip("tensorflow")
 
 SAMPLE = ["--task", "mnist-sample", "--train-images", "100"]
@@ -38,13 +40,6 @@ PAYLOADS = [
     "<script>alert(1)</script> | cell | [link](javascript:alert(1)) &amp;",
     "\"'><img src=x onerror=alert(1)>\n# heading\n- item *em* _u_ `code` $x$ \\",
 ]
-
-
-def run(capsys, *argv):
-    """``main(argv)``: (exit code, stdout, stderr)."""
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
