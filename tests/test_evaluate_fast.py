@@ -1,5 +1,7 @@
 """The "fast" spiking backend against the nengo reference simulator."""
 
+import dataclasses
+
 import nengo
 import numpy as np
 import pytest
@@ -381,3 +383,19 @@ def test_fast_filter_matches_nengo(synapse, rng):
         expected = step(None, ut)
         got = fast_filter.step(X, ut * fast_filter.scale)
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_warm_up_shows_each_stream_the_image_before_its_first(same_net):
+    """With warm-up, stream 2 (images 2, 3) follows image 1 as one stream does."""
+    images, labels = _images(same_net, 4)
+    protocol = dataclasses.replace(PROTOCOL, reset=False)
+    options = {"backend": "fast", "dtype": "float64"}
+    warm = evaluate(
+        same_net, images, labels, protocol, minibatch_size=2, warm_up=True, **options
+    )
+    one = evaluate(
+        same_net, images[1:], labels[1:], protocol, minibatch_size=1, **options
+    )
+    np.testing.assert_allclose(warm.outputs[2:], one.outputs[1:], rtol=1e-12)
+    cold = evaluate(same_net, images, labels, protocol, minibatch_size=2, **options)
+    assert not np.allclose(cold.outputs[2], one.outputs[1])

@@ -187,11 +187,7 @@ def cmd_evaluate(args):
         protocol=protocol,
         progress=_verbosity(args) > 0,
     )
-    out = args.out or (
-        f"nengo-softlif-pretrained-{args.task}"
-        if args.pretrained
-        else os.path.dirname(os.path.abspath(checkpoint))
-    )
+    out = _run_folder(args, checkpoint)
     record = {"task": task.name, "checkpoint": os.path.abspath(checkpoint), **record}
     os.makedirs(out, exist_ok=True)
     atomic_write_bytes(
@@ -201,6 +197,71 @@ def cmd_evaluate(args):
     _print_table(record, args.json)
     if not args.json:
         print(f"report: {record['report']}")
+    return record
+
+
+def _run_folder(args, checkpoint):
+    """``--out``, or the checkpoint's folder (a folder of its own when pretrained)."""
+    if args.out:
+        return args.out
+    if args.pretrained:
+        return f"nengo-softlif-pretrained-{args.task}"
+    return os.path.dirname(os.path.abspath(checkpoint))
+
+
+def cmd_diagnose(args):
+    """``nengo-softlif diagnose``: rates, exact spikes and each chip change."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.evaluation.diagnosis import diagnose
+    from nengo_softlif.experiments.experiment import (
+        ExperimentConfig,
+        checkpoint_test_data,
+    )
+    from nengo_softlif.experiments.tasks import get_task
+
+    changes = None
+    if args.changes is not None:
+        changes = [c.strip() for c in args.changes.split(",") if c.strip()]
+    task, dataset = get_task(args.task), _load(args)
+    checkpoint = args.checkpoint
+    if args.pretrained:
+        from nengo_softlif.pretrained import pretrained_path
+
+        checkpoint = pretrained_path(args.task)
+    net, images, labels, source = checkpoint_test_data(
+        task, dataset, checkpoint, ExperimentConfig(n_test=args.n_test)
+    )
+    result = diagnose(
+        net,
+        images,
+        labels,
+        task.protocol,
+        changes=changes,
+        emulator=args.emulator,
+        minibatch_size=args.eval_minibatch,
+        progress=_verbosity(args) > 0,
+        pool_relays=args.pool_relays,
+    )
+    out = _run_folder(args, checkpoint)
+    os.makedirs(out, exist_ok=True)
+    record = {
+        "task": task.name,
+        "checkpoint": os.path.abspath(checkpoint),
+        "checkpoint_epoch": source["checkpoint_epoch"],
+        "checkpoint_sha256": source["checkpoint_sha256"],
+        **result.to_dict(),
+    }
+    atomic_write_bytes(
+        os.path.join(out, "diagnosis.json"), json.dumps(record, indent=2).encode()
+    )
+    table = result.table()
+    atomic_write_bytes(os.path.join(out, "diagnosis.md"), table.encode())
+    report = _write_report(out, args.command)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(table)
+        print(f"report: {report}")
     return record
 
 
@@ -289,6 +350,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "reproduce": cmd_reproduce,
     "report": cmd_report,
+    "diagnose": cmd_diagnose,
 }
 
 

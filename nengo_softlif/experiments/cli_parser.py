@@ -453,6 +453,70 @@ def _add_reproduce(command):
     _add_common(reproduce)
 
 
+def pool_relays_value(text):
+    """``--pool-relays``: True (all), False (none), "auto", or a set of pool names."""
+    text = text.strip()
+    if text in ("all", "none"):
+        return text == "all"
+    if text == "auto":
+        return "auto"
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if not names:
+        raise argparse.ArgumentTypeError(
+            "give all, none, auto or pool names separated by commas (e.g. pool1)"
+        )
+    return names
+
+
+def _add_diagnose(command):
+    diagnose = command(
+        "diagnose",
+        help="where accuracy goes: rates, exact spikes and each chip change alone",
+    )
+    _add_data(diagnose)
+    which = diagnose.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
+    which.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the trained network shipped with the package for --task",
+    )
+    diagnose.add_argument(
+        "--n-test", type=POSITIVE, default=100, help="the first N test images"
+    )
+    diagnose.add_argument(
+        "--changes",
+        default=None,
+        help="chip changes to run alone, separated by commas (default all: "
+        "pools, input, synapses, neurons, weights)",
+    )
+    diagnose.add_argument(
+        "--emulator",
+        action="store_true",
+        help="also run nengo-loihi's emulator (seconds per image)",
+    )
+    diagnose.add_argument(
+        "--pool-relays",
+        type=pool_relays_value,
+        default=False,
+        help="pools that are one-spike relays on the chip: all, none (counters, "
+        "the default), auto (chosen by measurement) or names separated by commas",
+    )
+    diagnose.add_argument(
+        "--eval-minibatch",
+        type=POSITIVE,
+        default=50,
+        help="parallel image streams of the fast backend",
+    )
+    diagnose.add_argument(
+        "--out",
+        default=None,
+        help="folder for diagnosis.json and diagnosis.md (default: the "
+        "checkpoint's folder; nengo-softlif-pretrained-TASK with --pretrained)",
+    )
+    _add_common(diagnose)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, unless it has none or its help states it."""
 
@@ -523,4 +587,5 @@ def build_parser():
     )
 
     _add_reproduce(command)
+    _add_diagnose(command)
     return parser

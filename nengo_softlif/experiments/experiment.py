@@ -37,6 +37,7 @@ __all__ = [
     "run_experiment",
     "train_task",
     "evaluate_checkpoint",
+    "checkpoint_test_data",
     "static_error_on_spiking_images",
     "gap_text",
 ]
@@ -189,24 +190,19 @@ def train_task(
     return net, result
 
 
-def evaluate_checkpoint(
-    task, dataset, checkpoint, config, protocol=None, progress=False, spiking=True
-):
-    """Static (soft and hard) and spiking evaluation of a trained checkpoint.
+def checkpoint_test_data(task, dataset, checkpoint, config):
+    """A checkpoint's network and the test images it is evaluated on.
 
-    Networks without smoothed neurons (the ReLU baselines; see
-    `.HARD_EQUIVALENTS`) get only the static run (``static_soft`` is then simply
-    the static network); ``spiking=False`` skips the spiking run.
+    The checkpoint must be of ``task`` (input shape and classes); the images are
+    preprocessed with the checkpoint's mean image and classes, and cut to
+    ``config.n_test``.
 
     Returns
     -------
-    dict
-        ``static_soft``, ``static_hard`` and ``spiking`` result summaries, and
-        the checkpoint they are of: ``checkpoint_epoch`` (its training epoch)
-        and ``checkpoint_sha256`` (its `.checkpoint_digest`), by which a report
-        tells results of an older state of the file from current ones.
-    meta : dict
-        The checkpoint's header (see `.load_checkpoint`).
+    net : `.SoftLIFNetwork`
+    images, labels : ndarray
+    source : dict
+        ``checkpoint_epoch``, ``checkpoint_sha256`` and ``meta`` (the header).
     """
     # the digest first: a file replaced while loading then shows as changed
     digest = checkpoint_digest(checkpoint)
@@ -215,6 +211,7 @@ def evaluate_checkpoint(
     source = {
         "checkpoint_epoch": meta["state"].get("epoch"),
         "checkpoint_sha256": digest,
+        "meta": meta,
     }
     expected = task.build_architecture(dataset)
     got = net.architecture
@@ -238,6 +235,32 @@ def evaluate_checkpoint(
             test_images[: config.n_test],
             test_labels[: config.n_test],
         )
+    return net, test_images, test_labels, source
+
+
+def evaluate_checkpoint(
+    task, dataset, checkpoint, config, protocol=None, progress=False, spiking=True
+):
+    """Static (soft and hard) and spiking evaluation of a trained checkpoint.
+
+    Networks without smoothed neurons (the ReLU baselines; see
+    `.HARD_EQUIVALENTS`) get only the static run (``static_soft`` is then simply
+    the static network); ``spiking=False`` skips the spiking run.
+
+    Returns
+    -------
+    dict
+        ``static_soft``, ``static_hard`` and ``spiking`` result summaries, and
+        the checkpoint they are of: ``checkpoint_epoch`` (its training epoch)
+        and ``checkpoint_sha256`` (its `.checkpoint_digest`), by which a report
+        tells results of an older state of the file from current ones.
+    meta : dict
+        The checkpoint's header (see `.load_checkpoint`).
+    """
+    net, test_images, test_labels, source = checkpoint_test_data(
+        task, dataset, checkpoint, config
+    )
+    meta = source.pop("meta")
     protocol = protocol or task.protocol
     dl_options = {"minibatch_size": config.minibatch_size}
     results = {

@@ -137,7 +137,9 @@ def report_data(run, figures):
         before evaluation, else ``rows`` (dicts of the table's strings),
         ``paper`` (whether the paper's numbers are shown), ``gap`` and
         ``energy`` (sentences, may be empty)); ``figures`` (dicts with
-        ``title``, ``path`` relative to the run folder, and ``file``).
+        ``title``, ``path`` relative to the run folder, and ``file``);
+        ``diagnosis`` (tables of ``nengo-softlif diagnose``: dicts with
+        ``caption``, ``header`` and ``rows`` of strings; empty without one).
     """
     meta, record = run.meta, run.record
     data = {
@@ -149,6 +151,7 @@ def report_data(run, figures):
             {"title": title, "path": os.path.relpath(path, run.folder), "file": path}
             for title, path in figures.items()
         ],
+        "diagnosis": _diagnosis_tables(run.diagnosis),
     }
     if meta:
         neuron = meta.get("neuron_type") or {}
@@ -178,6 +181,17 @@ def report_data(run, figures):
             "energy": energy,
         }
     return data
+
+
+def _diagnosis_tables(diagnosis):
+    """The tables of a run's diagnosis (an empty list without one)."""
+    if diagnosis is None:
+        return []
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.evaluation.diagnosis import Diagnosis
+    from nengo_softlif.evaluation.diagnosis_table import diagnosis_tables
+
+    return diagnosis_tables(Diagnosis.from_dict(diagnosis))
 
 
 def _results_rows(record, paper):

@@ -21,7 +21,14 @@ from nengo_softlif.network.checkpoint import (
     load_checkpoint,
 )
 
-__all__ = ["RunFolderError", "Run", "read_run", "check_record", "check_header"]
+__all__ = [
+    "read_diagnosis",
+    "RunFolderError",
+    "Run",
+    "read_run",
+    "check_record",
+    "check_header",
+]
 
 #: The result summaries of a results record, in report order.
 RESULT_KEYS = ("static_soft", "static_hard", "spiking")
@@ -53,6 +60,8 @@ class Run:
         What a reader of the report must know: results that are not (or not
         known to be) of the checkpoint as it is now, a checkpoint that the
         results name and that is gone.
+    diagnosis : dict or None
+        ``diagnosis.json`` from ``nengo-softlif diagnose`` (None: none).
     """
 
     folder: str
@@ -60,6 +69,7 @@ class Run:
     meta: dict | None
     checkpoint: str | None
     warnings: list = dataclasses.field(default_factory=list)
+    diagnosis: dict | None = None
 
 
 def read_run(folder):
@@ -95,16 +105,21 @@ def read_run(folder):
     if os.path.lexists(results):
         advice = _results_advice(folder, os.path.exists(own))
         record = check_record(_read_json(results, advice), results, advice)
+    diagnosis = read_diagnosis(folder)
     checkpoint, named = own, False
     if not os.path.lexists(own) and record and record.get("checkpoint"):
         checkpoint, named = os.path.join(folder, record["checkpoint"]), True
     if not os.path.lexists(checkpoint):
         if record is None:
+            if diagnosis is not None:
+                return Run(folder, None, None, None, diagnosis=diagnosis)
             raise RunFolderError(
                 f"{folder} holds neither checkpoint.npz nor results.json; give the "
                 "folder of a train, evaluate, demo or reproduce run (its --out)"
             )
-        run = Run(folder, record, None, checkpoint if named else None)
+        run = Run(
+            folder, record, None, checkpoint if named else None, diagnosis=diagnosis
+        )
         if named:
             run.warnings.append(
                 f"{results} names the checkpoint {checkpoint}, which does not exist "
@@ -114,10 +129,40 @@ def read_run(folder):
             )
         return run
     meta, digest = _read_checkpoint(checkpoint, results if named else None)
-    run = Run(folder, record, meta, checkpoint)
+    run = Run(folder, record, meta, checkpoint, diagnosis=diagnosis)
     if record is not None:
         run.warnings += _freshness(run, digest, results)
     return run
+
+
+def read_diagnosis(folder):
+    """The folder's checked ``diagnosis.json`` (None if it has none).
+
+    Raises
+    ------
+    RunFolderError
+        If the file is not a diagnosis that ``nengo-softlif diagnose`` wrote.
+    """
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.evaluation.diagnosis import Diagnosis
+    from nengo_softlif.evaluation.diagnosis_table import diagnosis_tables
+
+    path = os.path.join(folder, "diagnosis.json")
+    if not os.path.lexists(path):
+        return None
+    advice = (
+        "the file was edited or damaged: run `nengo-softlif diagnose` again with "
+        f"--out {shlex.quote(folder)} to write it anew, or move it out of the folder"
+    )
+    data = _read_json(path, advice)
+    try:
+        diagnosis_tables(Diagnosis.from_dict(data))
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as err:
+        raise RunFolderError(
+            f"{path} is not a diagnosis written by nengo-softlif diagnose "
+            f"({type(err).__name__}: {err}); {advice}"
+        ) from None
+    return data
 
 
 def _results_advice(folder, has_checkpoint):

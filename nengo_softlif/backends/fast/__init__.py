@@ -39,7 +39,10 @@ The backend, by phase:
 
 * ``cores``: the spike -> current operators (:class:`SpikeMap`,
   :class:`ConvCore`, :class:`MatrixCore`).
-* ``lif``: the LIF layer update; ``synapses``: the synaptic filters.
+* ``layers``: the neuron layers' inputs and state, and the registry of the
+  neuron types the backend runs (:data:`FAST_NEURON_LAYERS`); ``lif``: the LIF
+  update; ``rectified``: the spiking rectified-linear update; ``synapses``: the
+  synaptic filters.
 * ``compile``: :func:`compile_network` (checks, paths, order, assembly);
   ``network``: the :class:`CompiledNetwork` it returns and its time step.
 * ``simulator``: :func:`run_fast`, registered as backend ``"fast"``.
@@ -47,11 +50,21 @@ The backend, by phase:
 
 from nengo_softlif.backends.fast.compile import compile_network
 from nengo_softlif.backends.fast.cores import ConvCore, MatrixCore, SpikeMap
+from nengo_softlif.backends.fast.layers import (
+    FAST_NEURON_LAYERS,
+    NeuronLayer,
+    register_neuron_layer,
+)
+from nengo_softlif.backends.fast.lif import LIFLayer
 from nengo_softlif.backends.fast.network import CompiledNetwork
 from nengo_softlif.backends.fast.simulator import run_fast
 from nengo_softlif.transforms.matrix import convolution_matrix, transform_matrix
 
 __all__ = [
+    "FAST_NEURON_LAYERS",
+    "LIFLayer",
+    "NeuronLayer",
+    "register_neuron_layer",
     "CompiledNetwork",
     "ConvCore",
     "MatrixCore",

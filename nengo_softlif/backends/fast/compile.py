@@ -1,10 +1,11 @@
 """Compiling a network for the fast backend: checks, paths, order and assembly.
 
-`compile_network` checks that the network is a feed-forward chain of `nengo.LIF`
-layers with linear connections, finds every path from a source (a layer, the
+`compile_network` checks that the network is a feed-forward network of spiking
+neuron layers (`nengo.LIF`, `nengo.SpikingRectifiedLinear` and the types of
+:data:`~.layers.FAST_NEURON_LAYERS`) with linear connections, finds every path from a source (a layer, the
 input node or a constant node) through passthrough nodes to a target (a layer
 or a probed node), orders the layers topologically and assembles the composed
-maps (:class:`~.cores.SpikeMap`), the LIF layers and one synaptic filter per
+maps (:class:`~.cores.SpikeMap`), the neuron layers and one synaptic filter per
 target and synapse. Initial voltages and transform samples come from nengo's
 seeding of the network, as a `nengo.Simulator` would draw them.
 """
@@ -16,8 +17,13 @@ from nengo.ensemble import Neurons
 from nengo.synapses import LinearFilter
 from nengo.transforms import Convolution
 
+from nengo_softlif.backends.fast import lif, rectified  # noqa: F401 (registered)
 from nengo_softlif.backends.fast.cores import DENSE_THRESHOLD, MatrixCore, SpikeMap
-from nengo_softlif.backends.fast.lif import LIFLayer
+from nengo_softlif.backends.fast.layers import (
+    FAST_NEURON_LAYERS,
+    NeuronLayer,
+    neuron_layer,
+)
 from nengo_softlif.backends.fast.network import CompiledNetwork, NodeSink
 from nengo_softlif.backends.fast.synapses import FilterGroup, synapse_key
 from nengo_softlif.transforms.matrix import compose, transform_matrix
@@ -37,7 +43,8 @@ def _name(obj):
 def _unsupported(obj, why):
     return TypeError(
         f"The fast backend cannot run {_name(obj)}: {why}. It runs feed-forward "
-        f"chains of nengo.LIF layers with linear connections; {_USE_OTHER_BACKEND}."
+        f"networks of spiking neuron layers (nengo.LIF, ...) with linear "
+        f"connections; {_USE_OTHER_BACKEND}."
     )
 
 
@@ -82,11 +89,16 @@ def _probed_nodes(probes):
 
 
 def _check_ensembles(ensembles):
-    """Every ensemble must be noiseless `nengo.LIF` neurons with array gain, bias."""
+    """Every ensemble must be noiseless neurons of a registered type, with array
+    gain and bias."""
     for ens in ensembles:
-        if type(ens.neuron_type) is not nengo.LIF:
+        if type(ens.neuron_type) not in FAST_NEURON_LAYERS:
+            known = ", ".join(sorted(t.__name__ for t in FAST_NEURON_LAYERS))
             raise _unsupported(
-                ens, f"its neurons are {type(ens.neuron_type).__name__}, not nengo.LIF"
+                ens,
+                f"its neurons are {type(ens.neuron_type).__name__}; it runs {known} "
+                "(register others with "
+                "nengo_softlif.backends.fast.register_neuron_layer)",
             )
         if ens.noise is not None:
             raise _unsupported(ens, "it has neuron noise")
@@ -265,14 +277,12 @@ class _PathMaps:
 
 
 def _make_layers(order, seeds, dtype, dt):
-    """The LIF layers in ``order`` and ``{ensemble: index}``."""
+    """The neuron layers in ``order`` and ``{ensemble: index}``."""
     layers = []
     position = {}
     for ens in order:
-        rng = np.random.RandomState(seeds[ens] + 1)  # as nengo's build_neurons
-        initial = ens.neuron_type.make_state(ens.n_neurons, rng=rng, dtype=np.float64)
         position[ens] = len(layers)
-        layers.append(LIFLayer(ens, initial, dtype, dt))
+        layers.append(neuron_layer(ens, seeds[ens], dtype, dt))
     return layers, position
 
 
@@ -339,7 +349,7 @@ def _fold_gains(groups, exact):
     for group in groups:
         factor = group.input_scale
         sink = group.sink
-        if not exact and isinstance(sink, LIFLayer) and not sink.unit_gain:
+        if not exact and isinstance(sink, NeuronLayer) and not sink.unit_gain:
             if sink.uniform_gain:
                 factor *= float(sink.gain.flat[0])
                 group.gain_folded = True
@@ -351,7 +361,7 @@ def _fold_gains(groups, exact):
 def compile_network(
     net, probes, dt=0.001, dtype="float32", dense_threshold=DENSE_THRESHOLD
 ):
-    """Check that ``net`` is a feed-forward LIF chain and compile it.
+    """Check that ``net`` is a feed-forward spiking network and compile it.
 
     Parameters
     ----------
@@ -373,8 +383,8 @@ def compile_network(
     Raises
     ------
     TypeError
-        Naming the object, when the network is not a supported feed-forward chain
-        of `nengo.LIF` layers with linear connections.
+        Naming the object, when the network is not a supported feed-forward
+        network of registered spiking neuron layers with linear connections.
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":

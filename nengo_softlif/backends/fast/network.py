@@ -124,6 +124,7 @@ class CompiledNetwork:
             J = layer.current(spikes)
             t1 = clock() if clock else 0
             spiked = layer.step(J)
+            layer.count(spiked)
             spikes[i] = layer.spike_matrix(spiked)
             if clock:
                 t2 = clock()

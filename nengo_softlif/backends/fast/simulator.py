@@ -2,6 +2,10 @@
 
 Compiles the network (:func:`~.compile.compile_network`) and runs the images as
 ``minibatch_size`` independent streams, in chunks of streams that stay in cache.
+The state of a minibatch is a few arrays of (minibatch, neurons) values per
+layer; the largest memory is the dense weights of dense layers (stored
+transposed) and the outputs (``4 * n_steps * n_out`` bytes per image, as the
+other backends return).
 The other public names of the backend are importable from here too.
 """
 
@@ -79,8 +83,35 @@ def _start_presentation(compiled, s0, k, mb, per_stream, chunk, n_images, reset)
     return idx
 
 
-def _present(compiled, images, n_steps, out_node, monitor_nodes, timings):
+def _no_outputs(net, protocol, monitors):
+    """The outputs and monitor sums of no images."""
+    return (
+        np.zeros((0, protocol.n_steps, net.out.size_out), dtype=np.float32),
+        np.zeros((0, 2 * len(monitors))),
+    )
+
+
+def _counted_layers(compiled, spike_counts, n_images):
+    """The labelled layers whose spikes are counted into ``spike_counts`` (zeroed)."""
+    if spike_counts is None:
+        return []
+    counted = [layer for layer in compiled.layers if layer.ens.label is not None]
+    for layer in counted:
+        spike_counts[layer.ens.label] = np.zeros((n_images, layer.n), dtype=np.float32)
+    return counted
+
+
+def _store_counts(counted, spike_counts, idx):
+    """Move the counts of a presentation to the images ``idx`` it showed."""
+    for layer in counted:
+        spike_counts[layer.ens.label][idx] = layer.totals.reshape(-1, layer.n)
+        layer.totals = None
+
+
+def _present(compiled, images, n_steps, out_node, monitor_nodes, timings, counted):
     """One presentation of ``images`` (one per stream).
+
+    The layers in ``counted`` count their spikes (``layer.totals``).
 
     Returns
     -------
@@ -90,6 +121,8 @@ def _present(compiled, images, n_steps, out_node, monitor_nodes, timings):
         (streams, 2 * len(monitor_nodes)) sums over the steps of the monitors.
     """
     compiled.present(images)
+    for layer in counted:
+        layer.totals = np.zeros(len(images) * layer.n)
     out_buf = np.empty((len(images), n_steps, out_node.size_in), dtype=np.float32)
     mon_buf = np.zeros((len(images), 2 * len(monitor_nodes)))
     for t in range(n_steps):
@@ -113,6 +146,8 @@ def run_fast(
     dense_threshold=DENSE_THRESHOLD,
     stream_chunk=None,
     timings=None,
+    spike_counts=None,
+    warm_up=False,
 ):
     """Evaluate with event-driven sparse spike propagation (numpy/scipy).
 
@@ -132,8 +167,7 @@ def run_fast(
         ``"float32"`` (default, fastest) or ``"float64"`` (nengo's precision: the
         spike trains of the reference simulator).
     seed : int
-        Unused (accepted as by the other backends): the supported networks have no
-        stochastic parts, and the initial voltages come from the network's seeds.
+        Unused, as nothing is random (initial states come from nengo's seeds).
     dense_threshold : float
         Maps at least this dense are stored as dense arrays.
     stream_chunk : int, "auto" or None
@@ -142,8 +176,14 @@ def run_fast(
         independent), with smaller arrays that stay in cache. ``"auto"``: about
         2**18 neurons per chunk; None: all ``minibatch_size`` streams at once.
     timings : dict, optional
-        If given, seconds spent per phase are added to it (``"currents"``,
-        ``"lif"``, ``"readout"``, ``"synapses"``, ``"setup"``).
+        Seconds per phase are added to it (currents, lif, readout, synapses, setup).
+    spike_counts : dict, optional
+        Filled with each labelled ensemble's spikes per neuron and presentation,
+        ``{label: (n_images, n_neurons) array}``.
+    warm_up : bool
+        Begin each stream with the image before its first one (its output
+        discarded), so that every image follows the one before it (the first
+        follows the last) as in a single stream, whatever ``minibatch_size``.
 
     Returns
     -------
@@ -156,22 +196,12 @@ def run_fast(
     Raises
     ------
     TypeError
-        If the network is not a feed-forward chain of `nengo.LIF` layers with
+        If the network is not a feed-forward network of spiking layers with
         linear connections (see :func:`compile_network`).
-
-    Notes
-    -----
-    The state of a minibatch is a few arrays of (minibatch, neurons) values per
-    layer; the largest memory is the dense weights of dense layers (stored
-    transposed, in ``dtype``) and ``outputs`` (``4 * n_steps * n_out`` bytes per
-    image, as the other backends return).
     """
     del seed
     if len(images) == 0:
-        return (
-            np.zeros((0, protocol.n_steps, net.out.size_out), dtype=np.float32),
-            np.zeros((0, 2 * len(monitors))),
-        )
+        return _no_outputs(net, protocol, monitors)
     start = time.perf_counter()
     probes = [net.out_probe] + list(monitors.values())
     compiled = compile_network(
@@ -179,12 +209,12 @@ def run_fast(
     )
     out_node = net.out_probe.target
     monitor_nodes = [p.target for p in monitors.values()]
-    n_images = len(images)
-    n_steps = protocol.n_steps
+    n_images, n_steps = len(images), protocol.n_steps
     mb, per_stream, chunk = _streams(n_images, minibatch_size, stream_chunk, compiled)
     outputs = np.zeros((n_images, n_steps, out_node.size_in), dtype=np.float32)
     sums = np.zeros((n_images, 2 * len(monitors)))
     # (first stream of chunk, k): stream b shows image b * per_stream + k, if any
+    counted = _counted_layers(compiled, spike_counts, n_images)
     schedule = [(s0, k) for s0 in range(0, mb, chunk) for k in range(per_stream)]
     if timings is not None:
         timings["setup"] = timings.get("setup", 0) + time.perf_counter() - start
@@ -193,11 +223,14 @@ def run_fast(
             idx = _start_presentation(
                 compiled, s0, k, mb, per_stream, chunk, n_images, protocol.reset
             )
-            if idx is None:
-                continue
-            outputs[idx], sums[idx] = _present(
-                compiled, images[idx], n_steps, out_node, monitor_nodes, timings
-            )
-            done = np.arange(n_images)[idx]
-            bar.update(done.size, done, outputs[done] if bar.wants_traces else None)
+            if idx is not None:
+                present = (out_node, monitor_nodes, timings, counted)
+                if warm_up and k == 0 and not protocol.reset:
+                    _present(compiled, images[idx - 1], n_steps, *present)
+                outputs[idx], sums[idx] = _present(
+                    compiled, images[idx], n_steps, *present
+                )
+                _store_counts(counted, spike_counts, idx)
+                done = np.arange(n_images)[idx]
+                bar.update(done.size, done, outputs[done] if bar.wants_traces else None)
     return outputs, sums

@@ -49,6 +49,8 @@ This module imports nengo-loihi with TensorFlow hidden when TensorFlow is not
 imported yet; importing TensorFlow later works as usual.
 """
 
+from nengo_softlif.backends.loihi import fast_layers  # noqa: F401 (registers them)
+from nengo_softlif.backends.loihi.changes import CHIP_CHANGES, apply_chip_changes
 from nengo_softlif.backends.loihi.conversion import POOL_MARGIN, folded_conv, to_loihi
 from nengo_softlif.backends.loihi.placement import (
     LIMITS,
@@ -64,6 +66,8 @@ from nengo_softlif.backends.loihi.synapses import loihi_synapse, synapse_compari
 
 __all__ = [
     "to_loihi",
+    "apply_chip_changes",
+    "CHIP_CHANGES",
     "run_loihi",
     "quantisation_report",
     "synapse_comparison",

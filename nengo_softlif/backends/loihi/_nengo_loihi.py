@@ -23,6 +23,7 @@ __all__ = [
     "MAX_SYNAPSE_BITS",
     "SynapseConfig",
     "discretize_block",
+    "LoihiLIF",
     "LoihiSpikingRectifiedLinear",
     "discretize_tau_rc",
     "discretize_tau_ref",
@@ -58,6 +59,7 @@ from nengo_loihi.builder import Model  # noqa: E402
 from nengo_loihi.builder.builder import ValidationLevel  # noqa: E402
 from nengo_loihi.builder.discretize import discretize_block  # noqa: E402
 from nengo_loihi.neurons import (  # noqa: E402
+    LoihiLIF,
     LoihiSpikingRectifiedLinear,
     discretize_tau_rc,
     discretize_tau_ref,

@@ -35,6 +35,7 @@ from nengo_softlif.network.layers import AvgPool
 
 __all__ = [
     "to_loihi",
+    "add_input_spikes",
     "folded_conv",
     "POOL_MARGIN",
 ]
@@ -132,7 +133,13 @@ def _lif_starting_at_zero(neuron_type):
     return type(neuron_type)(initial_state=state, **params)
 
 
-def _add_input_spikes(net, signed, input_rates, input_synapse):
+def add_input_spikes(net, signed, input_rates, input_synapse):
+    """Put off-chip spike generators between the input node and the first layer.
+
+    Returns the generators' ensemble (`nengo.SpikingRectifiedLinear`, firing at
+    ``input_rates`` per unit of input; an on and an off generator per input if
+    ``signed``); its connections into the network have ``input_synapse``.
+    """
     inp = net.inp
     n_in = inp.size_out
     n_gen = 2 * n_in if signed else n_in
@@ -318,7 +325,7 @@ def _convert(
     names = net.architecture.layer_names()
     shapes = {name: tuple(net.layers[name].shape) for name in names}
 
-    gen = _add_input_spikes(net, signed_input, input_rates, input_synapse)
+    gen = add_input_spikes(net, signed_input, input_rates, input_synapse)
     chip = _chip_layers(net, fold, shapes, pool_spikes, pool_relays)
     synapses, incoming = _chip_synapses(net, chip, synapse_tau)
     placements = _place_layers(net, chip, incoming, shapes, block_shapes)

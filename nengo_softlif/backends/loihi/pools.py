@@ -194,6 +194,12 @@ def pool_relays(net, pool_relays):
     }
     if isinstance(pool_relays, bool):
         return frozenset(pools) if pool_relays else frozenset()
+    if isinstance(pool_relays, str) and pool_relays == "auto":
+        raise ValueError(
+            "pool_relays='auto' chooses by running images, which to_loihi does not "
+            "have: pass choose_pool_relays(net, images)[0], or evaluate with "
+            "backend='loihi' and pool_relays='auto'"
+        )
     if isinstance(pool_relays, str):
         pool_relays = [pool_relays]
     names = frozenset(pool_relays)

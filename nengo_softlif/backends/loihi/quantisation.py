@@ -184,10 +184,9 @@ def _neuron_constants(prepared, dt):
 
 def _output_differences(net, prepared, images, protocol, seed):
     """Read-outs on the emulator with and without discretisation, compared."""
-    from nengo_softlif.evaluation.runner import (  # pylint: disable=import-outside-toplevel
-        add_monitors,
-        check_images,
-    )
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.evaluation.diagnosis import readout_difference
+    from nengo_softlif.evaluation.runner import add_monitors, check_images
 
     flat, _ = check_images(images, np.zeros(len(images), dtype=int), net.inp.size_out)
     runs = {}
@@ -200,9 +199,7 @@ def _output_differences(net, prepared, images, protocol, seed):
         runs[target] = outputs[:, protocol.window].mean(axis=1)
     diff = np.abs(runs["sim"] - runs["simreal"])
     return {
-        "rel_mean_abs_diff": float(
-            diff.mean() / max(np.abs(runs["simreal"]).mean(), 1e-12)
-        ),
+        "rel_mean_abs_diff": readout_difference(runs["sim"], runs["simreal"]),
         "max_abs_diff": float(diff.max()),
         "prediction_agreement": float(
             np.mean(runs["sim"].argmax(1) == runs["simreal"].argmax(1))

@@ -15,6 +15,7 @@ import numpy as np
 from nengo_softlif.backends.loihi._nengo_loihi import nengo_loihi, quiet_known_warnings
 from nengo_softlif.backends.loihi.conversion import to_loihi
 from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
+from nengo_softlif.backends.loihi.pool_choice import choose_pool_relays
 from nengo_softlif.compat import check_loihi_target
 from nengo_softlif.evaluation.backend import image_progress, register_backend
 
@@ -150,8 +151,7 @@ def run_loihi(
     The network (``evaluate``'s private copy, with its monitors) is prepared in
     place with :func:`to_loihi` (unless it comes from :func:`to_loihi` already;
     the conversion options are then unused) and run like the ``"nengo"``
-    reference backend:
-    the input node reads the current image, images follow each other without a
+    reference backend: the input node reads the current image, images follow each other without a
     reset unless ``protocol.reset`` (then a new simulator is built per image,
     because nengo-loihi 1.1 cannot reset one). The monitors are connections from
     on-chip neurons to off-chip nodes, which nengo-loihi turns into spike probes.
@@ -177,7 +177,8 @@ def run_loihi(
     signed_input : bool, optional
         On/off input generators; by default if any input is negative.
     input_synapse, fold_pooling, pool_spikes, pool_relays
-        Passed to :func:`to_loihi`.
+        Passed to :func:`to_loihi`; ``pool_relays="auto"`` chooses
+        (:func:`~.pool_choice.choose_pool_relays` on these images).
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
     vectorized : bool
@@ -196,6 +197,16 @@ def run_loihi(
         input_rates, signed_input = choose_input_options(
             images, protocol, input_rates, signed_input
         )
+        if isinstance(pool_relays, str) and pool_relays == "auto":
+            pool_relays, _ = choose_pool_relays(
+                net,
+                images,
+                protocol,
+                input_rates=input_rates,
+                signed_input=signed_input,
+                fold_pooling=fold_pooling,
+                pool_spikes=pool_spikes,
+            )
         to_loihi(
             net,
             synapse_tau=synapse_tau,
