@@ -393,3 +393,34 @@ def test_every_run_writes_its_report_and_report_rebuilds_it(capsys, tmp_path):
 def test_report_of_an_empty_folder_says_what_it_needs(capsys, tmp_path):
     code, _, err = run(capsys, "report", str(tmp_path))
     assert code == 2 and "neither checkpoint.npz nor results.json" in err
+
+
+def test_train_init_from_starts_at_the_checkpoints_weights(capsys, tmp_path):
+    from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
+        get_params,
+        load_network,
+    )
+    from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
+
+    sample = ["--task", "mnist-sample", "--train-images", "100", "--quiet"]
+    first = tmp_path / "first"
+    assert main(["train", *sample, "--out", str(first), "--epochs", "1"]) == 0
+    tuned = tmp_path / "tuned"
+    argv = ["train", *sample, "--out", tuned, "--epochs", "1", "--lr", "1e-12"]
+    code, _, err = run(capsys, *argv, "--init-from", first / "checkpoint.npz")
+    assert code == 0, err
+    before = get_params(load_network(first / "checkpoint.npz")[0])
+    after = get_params(load_network(tuned / "checkpoint.npz")[0])
+    for key, value in before.items():  # not rescaled, not trained (lr ~ 0)
+        np.testing.assert_allclose(after[key], value, rtol=1e-5, atol=1e-7)
+    code, _, err = run(
+        capsys,
+        *argv[:-4],
+        "--out",
+        tmp_path / "x",
+        "--init-from",
+        pretrained_path("cifar10"),
+    )
+    assert code == 2 and "--init-from" in err and "same task" in err
+    code, _, err = run(capsys, *argv, "--init-from", tmp_path / "missing.npz")
+    assert code == 2 and "--init-from" in err and "does not exist" in err

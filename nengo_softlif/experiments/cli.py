@@ -113,6 +113,11 @@ def cmd_train(args):
             for option, field in RECIPE_TRAIN_OPTIONS.items()
         },
     )
+    init_from = args.init_from
+    if init_from == "pretrained":
+        from nengo_softlif.pretrained import pretrained_path
+
+        init_from = pretrained_path(args.task)
     _, result = train_task(
         task,
         dataset,
@@ -121,6 +126,7 @@ def cmd_train(args):
         _experiment_config(args),
         verbose=_verbosity(args),
         max_epochs=args.epochs_this_run,
+        init_from=init_from,
     )
     record = {
         "checkpoint": os.path.join(args.out, "checkpoint.npz"),

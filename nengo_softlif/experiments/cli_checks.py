@@ -75,6 +75,9 @@ def check_args(args):
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
         check_checkpoint_file(checkpoint)
+    init_from = getattr(args, "init_from", None)
+    if init_from is not None and init_from != "pretrained":
+        check_checkpoint_file(init_from, "--init-from")
     run_dir = getattr(args, "run_dir", None)
     if run_dir is not None:
         if not os.path.isdir(run_dir):
@@ -96,22 +99,22 @@ def check_args(args):
         )
 
 
-def check_checkpoint_file(path):
-    """Make sure ``--checkpoint`` names an existing file, before any work."""
+def check_checkpoint_file(path, option="--checkpoint"):
+    """Make sure ``option`` names an existing checkpoint file, before any work."""
     if os.path.isdir(path):
         raise ValueError(
-            f"--checkpoint {path} is a folder; pass the checkpoint file in it (e.g. "
-            f"--checkpoint {os.path.join(path, 'checkpoint.npz')})"
+            f"{option} {path} is a folder; pass the checkpoint file in it (e.g. "
+            f"{option} {os.path.join(path, 'checkpoint.npz')})"
         )
     if not os.path.exists(path):
         raise ValueError(
-            f"--checkpoint {path} does not exist; train first (`nengo-softlif train "
+            f"{option} {path} does not exist; train first (`nengo-softlif train "
             "--out FOLDER` writes FOLDER/checkpoint.npz) or pass the path of an "
             "existing checkpoint"
         )
     if not zipfile.is_zipfile(path):
         raise ValueError(
-            f"--checkpoint {path} is not a checkpoint (the .npz file that "
+            f"{option} {path} is not a checkpoint (the .npz file that "
             "`nengo-softlif train` writes); pass the path of one"
         )
 

@@ -1,12 +1,24 @@
-"""The options of the ``nengo-softlif`` command, and the checks of their values.
+"""The options of the ``nengo-softlif`` command.
 
-Every option is checked when it is parsed (a whole number, a finite number in
-range), so that a bad value is refused with its name before anything runs.
+Every option is checked when it is parsed (by the value types of
+:mod:`~nengo_softlif.experiments.cli_values`), so that a bad value is refused
+with its name before anything runs.
 """
 
 import argparse
-import math
 
+from nengo_softlif.experiments.cli_values import (
+    MAX_IMAGE_SIZE,
+    MAX_PRESENTATION_TIME,
+    MAX_SYNAPSE_TAU,
+    NON_NEGATIVE,
+    POSITIVE,
+    SIGMA,
+    anneal_end,
+    finite,
+    int_at_least,
+    pool_relays_value,
+)
 from nengo_softlif.params import SEED_LIMIT
 
 __all__ = [
@@ -19,68 +31,10 @@ __all__ = [
 ]
 
 
-def _int_at_least(low, most=None):
-    """argparse type: an integer >= ``low`` (and <= ``most``); errors name the option."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a whole number, got {text!r}"
-            ) from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"must be <= {most}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {low}"
-    return parse
-
-
-def finite(low=None, low_open=False, high=None, high_open=False):
-    """argparse type: a finite number within the given bounds."""
-
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a number, got {text!r}"
-            ) from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(
-                f"must be {'>' if low_open else '>='} {low}, got {value:g}"
-            )
-        if high is not None and (value >= high if high_open else value > high):
-            raise argparse.ArgumentTypeError(
-                f"must be {'<' if high_open else '<='} {high}, got {value:g}"
-            )
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-#: Largest --presentation-time (s): every time step of every image is simulated
-#: (60 s is 60000 steps per image; the paper's networks need 0.2 s).
-MAX_PRESENTATION_TIME = 60.0
-#: Largest --image-size: the network's layers grow with the image.
-MAX_IMAGE_SIZE = 512
-#: Largest --synapse-tau (s): longer ones smooth the output over several images.
-MAX_SYNAPSE_TAU = 1.0
-
-POSITIVE = _int_at_least(1)
-NON_NEGATIVE = _int_at_least(0)
-
-
 def _add_common(parser):
     parser.add_argument(
         "--seed",
-        type=_int_at_least(0, most=SEED_LIMIT - 1),
+        type=int_at_least(0, most=SEED_LIMIT - 1),
         default=0,
         help=f"random seed, 0 to {SEED_LIMIT - 1} (default 0)",
     )
@@ -118,7 +72,7 @@ def _add_data(parser, required=True):
     )
     parser.add_argument(
         "--image-size",
-        type=_int_at_least(1, most=MAX_IMAGE_SIZE),
+        type=int_at_least(1, most=MAX_IMAGE_SIZE),
         default=None,
         metavar="N",
         help=f"--task folder: resize the images to NxN, N at most {MAX_IMAGE_SIZE} "
@@ -135,20 +89,6 @@ def _noise_help():
         "dropout:RATE, ...; several joined with +)"
     )
 
-
-#: argparse type of the soft LIF smoothing: the paper's is 0.02; at 1 the rate
-#: curve is already smooth over the whole range of the neurons' currents.
-SIGMA = finite(0, low_open=True, high=1)
-
-
-def _anneal_end(text):
-    """argparse type of --anneal-sigma: a sigma > 0, or none."""
-    if text.strip().lower() == "none":
-        return "none"
-    return SIGMA(text)
-
-
-_anneal_end.__name__ = "sigma or none"
 
 #: Training options whose default comes from --recipe (None here: "the
 #: recipe's"), with the `.TrainConfig` field each sets.
@@ -296,7 +236,7 @@ def _add_training(parser):
     )
     parser.add_argument(
         "--anneal-sigma",
-        type=_anneal_end,
+        type=anneal_end,
         default=None,
         metavar="END",
         help="anneal sigma geometrically to END over training, every step, or "
@@ -328,6 +268,15 @@ def _add_training(parser):
         type=POSITIVE,
         default=None,
         help="use only the first N training images (default: all)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from the weights of this checkpoint (of the same network), "
+        "e.g. to fine-tune it, with a new training state and no rescaling of "
+        "the weights; 'pretrained' for the network shipped for --task "
+        "(default: fresh weights; a checkpoint in --out is resumed instead)",
     )
 
 
@@ -451,21 +400,6 @@ def _add_reproduce(command):
         help="processes for the fast spiking runs",
     )
     _add_common(reproduce)
-
-
-def pool_relays_value(text):
-    """``--pool-relays``: True (all), False (none), "auto", or a set of pool names."""
-    text = text.strip()
-    if text in ("all", "none"):
-        return text == "all"
-    if text == "auto":
-        return "auto"
-    names = {name.strip() for name in text.split(",") if name.strip()}
-    if not names:
-        raise argparse.ArgumentTypeError(
-            "give all, none, auto or pool names separated by commas (e.g. pool1)"
-        )
-    return names
 
 
 def _add_diagnose(command):

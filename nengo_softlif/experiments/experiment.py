@@ -23,8 +23,10 @@ from nengo_softlif.network.architectures import build_network
 from nengo_softlif.network.checkpoint import (
     CheckpointError,
     checkpoint_digest,
+    get_params,
     load_network,
     load_preprocessing,
+    set_params,
 )
 from nengo_softlif.network.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
 from nengo_softlif.neurons.noise import parse_noise, to_spec
@@ -150,13 +152,16 @@ def train_task(
     lif_params=None,
     architecture=None,
     max_epochs=None,
+    init_from=None,
 ):
     """Build and train the task's network; returns the network and history.
 
     Training resumes from ``out_dir/checkpoint.npz`` if it exists. By default the
     network has the task's architecture and soft LIF neurons with the task's
     preset, ``config.sigma`` and ``config.noise``; any of these can be replaced.
-    ``max_epochs`` stops after that many epochs (see `.train`).
+    ``max_epochs`` stops after that many epochs (see `.train`). ``init_from``
+    (a checkpoint of the same architecture) gives the initial weights of a
+    fresh run, which are then not rescaled by ``train_config.init_scale``.
     """
     preset = PRESETS[task.preset] if lif_params is None else lif_params
     if neuron_type is None:
@@ -168,6 +173,10 @@ def train_task(
     if architecture is None:
         architecture = task.build_architecture(dataset)
     net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
+    checkpoint = os.path.join(out_dir, "checkpoint.npz")
+    if init_from is not None and not os.path.exists(checkpoint):
+        _initialise_from(net, init_from)
+        train_config = dataclasses.replace(train_config, init_scale=1.0)
     train_data, _, _ = task.training_data(dataset)
     callbacks = []
     if config.anneal_to is not None:
@@ -182,12 +191,24 @@ def train_task(
         net,
         train_data,
         train_config,
-        checkpoint_path=os.path.join(out_dir, "checkpoint.npz"),
+        checkpoint_path=checkpoint,
         callbacks=callbacks,
         verbose=verbose,
         max_epochs=max_epochs,
     )
     return net, result
+
+
+def _initialise_from(net, checkpoint):
+    """Copy the parameters of ``checkpoint`` into ``net`` (the same architecture)."""
+    source, _ = load_network(checkpoint)
+    if source.architecture.to_dict()["layers"] != net.architecture.to_dict()["layers"]:
+        raise CheckpointError(
+            f"--init-from {checkpoint} holds a {source.architecture.name!r} network "
+            f"whose layers differ from the {net.architecture.name!r} network being "
+            "trained; give a checkpoint of the same task and architecture"
+        )
+    set_params(net, get_params(source))
 
 
 def checkpoint_test_data(task, dataset, checkpoint, config):
