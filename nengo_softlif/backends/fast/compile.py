@@ -1,7 +1,7 @@
 """Compiling a network for the fast backend: checks, paths, order and assembly.
 
-`compile_network` checks that the network is a feed-forward chain of `nengo.LIF`
-layers with linear connections, finds every path from a source (a layer, the
+`compile_network` checks that the network is a feed-forward network (a chain, or
+a graph with merges) of `nengo.LIF` layers with linear connections, finds every path from a source (a layer, the
 input node or a constant node) through passthrough nodes to a target (a layer
 or a probed node), orders the layers topologically and assembles the composed
 maps (:class:`~.cores.SpikeMap`), the LIF layers and one synaptic filter per
@@ -14,7 +14,7 @@ import numpy as np
 from nengo.builder.network import seed_network
 from nengo.ensemble import Neurons
 from nengo.synapses import LinearFilter
-from nengo.transforms import Convolution
+from nengo.transforms import Convolution, NoTransform
 
 from nengo_softlif.backends.fast.cores import DENSE_THRESHOLD, MatrixCore, SpikeMap
 from nengo_softlif.backends.fast.lif import LIFLayer
@@ -219,6 +219,18 @@ def _topological_order(ensembles, paths):
 # --------------------------------------------------------------------------
 
 
+def _is_identity(conn):
+    """Whether a connection passes its input on unchanged (no transform, slice)."""
+    return (
+        isinstance(conn.transform, NoTransform)
+        and isinstance(conn.pre_slice, slice)
+        and conn.pre_slice == slice(None)
+        and isinstance(conn.post_slice, slice)
+        and conn.post_slice == slice(None)
+        and conn.pre_obj.size_out == conn.post_obj.size_in
+    )
+
+
 class _PathMaps:
     """The linear maps of connections and paths, with nengo's seeds.
 
@@ -253,7 +265,13 @@ class _PathMaps:
         return compose([self.matrix(c) for c in path])
 
     def spike_map(self, path):
-        """The `SpikeMap` of a path from a layer (the kernel sampled as nengo)."""
+        """The `SpikeMap` of a path from a layer (the kernel sampled as nengo).
+
+        Identity connections at the end of the path (into a merge's target) are
+        left out: the last transform is then a convolution applied as one.
+        """
+        while len(path) > 1 and _is_identity(path[-1]):
+            path = path[:-1]
         last = path[-1]
         kernel = None
         if type(last.transform) is Convolution:
