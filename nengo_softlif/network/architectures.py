@@ -36,6 +36,7 @@ __all__ = [
     "Architecture",
     "SoftLIFNetwork",
     "build_network",
+    "layer_names",
     "mnist_architecture",
     "cifar10_architecture",
     "ARCHITECTURES",
@@ -151,25 +152,7 @@ class Architecture:
 
     def layer_names(self):
         """Unique names of the layers (``conv1``, ``pool1``, ...)."""
-        counts, names = {}, []
-        for spec in self.layers:
-            if spec.name is not None:
-                names.append(spec.name)
-                continue
-            kind = {
-                Conv: "conv",
-                AvgPool: "pool",
-                MaxPool: "pool",
-                LocallyConnected: "local",
-                Dense: "fc",
-                Output: "output",
-            }.get(
-                type(spec),
-                getattr(type(spec), "default_name", type(spec).__name__.lower()),
-            )
-            counts[kind] = counts.get(kind, 0) + 1
-            names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
-        return names
+        return layer_names(self.layers)
 
     def with_max_pooling(self):
         """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
@@ -203,6 +186,30 @@ class Architecture:
                 raise ValueError(f"Unknown layer type {kind!r} in architecture data")
             layers.append(kinds[kind](**item))
         return cls(data["name"], tuple(data["input_shape"]), tuple(layers))
+
+
+def layer_names(layers):
+    """The names of layer specs in an architecture: their own, or by kind and
+    position (``conv1``, ``pool1``, ``add1``, ..., ``output``)."""
+    counts, names = {}, []
+    for spec in layers:
+        if spec.name is not None:
+            names.append(spec.name)
+            continue
+        kind = {
+            Conv: "conv",
+            AvgPool: "pool",
+            MaxPool: "pool",
+            LocallyConnected: "local",
+            Dense: "fc",
+            Output: "output",
+        }.get(
+            type(spec),
+            getattr(type(spec), "default_name", type(spec).__name__.lower()),
+        )
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
+    return names
 
 
 def _spec_dict(spec):
