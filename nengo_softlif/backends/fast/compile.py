@@ -19,10 +19,14 @@ from nengo.transforms import Convolution, NoTransform
 from nengo_softlif.backends.fast.cores import DENSE_THRESHOLD, MatrixCore, SpikeMap
 from nengo_softlif.backends.fast.lif import LIFLayer
 from nengo_softlif.backends.fast.network import CompiledNetwork, NodeSink
+from nengo_softlif.backends.fast.relu import SpikingReLULayer
 from nengo_softlif.backends.fast.synapses import FilterGroup, synapse_key
 from nengo_softlif.transforms.matrix import compose, transform_matrix
 
-__all__ = ["compile_network"]
+__all__ = ["compile_network", "NEURON_LAYERS"]
+
+#: Spiking neuron type -> the layer class that steps it as nengo does.
+NEURON_LAYERS = {nengo.LIF: LIFLayer, nengo.SpikingRectifiedLinear: SpikingReLULayer}
 
 _USE_OTHER_BACKEND = 'use backend="nengo-dl" (or "nengo") for this network'
 
@@ -37,7 +41,8 @@ def _name(obj):
 def _unsupported(obj, why):
     return TypeError(
         f"The fast backend cannot run {_name(obj)}: {why}. It runs feed-forward "
-        f"chains of nengo.LIF layers with linear connections; {_USE_OTHER_BACKEND}."
+        "networks of nengo.LIF (or nengo.SpikingRectifiedLinear) layers with linear "
+        f"connections; {_USE_OTHER_BACKEND}."
     )
 
 
@@ -82,11 +87,14 @@ def _probed_nodes(probes):
 
 
 def _check_ensembles(ensembles):
-    """Every ensemble must be noiseless `nengo.LIF` neurons with array gain, bias."""
+    """Every ensemble must be noiseless neurons of :data:`NEURON_LAYERS` with
+    array gain, bias."""
     for ens in ensembles:
-        if type(ens.neuron_type) is not nengo.LIF:
+        if type(ens.neuron_type) not in NEURON_LAYERS:
             raise _unsupported(
-                ens, f"its neurons are {type(ens.neuron_type).__name__}, not nengo.LIF"
+                ens,
+                f"its neurons are {type(ens.neuron_type).__name__}, not "
+                + " or ".join(f"nengo.{t.__name__}" for t in NEURON_LAYERS),
             )
         if ens.noise is not None:
             raise _unsupported(ens, "it has neuron noise")
@@ -290,7 +298,7 @@ def _make_layers(order, seeds, dtype, dt):
         rng = np.random.RandomState(seeds[ens] + 1)  # as nengo's build_neurons
         initial = ens.neuron_type.make_state(ens.n_neurons, rng=rng, dtype=np.float64)
         position[ens] = len(layers)
-        layers.append(LIFLayer(ens, initial, dtype, dt))
+        layers.append(NEURON_LAYERS[type(ens.neuron_type)](ens, initial, dtype, dt))
     return layers, position
 
 

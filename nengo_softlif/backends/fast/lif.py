@@ -34,23 +34,27 @@ class LIFLayer:
         self.n = ens.n_neurons
         self.dtype = dtype
         self.dt = dt
-        self.tau_rc = float(nt.tau_rc)
-        self.tau_ref = float(nt.tau_ref)
-        self.min_voltage = dtype.type(nt.min_voltage)
         self.spike_value = float(nt.amplitude) / dt
         self.gain = np.asarray(ens.gain, dtype=dtype)
         self.bias = np.asarray(ens.bias, dtype=dtype)
         self.unit_gain = bool(np.all(self.gain == 1))
         self.uniform_gain = bool(np.all(self.gain == self.gain.flat[0]))
         self.v0 = np.asarray(initial["voltage"], dtype=dtype)
-        self.ref0 = np.asarray(initial["refractory_time"], dtype=dtype)
-        # expm1(-dt / tau_rc): nengo's factor for every neuron that is not refractory
-        self.decay = np.expm1(-np.full(1, dt, dtype=dtype) / self.tau_rc)[0]
+        self.init_neurons(nt, initial)
         self.incoming = []  # filter groups (their output is read one step later)
         self.direct = []  # (source layer, SpikeMap): unfiltered, no delay
         self.from_input = []  # SpikeMaps from the input node
         self.constant = None  # (n,) constant input (before gain)
         self.base = None
+
+    def init_neurons(self, nt, initial):
+        """The neuron constants and initial state other than the voltage."""
+        self.tau_rc = float(nt.tau_rc)
+        self.tau_ref = float(nt.tau_ref)
+        self.min_voltage = self.dtype.type(nt.min_voltage)
+        self.ref0 = np.asarray(initial["refractory_time"], dtype=self.dtype)
+        # expm1(-dt / tau_rc): nengo's factor for every neuron that is not refractory
+        self.decay = np.expm1(-np.full(1, self.dt, dtype=self.dtype) / self.tau_rc)[0]
 
     def reset(self, batch):
         """Initial state for ``batch`` streams."""
