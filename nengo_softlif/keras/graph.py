@@ -39,6 +39,8 @@ class KerasGraph:
         The layers other than the input, each after the layers it reads.
     output_layer : tf.keras.layers.Layer
         The layer whose output is the model's output.
+    input_layer : tf.keras.layers.InputLayer
+        The model's input.
 
     Raises
     ------
@@ -48,17 +50,15 @@ class KerasGraph:
 
     def __init__(self, model):
         self.model = model
+        if isinstance(model, tf.keras.Sequential):
+            self._chain(model)
+            return
         producer = {}
         for layer in model.layers:
             try:
                 outputs = _outputs(layer)
             except AttributeError:  # several inbound nodes: used more than once
-                raise TypeError(
-                    f"Keras layer {layer.name!r} ({type(layer).__name__}) is used "
-                    f"more than once in model {model.name!r}; the package's "
-                    "networks give every layer its own weights: make one layer per "
-                    "use"
-                ) from None
+                raise self._shared(model, layer) from None
             for tensor in outputs:
                 producer[id(tensor)] = layer
         self.layers = [
@@ -66,15 +66,52 @@ class KerasGraph:
             for layer in model.layers
             if not isinstance(layer, tf.keras.layers.InputLayer)
         ]
-        self._inbound = {
-            layer.name: [producer[id(t)] for t in _inputs(layer)]
-            for layer in self.layers
-        }
+        self._inbound = {}
+        for layer in self.layers:
+            unknown = [t for t in _inputs(layer) if id(t) not in producer]
+            if unknown:
+                raise self._shared(model, layer)
+            self._inbound[layer.name] = [producer[id(t)] for t in _inputs(layer)]
         self._readers = {layer.name: [] for layer in model.layers}
         for layer in self.layers:
             for source in self._inbound[layer.name]:
                 self._readers[source.name].append(layer)
         self.output_layer = producer[id(model.outputs[0])]
+        self.input_layer = producer[id(model.inputs[0])]
+
+    def _chain(self, model):
+        """A ``Sequential`` model: every layer reads the one before."""
+        self.layers = [
+            layer
+            for layer in model.layers
+            if not isinstance(layer, tf.keras.layers.InputLayer)
+        ]
+        self.input_layer = tf.keras.layers.InputLayer(model.input_shape[1:])
+        before = [self.input_layer, *self.layers]
+        self._inbound = {
+            layer.name: [source]
+            for source, layer in zip(before[:-1], self.layers, strict=True)
+        }
+        self._readers = {
+            source.name: [layer]
+            for source, layer in zip(before[:-1], self.layers, strict=True)
+        }
+        self._readers[self.layers[-1].name] = []
+        self.output_layer = self.layers[-1]
+
+    @staticmethod
+    def _shared(model, reader):
+        """The error for a model in which a layer is used more than once."""
+        shared = [
+            layer
+            for layer in model.layers
+            if len(getattr(layer, "inbound_nodes", ())) > 1
+        ] or [reader]
+        return TypeError(
+            f"Keras layer {shared[0].name!r} ({type(shared[0]).__name__}) is used "
+            f"more than once in model {model.name!r}; the package's networks give "
+            "every layer its own weights: make one layer per use"
+        )
 
     def inbound(self, layer):
         """The layers whose outputs ``layer`` reads (an InputLayer for the input)."""

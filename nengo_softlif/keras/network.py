@@ -207,11 +207,7 @@ class _Reading:
         self.input_shape = input_shape
         self.specs, self.values, self.inputs = [], [], []
         self.neuron = None
-        self.out = {
-            layer.name: _Source(-1, input_shape)
-            for layer in graph.model.layers
-            if graph.is_input(layer)
-        }
+        self.out = {graph.input_layer.name: _Source(-1, input_shape)}
 
     def source(self, layer):
         """The `_Source` of the (first) layer ``layer`` reads."""
@@ -393,7 +389,7 @@ def _read_weight_layer(read, layer, nxt):
     """
     kind = type(layer)
     readers = read.graph.readers(layer)
-    linear = readers and all(isinstance(r, MERGES) for r in readers)
+    linear = readers and all(len(read.graph.inbound(r)) > 1 for r in readers)
     if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)) and not linear:
         hint = (
             "" if kind is not tf.keras.layers.MaxPooling2D else "; use AveragePooling2D"

@@ -353,10 +353,7 @@ class _Writer:
         self.graph, self.swaps, self.fold = graph, swaps, fold
         shape = tuple(model.input_shape[1:])
         self.inputs = tf.keras.Input(shape)
-        self.tensors = {}
-        for layer in model.layers:
-            if graph.is_input(layer):
-                self.tensors[layer.name] = self.inputs
+        self.tensors = {graph.input_layer.name: self.inputs}
         self.changes = []
         self.names = {layer.name for layer in graph.layers}
 
