@@ -29,7 +29,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import _common
 import nengo
 import numpy as np
 
@@ -37,6 +36,8 @@ from nengo_softlif.data import load_dataset
 from nengo_softlif.evaluation.runner import Protocol, evaluate
 from nengo_softlif.experiments.tasks import get_task
 from nengo_softlif.network.convert import to_spiking
+
+import _common
 
 
 def resnet_model(tf, width, seed):

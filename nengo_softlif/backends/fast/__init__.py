@@ -1,8 +1,9 @@
 """The ``"fast"`` evaluation backend: event-driven spiking inference in numpy/scipy.
 
-A spiking network from :func:`nengo_softlif.to_spiking` is a feed-forward chain:
+A spiking network from :func:`nengo_softlif.to_spiking` is feed-forward:
 input -> linear map -> LIF -> synapse -> linear maps (possibly through passthrough
-pooling nodes) -> LIF -> ... -> output node. Synapses are linear filters, so
+nodes: pooling, linear layers, merges) -> LIF -> ... -> output node; a layer may
+sum several such paths (an ``Add``) or take them into slices (a ``Concatenate``). Synapses are linear filters, so
 ``filter(W @ spikes) == W @ filter(spikes)``: this backend applies each layer's
 weights to the *spikes* of the layer before (sparse: at 10-50 Hz and ``dt = 1 ms``
 only 1-5 % of the neurons spike in a step) and filters the resulting
@@ -24,6 +25,9 @@ times their fan-out, not with the size of the weight matrices.
   filtered connection. Initial voltages are those a `nengo.Simulator` draws for
   the same network (nengo's seeding of the network and ``seed + 1`` per
   ensemble), the same for every stream, and again after each reset.
+* `nengo.SpikingRectifiedLinear` layers (the spiking version of networks whose
+  ``relu`` was swapped for `.RectifiedLinearRates`) step as
+  `nengo.SpikingRectifiedLinear.step`, several spikes per step included.
 * ``dtype="float64"``: the synapses are nengo's own discretised
   `nengo.LinearFilter` step classes, so the spike trains are those of the
   reference simulator, step for step (only the order of summations differs,
@@ -39,19 +43,21 @@ The backend, by phase:
 
 * ``cores``: the spike -> current operators (:class:`SpikeMap`,
   :class:`ConvCore`, :class:`MatrixCore`).
-* ``lif``: the LIF layer update; ``synapses``: the synaptic filters.
+* ``lif``: the LIF layer update; ``relu``: the spiking ReLU layer update;
+  ``synapses``: the synaptic filters.
 * ``compile``: :func:`compile_network` (checks, paths, order, assembly);
   ``network``: the :class:`CompiledNetwork` it returns and its time step.
 * ``simulator``: :func:`run_fast`, registered as backend ``"fast"``.
 """
 
-from nengo_softlif.backends.fast.compile import compile_network
+from nengo_softlif.backends.fast.compile import NEURON_LAYERS, compile_network
 from nengo_softlif.backends.fast.cores import ConvCore, MatrixCore, SpikeMap
 from nengo_softlif.backends.fast.network import CompiledNetwork
 from nengo_softlif.backends.fast.simulator import run_fast
 from nengo_softlif.transforms.matrix import convolution_matrix, transform_matrix
 
 __all__ = [
+    "NEURON_LAYERS",
     "CompiledNetwork",
     "ConvCore",
     "MatrixCore",
