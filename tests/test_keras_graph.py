@@ -191,7 +191,7 @@ def _merge_of(merge):
 )
 def test_merges_without_an_equivalent_are_refused_by_name(make, words):
     with pytest.raises(TypeError) as info:
-        nsl_keras.from_keras(make(), swap_activations={"relu": RELU})
+        nsl_keras.from_keras(make())
     for word in words:
         assert word in str(info.value)
 
