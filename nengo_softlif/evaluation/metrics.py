@@ -60,72 +60,128 @@ def _axis_reach(spec, in_len):
     return reach
 
 
+def _layer_shapes(architecture):
+    """``{name: (input shapes, output shape)}`` of every layer of an architecture."""
+    from nengo_softlif.network.architectures import INPUT  # noqa: PLC0415
+    from nengo_softlif.network.merges import is_merge  # noqa: PLC0415
+
+    names = architecture.layer_names()
+    outputs = {INPUT: tuple(architecture.input_shape)}
+    shapes = {}
+    for spec, name, inputs in zip(
+        architecture.layers, names, architecture.layer_inputs(), strict=True
+    ):
+        in_shapes = [outputs[n] for n in inputs]
+        shape = in_shapes[0]
+        if isinstance(spec, (Dense, Output)):
+            out = (spec.units,)
+        elif is_merge(spec):
+            joined = (*shape[:-1], sum(s[-1] for s in in_shapes))
+            out = shape if _adds(spec) else joined
+        else:
+            h = _axis_reach(spec, shape[0]).shape[0]
+            w = _axis_reach(spec, shape[1]).shape[0]
+            out = (h, w, shape[2] if isinstance(spec, _POOLS) else spec.filters)
+        shapes[name] = (in_shapes, out)
+        outputs[name] = out
+    return shapes
+
+
+def _adds(spec):
+    """Whether a merge layer adds its inputs (rather than joining them)."""
+    from nengo_softlif.network.merges import Add  # noqa: PLC0415
+
+    return isinstance(spec, Add)
+
+
+def _reached(architecture):
+    """Specs by name, output shapes and the layers reading each layer."""
+    names = architecture.layer_names()
+    readers = {name: [] for name in names}
+    for name, inputs in zip(names, architecture.layer_inputs(), strict=True):
+        for source in inputs:
+            if source in readers:
+                readers[source].append(name)
+    specs = dict(zip(names, architecture.layers, strict=True))
+    return specs, {n: s[1] for n, s in _layer_shapes(architecture).items()}, readers
+
+
 def layer_fan_out(architecture):
     """Number of next-layer neurons (or outputs) each neuron's spikes reach.
 
-    Average pooling is folded into the next layer (it is linear), as on hardware.
+    Average pooling is folded into the next layer (it is linear), as on hardware;
+    so are merges without neurons (a skip reaches every layer reading the merge).
+    A linear layer (``neurons=False``) counts as the layer its weights reach.
 
     Returns
     -------
     dict of str -> ndarray
         Per neuron layer, the fan-out of each neuron (channels-last order).
     """
-    names = architecture.layer_names()
-    shape = tuple(architecture.input_shape)
-    shapes = []
-    for spec in architecture.layers:
-        if isinstance(spec, (Dense, Output)):
-            out = (spec.units,)
-        else:
-            h = _axis_reach(spec, shape[0]).shape[0]
-            w = _axis_reach(spec, shape[1]).shape[0]
-            out = (h, w, shape[2] if isinstance(spec, _POOLS) else spec.filters)
-        shapes.append((shape, out))
-        shape = out
+    from nengo_softlif.network.merges import is_merge  # noqa: PLC0415
+
+    specs, shapes, readers = _reached(architecture)
+
+    def targets(name, rows, cols, n, channels):
+        total = np.zeros(n, dtype=int)
+        shape = shapes[name]
+        for reader in readers[name]:
+            spec = specs[reader]
+            if isinstance(spec, (Dense, Output)):
+                total += spec.units
+            elif is_merge(spec):
+                total += 1 if spec.neurons else targets(reader, rows, cols, n, channels)
+            else:
+                rows_next = _axis_reach(spec, shape[0]) @ rows
+                cols_next = _axis_reach(spec, shape[1]) @ cols
+                if isinstance(spec, _POOLS):
+                    total += targets(reader, rows_next, cols_next, n, channels)
+                    continue
+                per_pixel = np.outer(rows_next.sum(0), cols_next.sum(0)) * spec.filters
+                total += np.repeat(per_pixel.ravel(), channels)
+        return total
+
     fan_out = {}
-    for i, spec in enumerate(architecture.layers):
-        if not isinstance(spec, (Conv, LocallyConnected, Dense)):
+    for name, spec in specs.items():
+        weights = isinstance(spec, (Conv, LocallyConnected, Dense))
+        if not (weights or is_merge(spec)) or not getattr(spec, "neurons", True):
             continue
-        out_shape = shapes[i][1]
-        rows = np.eye(out_shape[0], dtype=bool) if len(out_shape) == 3 else None
-        cols = np.eye(out_shape[1], dtype=bool) if len(out_shape) == 3 else None
-        n_targets = None
-        for nxt, (in_shape, _) in zip(
-            architecture.layers[i + 1 :], shapes[i + 1 :], strict=True
-        ):
-            if isinstance(nxt, (Dense, Output)):
-                n_targets = np.full(int(np.prod(out_shape)), nxt.units)
-                break
-            rows = _axis_reach(nxt, in_shape[0]) @ rows
-            cols = _axis_reach(nxt, in_shape[1]) @ cols
-            if not isinstance(nxt, _POOLS):
-                per_pixel = np.outer(rows.sum(0), cols.sum(0)) * nxt.filters
-                n_targets = np.repeat(per_pixel.ravel(), out_shape[2])
-                break
-        fan_out[names[i]] = n_targets
+        shape = shapes[name]
+        image = len(shape) == 3
+        fan_out[name] = targets(
+            name,
+            np.eye(shape[0], dtype=bool) if image else None,
+            np.eye(shape[1], dtype=bool) if image else None,
+            int(np.prod(shape)),
+            shape[-1],
+        )
     return fan_out
 
 
 def rate_flops(architecture):
-    """FLOPs of one forward pass of the rate network (2 per connection)."""
-    shape, flops = tuple(architecture.input_shape), 0
-    for spec in architecture.layers:
+    """FLOPs of one forward pass of the rate network (2 per connection).
+
+    Pooling is folded into the next layer's weights, as on the rate hardware;
+    an `.Add` costs one FLOP per value and added input, a `.Concatenate` none.
+    """
+    from nengo_softlif.network.merges import is_merge  # noqa: PLC0415
+
+    flops, shapes = 0, _layer_shapes(architecture)
+    for name, spec in zip(architecture.layer_names(), architecture.layers, strict=True):
+        in_shapes, out = shapes[name]
+        shape = in_shapes[0]
         if isinstance(spec, (Dense, Output)):
             flops += FLOPS_PER_CONNECTION * int(np.prod(shape)) * spec.units
-            shape = (spec.units,)
-            continue
-        rows, cols = _axis_reach(spec, shape[0]), _axis_reach(spec, shape[1])
-        if isinstance(spec, _POOLS):
-            shape = (rows.shape[0], cols.shape[0], shape[2])
-            continue
-        # pooling is folded into the next layer's weights, as on the rate hardware
-        flops += (
-            FLOPS_PER_CONNECTION
-            * int(rows.sum() * cols.sum())
-            * shape[2]
-            * spec.filters
-        )
-        shape = (rows.shape[0], cols.shape[0], spec.filters)
+        elif is_merge(spec):
+            flops += int(np.prod(out)) * (len(in_shapes) - 1) * _adds(spec)
+        elif not isinstance(spec, _POOLS):
+            rows, cols = _axis_reach(spec, shape[0]), _axis_reach(spec, shape[1])
+            flops += (
+                FLOPS_PER_CONNECTION
+                * int(rows.sum() * cols.sum())
+                * shape[2]
+                * spec.filters
+            )
     return flops
 
 

@@ -7,7 +7,9 @@ parameters. :func:`keras_params` reads the model's parameters back in the layout
 of :func:`nengo_softlif.network.checkpoint.get_params`, so that a model trained in Keras
 is the network's trained parameters: the same checkpoint, the same spiking network.
 The other direction, a Keras model as a package network, is
-:func:`nengo_softlif.keras.network.from_keras`.
+:func:`nengo_softlif.keras.network.from_keras`. Networks with merges (`.Add`,
+`.Concatenate`) become functional models with Keras ``Add`` / ``Concatenate``
+layers (:mod:`nengo_softlif.keras.merge_adapters`).
 
 Each layer spec has an adapter in :data:`KERAS_LAYERS`, and each neuron type a
 Keras layer factory in :data:`KERAS_NEURONS`; both registries are extended with
@@ -47,6 +49,8 @@ __all__ = [
     "keras_params",
     "set_keras_params",
     "paper_model",
+    "layer_output",
+    "bias_variable",
 ]
 
 #: Layer spec type -> adapter (``build``, ``to_keras``, ``from_keras``).
@@ -59,8 +63,9 @@ KERAS_NEURONS = registry.Registry("Keras neuron layer")
 def register_keras_layer(spec_type):
     """Decorator: register the Keras adapter class of a layer spec type.
 
-    The adapter has three static methods: ``build(spec, name, x, ctx) -> (y,
-    shape)`` adds the layer's Keras layers to the functional model;
+    The adapter has three static methods: ``build(spec, name, x, ctx) -> y``
+    adds the layer's Keras layers to the functional model (``x`` is the input
+    tensor, or the list of them for a merge layer);
     ``to_keras(spec, name, params, model)`` assigns checkpoint-layout parameters;
     ``from_keras(spec, name, model) -> dict`` reads them back.
     """
@@ -127,8 +132,34 @@ class _Context:
         )
 
 
-def _neuron_bias(model, name):
-    return model.get_layer(f"{name}_neurons").bias
+@tf.keras.utils.register_keras_serializable(package="nengo_softlif")
+class ElementBias(tf.keras.layers.Layer):
+    """A trainable bias per value (the bias of a linear layer, ``neurons=False``)."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            name="bias", shape=tuple(input_shape[1:]), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+
+def layer_output(spec, name, x, ctx, neuron_type=None):
+    """The neurons of a layer on ``x``, or its bias if it is linear
+    (``spec.neurons`` False)."""
+    if getattr(spec, "neurons", True):
+        return ctx.neurons(name, neuron_type)(x)
+    return ElementBias(name=f"{name}_bias")(x)
+
+
+def bias_variable(model, name):
+    """The bias of layer ``name``: its neurons', or its linear bias."""
+    names = {layer.name for layer in model.layers}
+    if f"{name}_neurons" in names:
+        return model.get_layer(f"{name}_neurons").bias
+    return model.get_layer(f"{name}_bias").bias
 
 
 @register_keras_layer(Conv)
@@ -144,19 +175,19 @@ class _ConvAdapter:
             use_bias=False,
             name=name,
         )(x)
-        return ctx.neurons(name)(x)
+        return layer_output(spec, name, x, ctx)
 
     @staticmethod
     def to_keras(spec, name, params, model):
         model.get_layer(name).kernel.assign(params[f"{name}.weights"])
-        bias = _neuron_bias(model, name)
+        bias = bias_variable(model, name)
         bias.assign(params[f"{name}.bias"].reshape(bias.shape))
 
     @staticmethod
     def from_keras(spec, name, model):
         return {
             f"{name}.weights": model.get_layer(name).kernel.numpy(),
-            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+            f"{name}.bias": bias_variable(model, name).numpy().ravel(),
         }
 
 
@@ -171,7 +202,7 @@ class _LocalAdapter:
             padding=spec.padding,
             name=name,
         )(x)
-        return ctx.neurons(name)(x)
+        return layer_output(spec, name, x, ctx)
 
     @staticmethod
     def _positions(layer):
@@ -190,7 +221,7 @@ class _LocalAdapter:
         dense = np.zeros(int(np.prod(layer.kernel.shape)), dtype=np.float32)
         dense[cls._positions(layer)] = params[f"{name}.weights"]
         layer.kernel.assign(dense.reshape(layer.kernel.shape))
-        bias = _neuron_bias(model, name)
+        bias = bias_variable(model, name)
         bias.assign(params[f"{name}.bias"].reshape(bias.shape))
 
     @classmethod
@@ -199,7 +230,7 @@ class _LocalAdapter:
         values = layer.kernel.numpy().ravel()[cls._positions(layer)]
         return {
             f"{name}.weights": values,
-            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+            f"{name}.bias": bias_variable(model, name).numpy().ravel(),
         }
 
 
@@ -257,19 +288,20 @@ class _DenseAdapter:
         neuron_type = ctx.net.neuron_type
         if spec.dropout > 0:
             neuron_type = with_dropout(neuron_type, spec.dropout)
-        return ctx.neurons(name, neuron_type)(_dense_build(spec.units, name, x))
+        x = _dense_build(spec.units, name, x)
+        return layer_output(spec, name, x, ctx, neuron_type)
 
     @staticmethod
     def to_keras(spec, name, params, model):
         model.get_layer(name).kernel.assign(params[f"{name}.weights"].T)
-        bias = _neuron_bias(model, name)
+        bias = bias_variable(model, name)
         bias.assign(params[f"{name}.bias"].reshape(bias.shape))
 
     @staticmethod
     def from_keras(spec, name, model):
         return {
             f"{name}.weights": model.get_layer(name).kernel.numpy().T,
-            f"{name}.bias": _neuron_bias(model, name).numpy().ravel(),
+            f"{name}.bias": bias_variable(model, name).numpy().ravel(),
         }
 
 
@@ -299,6 +331,8 @@ class _OutputAdapter:
 
 
 def _adapters(architecture):
+    from nengo_softlif.keras import merge_adapters  # noqa: F401, PLC0415
+
     names = architecture.layer_names()
     for spec, name in zip(architecture.layers, names, strict=True):
         adapter = KERAS_LAYERS.get(type(spec))
@@ -332,12 +366,22 @@ def keras_model(net, seed=None):
 
     architecture = net.architecture
     ctx = _Context(net, check_seed(net.seed or 0 if seed is None else seed))
+    from nengo_softlif.network.architectures import INPUT  # noqa: PLC0415
+    from nengo_softlif.network.merges import is_merge  # noqa: PLC0415
+
     size = int(np.prod(architecture.input_shape))
     inputs = tf.keras.Input((size,), name="input")
-    x = tf.keras.layers.Reshape(tuple(architecture.input_shape), name="image")(inputs)
-    for spec, name, adapter in _adapters(architecture):
-        x = adapter.build(spec, name, x, ctx)
-    model = tf.keras.Model(inputs, x, name=architecture.name)
+    outputs = {
+        INPUT: tf.keras.layers.Reshape(tuple(architecture.input_shape), name="image")(
+            inputs
+        )
+    }
+    for (spec, name, adapter), sources in zip(
+        _adapters(architecture), architecture.layer_inputs(), strict=True
+    ):
+        x = [outputs[n] for n in sources]
+        outputs[name] = adapter.build(spec, name, x if is_merge(spec) else x[0], ctx)
+    model = tf.keras.Model(inputs, outputs[name], name=architecture.name)
     set_keras_params(model, architecture, get_params(net))
     return model
 
@@ -358,7 +402,8 @@ def keras_params(model, net):
 
     params = get_params(net)
     for spec, name, adapter in _adapters(net.architecture):
-        params.update(adapter.from_keras(spec, name, model))
+        for key, value in adapter.from_keras(spec, name, model).items():
+            params[key] = np.reshape(value, params[key].shape)
     return params
 
 

@@ -1,20 +1,25 @@
-"""A sequential tf.keras model as the package's network (`.SoftLIFNetwork`).
+"""A tf.keras model as the package's network (`.SoftLIFNetwork`).
 
 :func:`from_keras` is the inverse of :func:`nengo_softlif.keras.keras_model`: it
-reads a chain of weight layers, each followed by one of the package's neuron
-layers, into an `.Architecture` and its parameters, so that everything the
+reads weight layers, each followed by one of the package's neuron layers, in a
+chain or with residual ``Add`` / ``Concatenate`` merges, into an `.Architecture`
+and its parameters, so that everything the
 package does with its own networks (training in nengo-dl, checkpoints,
 `.to_spiking`, every evaluation backend, sharding) works on a model written in
 Keras.
 """
 
+import dataclasses
 import os
 import reprlib
+from typing import NamedTuple
 
 import numpy as np
 
+from nengo_softlif.keras.graph import MERGES, KerasGraph
 from nengo_softlif.keras.layers import (
     LocallyConnected,
+    RateNeurons,
     RectifiedLinearRates,
     SoftLIF,
     tf,
@@ -22,6 +27,7 @@ from nengo_softlif.keras.layers import (
 from nengo_softlif.keras.rewrite import rewrite_model
 from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output
 from nengo_softlif.network.layers import LocallyConnected as LocallyConnectedSpec
+from nengo_softlif.network.merges import Add, Concatenate, is_merge
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
@@ -61,8 +67,8 @@ def check_model(model, one_input=True):
     if one_input and (len(model.inputs) != 1 or len(model.outputs) != 1):
         raise TypeError(
             f"Keras model {model.name!r} has {len(model.inputs)} inputs and "
-            f"{len(model.outputs)} outputs; the package's networks are a chain of "
-            "layers from one input (the image) to one output (the class scores)"
+            f"{len(model.outputs)} outputs; the package's networks go from one "
+            "input (the image) to one output (the class scores)"
         )
 
 
@@ -108,13 +114,18 @@ def _unsupported(layer, why):
 def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=True):
     """The package network (`.SoftLIFNetwork`) of a sequential tf.keras model.
 
-    The model must be a chain of ``Conv2D`` / ``LocallyConnected2D`` (optionally
+    The model must be made of ``Conv2D`` / ``LocallyConnected2D`` (optionally
     after ``ZeroPadding2D``) / :class:`.LocallyConnected` / ``Dense`` layers, each
     followed by one neuron layer (:class:`.SoftLIF` or `.RectifiedLinearRates`,
     all with the same constants and gain), ``AveragePooling2D`` ('same'),
     ``Flatten`` and ``Dropout``, and a last ``Dense`` without activation (the
     read-out). Linear layer biases are folded into the neurons' per-neuron bias
-    (``gain * b + bias``). The result trains, converts to spikes and evaluates on
+    (``gain * b + bias``). It may be a chain or have residual merges: ``Add``
+    and ``Concatenate`` (channels, the last axis) of layers of matching shapes,
+    each optionally followed by a neuron layer (`.Add` / `.Concatenate` with
+    ``neurons=True``); a weight layer read only by merges needs no neurons (a
+    linear layer, ``neurons=False``, with its bias), as the second convolution
+    of a residual block or a 1x1 projection of its skip. The result trains, converts to spikes and evaluates on
     every backend like any network from :func:`nengo_softlif.build_network`.
 
     A model as people write it (``activation="relu"`` in its layers, ``ReLU``
@@ -148,7 +159,9 @@ def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=
     ------
     TypeError
         If ``model`` is not a built one-input, one-output tf.keras model; or
-        naming the first layer that does not fit, and what to use instead.
+        naming the first layer that does not fit, and what to use instead
+        (merges other than ``Add`` and ``Concatenate``, merges of tensors of
+        different shapes, layers used twice).
     """
     from nengo_softlif.network.architectures import (  # noqa: PLC0415
         Architecture,
@@ -158,50 +171,85 @@ def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=
     check_model(model)
     rewritten = rewrite_model(model, swap_activations, fold_batch_norm)
     model = rewritten.model
-    layers = [
-        layer
-        for layer in model.layers
-        if not isinstance(layer, tf.keras.layers.InputLayer)
-    ]
-    read = _read_layers(layers, tuple(int(d) for d in model.input_shape[1:]))
+    graph = KerasGraph(model)
+    read = _read_layers(graph, tuple(int(d) for d in model.input_shape[1:]))
     if not read.specs or not isinstance(read.specs[-1], Output):
         raise TypeError("The model must end in a linear Dense read-out layer")
     if read.neuron is None:
         raise TypeError("The model has no nengo_softlif.keras neuron layer")
-    architecture = Architecture(name or model.name, read.input_shape, tuple(read.specs))
+    architecture = Architecture(name or model.name, read.input_shape, read.named())
     net = build_network(architecture, read.neuron[0], read.neuron[1], seed=seed)
     _set_values(net, architecture, read.values)
     net.keras_rewrites = rewritten.changes
     return net
 
 
-class _Reading:
-    """What :func:`from_keras` has read so far from the chain of Keras layers.
+class _Source(NamedTuple):
+    """What a Keras layer's output is in the package's network: the output of
+    spec ``index`` (-1: the input), of ``shape``, padded by ``pad`` pixels."""
 
-    ``specs`` and ``values`` (per layer, None or the ``weights`` and ``bias``
-    parameters) grow together; ``shape`` is the current layer's output shape,
-    ``neuron`` the neuron setting of the first neuron layer and ``pad`` the
-    padding of a ``ZeroPadding2D`` waiting for its layer.
+    index: int
+    shape: tuple
+    pad: int = 0
+
+
+class _Reading:
+    """What :func:`from_keras` has read so far from the graph of Keras layers.
+
+    ``specs``, ``values`` (per layer, None or the ``weights`` and ``bias``
+    parameters) and ``inputs`` (per layer, the indices of the specs it reads)
+    grow together; ``out`` holds the `_Source` of every Keras layer read and
+    ``neuron`` the neuron setting of the first neuron layer.
     """
 
-    def __init__(self, input_shape):
-        self.input_shape = self.shape = input_shape
-        self.specs, self.values = [], []
+    def __init__(self, graph, input_shape):
+        self.graph = graph
+        self.input_shape = input_shape
+        self.specs, self.values, self.inputs = [], [], []
         self.neuron = None
-        self.pad = 0
+        self.out = {graph.input_layer.name: _Source(-1, input_shape)}
+
+    def source(self, layer):
+        """The `_Source` of the (first) layer ``layer`` reads."""
+        return self.out[self.graph.inbound(layer)[0].name]
+
+    def add(self, spec, value, sources, layers, shape):
+        """Append ``spec`` reading ``sources``; it is what ``layers`` output."""
+        index = len(self.specs)
+        self.specs.append(spec)
+        self.values.append(value)
+        self.inputs.append(tuple(s.index for s in sources))
+        for layer in layers:
+            self.out[layer.name] = _Source(index, tuple(int(d) for d in shape))
+
+    def named(self):
+        """The specs, with the names of their inputs where they are not a chain."""
+        from nengo_softlif.network.architectures import (  # noqa: PLC0415
+            INPUT,
+            layer_names,
+        )
+
+        names = layer_names(self.specs)
+        specs = []
+        for k, (spec, inputs) in enumerate(zip(self.specs, self.inputs, strict=True)):
+            inputs = tuple(INPUT if i < 0 else names[i] for i in inputs)
+            if is_merge(spec) or inputs != ((names[k - 1] if k else INPUT),):
+                spec = dataclasses.replace(spec, inputs=inputs)
+            specs.append(spec)
+        return tuple(specs)
 
 
-def _read_layers(layers, input_shape):
-    """Read a chain of Keras layers (no InputLayer) into layer specs and values."""
-    read = _Reading(input_shape)
-    i = 0
-    while i < len(layers):
-        i += _read_layer(read, layers, i)
+def _read_layers(graph, input_shape):
+    """Read the graph of Keras layers into layer specs and values."""
+    read = _Reading(graph, input_shape)
+    for i, layer in enumerate(graph.layers):
+        if layer.name not in read.out:
+            _read_layer(read, graph.layers, i)
     return read
 
 
 def _read_layer(read, layers, i):
-    """Read ``layers[i]`` (and its neuron layer): the number of layers read."""
+    """Read ``layers[i]`` (and the neuron layer that goes with it)."""
     layer = layers[i]
     kind = type(layer)
     if getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -210,31 +258,90 @@ def _read_layer(read, layers, i):
             f"data_format={layer.data_format!r}: the package's images are channels "
             "last; use data_format='channels_last'",
         )
-    if kind is tf.keras.layers.Reshape and not read.specs:
+    if len(read.graph.inbound(layer)) > 1:
+        _read_merge(read, layer)
+        return
+    source = read.source(layer)
+    if kind is tf.keras.layers.Reshape and source.index < 0 and not read.specs:
         # flat images in, reshaped first (as keras_model's models)
-        read.input_shape = read.shape = tuple(int(d) for d in layer.target_shape)
-        return 1
-    if kind in (tf.keras.layers.Flatten, tf.keras.layers.Dropout):
-        return 1
-    if kind is tf.keras.layers.ZeroPadding2D:
-        read.pad = _padding(layer)
-        return 1
-    if kind is tf.keras.layers.AveragePooling2D:
-        read.specs.append(_pool_spec(layer, read.shape))
-        read.values.append(None)
-        read.shape = tuple(int(d) for d in layer.output_shape[1:])
-        return 1
-    last_dense = kind is tf.keras.layers.Dense and not any(
+        read.input_shape = tuple(int(d) for d in layer.target_shape)
+        read.out[layer.name] = _Source(-1, read.input_shape)
+    elif kind in (tf.keras.layers.Flatten, tf.keras.layers.Dropout):
+        read.out[layer.name] = source
+    elif kind is tf.keras.layers.ZeroPadding2D:
+        read.out[layer.name] = source._replace(pad=_padding(layer))
+    elif kind is tf.keras.layers.AveragePooling2D:
+        spec = _pool_spec(layer, source.shape)
+        read.add(spec, None, [source], [layer], layer.output_shape[1:])
+    elif kind is tf.keras.layers.Dense and not any(
         isinstance(later, (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
         for later in layers[i + 1 :]
-    )
-    if last_dense:
+    ):
         spec, value = _readout(layer)
-        read.specs.append(spec)
-        read.values.append(value)
-        return 1
-    _read_weight_layer(read, layer, layers[i + 1] if i + 1 < len(layers) else None)
-    return 2
+        read.add(spec, value, [source], [layer], (spec.units,))
+    elif isinstance(layer, RateNeurons):
+        raise _unsupported(
+            layer,
+            "neurons go right after a Conv2D, Dense or locally-connected layer "
+            "(or its BatchNormalization), or after an Add or Concatenate",
+        )
+    else:
+        _read_weight_layer(read, layer, read.graph.sole_reader(layer))
+
+
+def _use_neurons(read, nxt, dense):
+    """The neuron setting of the neuron layer ``nxt``, checked against the others."""
+    setting = _neuron_setting(nxt)
+    if read.neuron is None:
+        read.neuron = setting
+    elif setting[0] != read.neuron[0] or setting[1].gain != read.neuron[1].gain:
+        raise _unsupported(nxt, "all neuron layers must have the same settings")
+    if setting[2] and not dense:
+        raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
+    return setting
+
+
+def _read_merge(read, layer):
+    """Read an ``Add`` or ``Concatenate`` (and the neuron layer after it)."""
+    if not isinstance(layer, MERGES):
+        raise _unsupported(
+            layer,
+            "only Add and Concatenate merges have an equivalent in the package's "
+            "networks (nengo sums what arrives at a layer, and concatenates into "
+            "slices of it); write the model with Add or Concatenate",
+        )
+    sources = [read.out[source.name] for source in read.graph.inbound(layer)]
+    shapes = [s.shape for s in sources]
+    if any(s.pad for s in sources):
+        raise _unsupported(layer, "it merges a ZeroPadding2D output; pad afterwards")
+    if isinstance(layer, tf.keras.layers.Concatenate):
+        rank = len(shapes[0]) + 1
+        if layer.axis not in (-1, rank - 1):
+            raise _unsupported(
+                layer,
+                f"it concatenates axis {layer.axis}; the package concatenates "
+                "channels (the last axis): use Concatenate(axis=-1)",
+            )
+        same = len({s[:-1] for s in shapes}) == 1 and len({len(s) for s in shapes}) == 1
+    else:
+        same = len(set(shapes)) == 1
+    if not same:
+        raise _unsupported(
+            layer,
+            f"it merges tensors of shapes {shapes}, which do not match (Keras "
+            "broadcasting has no equivalent); give the branches the same shape "
+            "(e.g. a 1x1 Conv2D projection with strides on the skip)",
+        )
+    out_shape = tuple(int(d) for d in layer.output_shape[1:])
+    nxt = read.graph.sole_reader(layer)
+    kind = Add if isinstance(layer, tf.keras.layers.Add) else Concatenate
+    placeholder = tuple(str(i) for i in range(len(sources)))
+    if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
+        read.add(kind(placeholder), None, sources, [layer], out_shape)
+        return
+    _use_neurons(read, nxt, dense=False)
+    value = {"bias": _neuron_bias(None, nxt, out_shape).ravel()}
+    read.add(kind(placeholder, neurons=True), value, sources, [layer, nxt], out_shape)
 
 
 def _padding(layer):
@@ -276,9 +383,14 @@ def _readout(layer):
 
 
 def _read_weight_layer(read, layer, nxt):
-    """Read a weight layer and the neuron layer ``nxt`` after it."""
+    """Read a weight layer and the neuron layer ``nxt`` after it.
+
+    Without neurons after it, a weight layer read only by merges is linear.
+    """
     kind = type(layer)
-    if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
+    readers = read.graph.readers(layer)
+    linear = readers and all(len(read.graph.inbound(r)) > 1 for r in readers)
+    if not isinstance(nxt, (SoftLIF, RectifiedLinearRates)) and not linear:
         hint = (
             "" if kind is not tf.keras.layers.MaxPooling2D else "; use AveragePooling2D"
         )
@@ -292,31 +404,28 @@ def _read_weight_layer(read, layer, nxt):
         tf.keras.activations.linear,
     ):
         raise _unsupported(layer, "its activation must be linear (the neurons follow)")
-    setting = _neuron_setting(nxt)
-    if read.neuron is None:
-        read.neuron = setting
-    elif setting[0] != read.neuron[0] or setting[1].gain != read.neuron[1].gain:
-        raise _unsupported(nxt, "all neuron layers must have the same settings")
-    if setting[2] and kind is not tf.keras.layers.Dense:
-        raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
-    spec, weights = _weight_spec(read, layer, setting[2])
+    source = read.source(layer)
+    if linear and not isinstance(nxt, (SoftLIF, RectifiedLinearRates)):
+        spec, weights = _weight_spec(layer, source, 0.0)
+        out_shape = tuple(int(d) for d in layer.output_shape[1:])
+        value = {"weights": weights, "bias": _layer_bias(layer, out_shape)[:, None]}
+        spec = dataclasses.replace(spec, neurons=False)
+        read.add(spec, value, [source], [layer], out_shape)
+        return
+    setting = _use_neurons(read, nxt, dense=kind is tf.keras.layers.Dense)
+    spec, weights = _weight_spec(layer, source, setting[2])
     out_shape = tuple(int(d) for d in nxt.output_shape[1:])
-    read.specs.append(spec)
-    read.values.append(
-        {"weights": weights, "bias": _neuron_bias(layer, nxt, out_shape).ravel()}
-    )
-    read.shape = out_shape
+    value = {"weights": weights, "bias": _neuron_bias(layer, nxt, out_shape).ravel()}
+    read.add(spec, value, [source], [layer, nxt], out_shape)
 
 
-def _weight_spec(read, layer, dropout):
+def _weight_spec(layer, source, dropout):
     """The layer spec and weights of a Conv2D, locally-connected or Dense layer."""
     kind = type(layer)
     if kind is tf.keras.layers.Conv2D:
-        return _conv_spec(layer, read.pad)
+        return _conv_spec(layer, source.pad)
     if kind in (tf.keras.layers.LocallyConnected2D, LocallyConnected):
-        spec, weights = _locally_connected_spec(layer, read.shape, read.pad)
-        read.pad = 0
-        return spec, weights
+        return _locally_connected_spec(layer, source.shape, source.pad)
     if kind is tf.keras.layers.Dense:
         return Dense(layer.units, dropout=dropout), layer.kernel.numpy().T
     raise _unsupported(layer, "no equivalent layer in nengo_softlif.network.layers")
@@ -377,20 +486,22 @@ def _locally_connected_spec(layer, shape, pad):
     return spec, kernel.ravel()[transform.dense_positions()]
 
 
+def _layer_bias(layer, out_shape):
+    """A weight layer's bias, one value per output (flat), zeros if it has none."""
+    if not getattr(layer, "use_bias", False):
+        return np.zeros(int(np.prod(out_shape)))
+    per = out_shape if type(layer) is not tf.keras.layers.Conv2D else (layer.filters,)
+    return np.broadcast_to(layer.bias.numpy().reshape(per), out_shape).ravel()
+
+
 def _neuron_bias(layer, nxt, out_shape):
-    """The neurons' bias with the weight layer's bias folded in (``gain * b``)."""
+    """The neurons' bias with the weight layer's bias (if any) folded in
+    (``gain * b``)."""
     bias = (
         np.zeros(out_shape) if nxt.bias is None else nxt.bias.numpy().reshape(out_shape)
     )
-    if getattr(layer, "use_bias", False):
-        bias = bias + nxt.gain * np.broadcast_to(
-            layer.bias.numpy().reshape(
-                out_shape
-                if type(layer) is not tf.keras.layers.Conv2D
-                else (layer.filters,)
-            ),
-            out_shape,
-        )
+    if layer is not None:
+        bias = bias + nxt.gain * _layer_bias(layer, out_shape).reshape(out_shape)
     return bias
 
 

@@ -1,4 +1,4 @@
-"""A Keras model as people write it, rewritten into the chain the package reads.
+"""A Keras model as people write it, rewritten into the layers the package reads.
 
 Keras models usually have ``activation="relu"`` inside their weight layers (or
 separate ``ReLU`` / ``Activation`` layers) and ``BatchNormalization`` after them.
@@ -7,7 +7,10 @@ separate ``ReLU`` / ``Activation`` layers) and ``BatchNormalization`` after them
 for one of the package's neuron layers (as ``nengo_dl.Converter``'s
 ``swap_activations`` swaps activations for neuron types), each batch
 normalization folded, with its inference statistics, into the weights and biases
-of the layer before it. It says what it changed.
+of the layer before it. It says what it changed. Models with residual
+``Add`` and ``Concatenate`` merges are rewritten the same way: an activation after
+a merge is swapped too, and batch normalization folds into a weight layer whose
+output it alone reads.
 
 A ``relu`` swapped for `.RectifiedLinearRates` computes what the model computed;
 one swapped for `.SoftLIF` is another network, to be trained or fine-tuned.
@@ -19,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nengo_softlif.keras.graph import MERGES, KerasGraph
 from nengo_softlif.keras.layers import (
     LocallyConnected,
     RateNeurons,
@@ -90,7 +94,9 @@ def rewrite_model(model, swap_activations=None, fold_batch_norm=True):
     Parameters
     ----------
     model : tf.keras.Model
-        A chain of layers (each takes the output of the one before).
+        A chain of layers (each takes the output of the one before), or a
+        functional model with ``Add`` / ``Concatenate`` merges (an activation
+        right after a merge is swapped as one after a weight layer).
     swap_activations : dict, optional
         What each Keras activation becomes. Keys are activation names
         (``"relu"``) or functions (``tf.nn.relu``, ``tf.keras.activations.relu``);
@@ -116,7 +122,7 @@ def rewrite_model(model, swap_activations=None, fold_batch_norm=True):
         activation with no entry in ``swap_activations``, one that acts across
         units (``softmax`` before the end), a batch normalization after an
         activation, on another axis than the channels, or not right after a
-        weight layer, a layer that does not take the output of the layer before.
+        weight layer (or read by other layers too), a layer used twice.
     ValueError
         A ``swap_activations`` value that is not a neuron layer.
 
@@ -139,24 +145,20 @@ def rewrite_model(model, swap_activations=None, fold_batch_norm=True):
     itself) and what ``nengo_dl.Converter(rewritten.model)`` converts to native
     nengo objects.
     """
-    layers = [
-        layer
-        for layer in model.layers
-        if not isinstance(layer, tf.keras.layers.InputLayer)
-    ]
+    graph = KerasGraph(model)
     swaps = _Swaps(swap_activations)
-    if not any(_needs_rewrite(layer) for layer in layers):
+    if not any(_needs_rewrite(layer) for layer in graph.layers):
         swaps.warn_unused()
         return RewrittenModel(model, ())
-    _check_chain(model, layers)
-    writer = _Writer(model, layers, swaps, fold_batch_norm)
-    i = 0
-    while i < len(layers):
-        i = writer.write(i)
+    writer = _Writer(model, graph, swaps, fold_batch_norm)
+    for layer in graph.layers:
+        if layer.name not in writer.tensors:
+            writer.write(layer)
     swaps.warn_unused()
     for change in writer.changes:
         logger.info("%s: %s", model.name, change)
-    new = tf.keras.Model(writer.inputs, writer.x, name=model.name)
+    output = writer.tensors[graph.output_layer.name]
+    new = tf.keras.Model(writer.inputs, output, name=model.name)
     return RewrittenModel(new, tuple(writer.changes))
 
 
@@ -204,19 +206,6 @@ def _needs_rewrite(layer):
     if _layer_activation(layer) is not None:
         return True
     return type(layer) in WEIGHT_LAYERS and _weight_activation(layer) != "linear"
-
-
-def _check_chain(model, layers):
-    """Refuse models whose layers do not each take the output of the one before."""
-    for before, layer in zip(layers[:-1], layers[1:], strict=True):
-        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
-        if len(inputs) != 1 or inputs[0] is not before.output:
-            raise TypeError(
-                f"Keras layer {layer.name!r} ({type(layer).__name__}) does not take "
-                f"the output of {before.name!r}: model {model.name!r} is not a chain "
-                "of layers; from_keras reads chains (a Sequential model, or a "
-                "functional model without branches)"
-            )
 
 
 class _Swaps:
@@ -354,14 +343,19 @@ def _batch_norm_affine(bn, layer):
 
 
 class _Writer:
-    """Writes the rewritten chain, layer by layer, on new Keras tensors."""
+    """Writes the rewritten layers on new Keras tensors, in the model's order.
 
-    def __init__(self, model, layers, swaps, fold):
-        self.layers, self.swaps, self.fold = layers, swaps, fold
+    ``tensors`` maps the name of every layer written (or folded, or dropped) to
+    the new tensor that stands for its output.
+    """
+
+    def __init__(self, model, graph, swaps, fold):
+        self.graph, self.swaps, self.fold = graph, swaps, fold
         shape = tuple(model.input_shape[1:])
-        self.inputs = self.x = tf.keras.Input(shape)
+        self.inputs = tf.keras.Input(shape)
+        self.tensors = {graph.input_layer.name: self.inputs}
         self.changes = []
-        self.names = {layer.name for layer in layers}
+        self.names = {layer.name for layer in graph.layers}
 
     def _name(self, base):
         name, k = base, 1
@@ -371,66 +365,94 @@ class _Writer:
         self.names.add(name)
         return name
 
-    def _at(self, i):
-        return self.layers[i] if i < len(self.layers) else None
+    def _input(self, layer):
+        """The new tensor(s) ``layer`` reads."""
+        inbound = [self.tensors[source.name] for source in self.graph.inbound(layer)]
+        return inbound[0] if len(inbound) == 1 else inbound
 
-    def write(self, i):
-        """Write ``layers[i]`` (and what goes with it): the next index."""
-        layer = self.layers[i]
+    def _done(self, layers, x):
+        """``layers`` are written: ``x`` stands for the output of each."""
+        for layer in layers:
+            self.tensors[layer.name] = x
+
+    def write(self, layer):
+        """Write ``layer`` (and the batch norm and activation that go with it)."""
         if type(layer) in WEIGHT_LAYERS:
-            return self._weight_layer(i)
-        before = self.layers[i - 1].name if i else "the input"
+            self._weight_layer(layer)
+            return
+        before = self.graph.before(layer)
+        before_name = "the input" if before is None else self.graph.name_of(before)
         if isinstance(layer, tf.keras.layers.BatchNormalization):
-            raise TypeError(
-                f"Keras layer {layer.name!r} (BatchNormalization) follows {before!r}: "
-                "it folds only into a Conv2D, Dense or locally-connected layer "
-                "right before it; move it there (before the activation)"
-            )
-        if isinstance(layer, RateNeurons) and self._after_activation(i):
+            self._refuse_batch_norm(layer, before, before_name)
+        if isinstance(layer, RateNeurons) and self._after_activation(before):
             raise TypeError(
                 f"Keras layer {layer.name!r} ({type(layer).__name__}) follows "
-                f"{before!r}: neurons go right after a Conv2D, Dense or "
+                f"{before_name!r}: neurons go right after a Conv2D, Dense or "
                 "locally-connected layer without activation (or its "
                 "BatchNormalization); remove the activation before it"
             )
         activation = _layer_activation(layer)
         if activation is None:
             new = _copy(layer)
-            self.x = new(self.x)
+            self._done([layer], new(self._input(layer)))
             _copy_weights(layer, new)
-            return i + 1
-        if activation == "linear" or self._ends(activation, i + 1):
-            return i + 1
+            return
+        if activation == "linear" or self._ends(activation, layer):
+            self._done([layer], self._input(layer))
+            return
+        if isinstance(before, MERGES):
+            neurons = self.swaps.neurons(layer, activation, layer.name)
+            self.changes.append(f"{layer.name}: {activation} -> {_describe(neurons)}")
+            self._write_neurons(neurons, None, None, [layer], self._input(layer))
+            return
         raise TypeError(
             f"Keras layer {layer.name!r} ({type(layer).__name__}, {activation}) "
-            f"follows {before!r}: neurons go right after a Conv2D, Dense or "
-            "locally-connected layer (or its BatchNormalization); move it there"
+            f"follows {before_name!r}: neurons go right after a Conv2D, Dense or "
+            "locally-connected layer (or its BatchNormalization), or after an Add "
+            "or Concatenate; move it there"
         )
 
-    def _after_activation(self, i):
-        """Whether ``layers[i - 1]`` has an activation or is one."""
-        before = self.layers[i - 1] if i else None
+    def _refuse_batch_norm(self, bn, before, before_name):
+        if type(before) in WEIGHT_LAYERS:
+            others = [r.name for r in self.graph.readers(before) if r is not bn]
+            raise TypeError(
+                f"Keras layer {bn.name!r} (BatchNormalization) normalises "
+                f"{before_name!r}, whose output {others} read too: it folds only "
+                "into a layer whose output it alone reads; apply the batch "
+                "normalization before the branches split"
+            )
+        raise TypeError(
+            f"Keras layer {bn.name!r} (BatchNormalization) follows {before_name!r}: "
+            "it folds only into a Conv2D, Dense or locally-connected layer "
+            "right before it; move it there (before the activation)"
+        )
+
+    def _after_activation(self, before):
+        """Whether the layer ``before`` has an activation or is one."""
         return (
             type(before) in WEIGHT_LAYERS
             or isinstance(before, RateNeurons)
-            or (before is not None and _layer_activation(before) is not None)
+            or (
+                before is not None
+                and not self.graph.is_input(before)
+                and _layer_activation(before) is not None
+            )
         )
 
-    def _ends(self, activation, after):
-        """Drop a softmax at the very end (``after``: the next index)."""
-        if activation != "softmax" or after < len(self.layers):
+    def _ends(self, activation, last):
+        """Drop a softmax at the very end (``last``: the model's output layer)."""
+        if activation != "softmax" or last is not self.graph.output_layer:
             return False
         self.changes.append(
-            f"{self.layers[after - 1].name}: softmax dropped (the read-out gives "
-            "the scores before it; the predicted class is the same)"
+            f"{last.name}: softmax dropped (the read-out gives the scores before "
+            "it; the predicted class is the same)"
         )
         return True
 
-    def _weight_layer(self, i):
-        layer = self.layers[i]
+    def _weight_layer(self, layer):
         activation = _weight_activation(layer)
-        j = i + 1
-        bn = self._at(j)
+        group = [layer]
+        bn = self.graph.sole_reader(layer)
         if not isinstance(bn, tf.keras.layers.BatchNormalization):
             bn = None
         elif activation != "linear":
@@ -438,7 +460,7 @@ class _Writer:
                 f"Keras layer {bn.name!r} (BatchNormalization) normalises the "
                 f"{activation} output of {layer.name!r}: it can fold only into a "
                 "layer without activation; write the layer without activation, "
-                f"then BatchNormalization, then the activation (e.g. "
+                "then BatchNormalization, then the activation (e.g. "
                 f"{type(layer).__name__}(..., activation=None), "
                 "BatchNormalization(), ReLU())"
             )
@@ -449,34 +471,38 @@ class _Writer:
                 f"{layer.name!r}"
             )
         else:
-            j += 1
-        shift = self._write_weights(layer, bn)
+            group.append(bn)
+        shift = self._write_weights(layer, bn, group)
         if activation != "linear":
-            if self._ends(activation, j):
-                return j
+            if self._ends(activation, group[-1]):
+                return
             neurons = self.swaps.neurons(
                 layer, activation, self._name(f"{layer.name}_{activation}")
             )
             self.changes.append(f"{layer.name}: {activation} -> {_describe(neurons)}")
-            self._write_neurons(neurons, None, shift, layer)
-            return j
-        nxt = self._at(j)
+            self._write_neurons(neurons, None, shift, group, self.tensors[layer.name])
+            return
+        nxt = self.graph.sole_reader(group[-1])
         activation = None if nxt is None else _layer_activation(nxt)
         if isinstance(nxt, RateNeurons):
-            self._write_neurons(_copy(nxt), nxt, shift, layer)
-            return j + 1
+            x = self.tensors[layer.name]
+            self._write_neurons(_copy(nxt), nxt, shift, [*group, nxt], x)
+            return
         if activation is None or activation == "linear":
             self._need_no_shift(shift, layer)
-            return j + (activation == "linear")
-        if self._ends(activation, j + 1):
-            return j + 1
+            if activation == "linear":
+                self._done([nxt], self.tensors[group[-1].name])
+            return
+        if self._ends(activation, nxt):
+            self._done([nxt], self.tensors[group[-1].name])
+            return
         neurons = self.swaps.neurons(nxt, activation, nxt.name)
         self.changes.append(f"{nxt.name}: {activation} -> {_describe(neurons)}")
-        self._write_neurons(neurons, None, shift, layer)
-        return j + 1
+        x = self.tensors[layer.name]
+        self._write_neurons(neurons, None, shift, [*group, nxt], x)
 
-    def _write_weights(self, layer, bn):
-        """Write a copy of the weight layer with ``bn`` folded in.
+    def _write_weights(self, layer, bn, group):
+        """Write a copy of the weight layer with ``bn`` folded in (for ``group``).
 
         Returns the shift per channel left for the neurons' bias (the package's
         LocallyConnected has no bias), or None.
@@ -487,7 +513,7 @@ class _Writer:
         if bn is not None and "use_bias" in layer.get_config():
             changes["use_bias"] = True
         new = _copy(layer, **changes)
-        self.x = new(self.x)
+        self._done(group, new(self._input(layer)))
         _copy_weights(layer, new)
         if bn is None:
             return None
@@ -500,11 +526,12 @@ class _Writer:
         _assign(new.bias, bias * scale + shift)
         return None
 
-    def _write_neurons(self, neurons, source, shift, layer):
-        """Write a neuron layer (weights from ``source``; ``shift`` in its bias)."""
+    def _write_neurons(self, neurons, source, shift, group, x):
+        """Write a neuron layer on ``x``, standing for the output of the layers
+        in ``group`` (weights from ``source``; ``shift`` in its bias)."""
         if shift is not None and neurons.bias_init is None:
             neurons = _copy(neurons, bias=0.0)
-        self.x = neurons(self.x)
+        self._done(group, neurons(x))
         if source is not None:
             _copy_weights(source, neurons)
         if shift is not None:

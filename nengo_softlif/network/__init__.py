@@ -3,6 +3,8 @@
 ``layers``
     Layer specs (`.Conv`, `.AvgPool`, `.LocallyConnected`, `.Dense`, `.Output`)
     and the registry that builds them into nengo.
+``merges``
+    Merge layers (`.Add`, `.Concatenate`), with which a network is a small graph.
 ``architectures``
     `.Architecture`, `.build_network` and the papers' MNIST and CIFAR-10 networks.
 ``convert``
@@ -45,6 +47,7 @@ from nengo_softlif.network.layers import (
     Output,
     register_layer,
 )
+from nengo_softlif.network.merges import Add, Concatenate
 
 __all__ = [
     "ARCHITECTURES",
@@ -73,4 +76,6 @@ __all__ = [
     "MaxPool",
     "Output",
     "register_layer",
+    "Add",
+    "Concatenate",
 ]

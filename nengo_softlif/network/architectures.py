@@ -3,6 +3,10 @@
 The rate network that is trained and the spiking network that is evaluated come
 from the same :class:`Architecture`; :func:`build_network` makes a plain
 `nengo.Network` from it, and :func:`nengo_softlif.to_spiking` converts that network.
+
+An architecture is a chain of layers, or a small graph: a layer reads the layer
+before it unless its ``inputs`` name other earlier layers, and the merge layers
+(`.Add`, `.Concatenate`) read several (:meth:`Architecture.layer_inputs`).
 """
 
 import dataclasses
@@ -12,6 +16,7 @@ import numpy as np
 
 from nengo_softlif.network.layers import (
     AvgPool,
+    BuiltLayer,
     Conv,
     Dense,
     LayerContext,
@@ -20,12 +25,18 @@ from nengo_softlif.network.layers import (
     Output,
     build_layer,
 )
+from nengo_softlif.network.merges import is_merge
 from nengo_softlif.neurons.softlif import PRESETS, LIFParams
 
+#: The name of the network's input in a layer's ``inputs``.
+INPUT = "input"
+
 __all__ = [
+    "INPUT",
     "Architecture",
     "SoftLIFNetwork",
     "build_network",
+    "layer_names",
     "mnist_architecture",
     "cifar10_architecture",
     "ARCHITECTURES",
@@ -43,7 +54,9 @@ class Architecture:
     input_shape : tuple of int
         ``(height, width, channels)`` of the (cropped) input image.
     layers : tuple
-        Layer specs from :mod:`nengo_softlif.network.layers`, the last one an `.Output`.
+        Layer specs from :mod:`nengo_softlif.network.layers` (and the merges of
+        :mod:`nengo_softlif.network.merges`), the last one an `.Output`. Each
+        reads the layer before it, or the earlier layers its ``inputs`` name.
     """
 
     name: str
@@ -78,30 +91,73 @@ class Architecture:
                 f"Architecture {self.name!r} must end with an Output layer "
                 "(e.g. Output(10))"
             )
+        self.layer_inputs()
+
+    def layer_inputs(self):
+        """The names of the layers each layer reads, in order.
+
+        Returns
+        -------
+        list of tuple of str
+            Per layer, its inputs (the layer before, or its ``inputs``);
+            ``"input"`` is the network's input.
+
+        Raises
+        ------
+        ValueError
+            If names repeat, an input is not an earlier layer, a layer has the
+            wrong number of inputs, or a layer's output is used by no later layer.
+        """
+        names = self.layer_names()
+        where = f"Architecture {self.name!r}"
+        repeated = sorted({n for n in names if names.count(n) > 1 or n == INPUT})
+        if repeated:
+            raise ValueError(
+                f"{where} has layers named {repeated}: layer names must be unique "
+                f"and not {INPUT!r} (the network's input); rename them"
+            )
+        resolved, used = [], set()
+        for i, (spec, name) in enumerate(zip(self.layers, names, strict=True)):
+            inputs = getattr(spec, "inputs", None)
+            if inputs is None:
+                inputs = (names[i - 1] if i else INPUT,)
+            unknown = [n for n in inputs if n != INPUT and n not in names[:i]]
+            if unknown:
+                raise ValueError(
+                    f"{where}: layer {name!r} reads {unknown}, which are not earlier "
+                    f"layers; name layers that come before it (or {INPUT!r})"
+                )
+            if not is_merge(spec) and len(inputs) != 1:
+                raise ValueError(
+                    f"{where}: layer {name!r} ({type(spec).__name__}) reads "
+                    f"{len(inputs)} layers {list(inputs)}; it reads one: merge "
+                    "them first with an Add or Concatenate layer"
+                )
+            used.update(inputs)
+            resolved.append(tuple(inputs))
+        unused = [n for n in names[:-1] if n not in used]
+        if unused:
+            raise ValueError(
+                f"{where}: the output of layer(s) {unused} is read by no later "
+                "layer; name them in a later layer's inputs, or remove them"
+            )
+        return resolved
+
+    def is_chain(self):
+        """Whether every layer reads the layer before it (no merges, no skips)."""
+        names = [INPUT, *self.layer_names()]
+        return all(
+            inputs == (names[i],) for i, inputs in enumerate(self.layer_inputs())
+        )
 
     def layer_names(self):
         """Unique names of the layers (``conv1``, ``pool1``, ...)."""
-        counts, names = {}, []
-        for spec in self.layers:
-            if spec.name is not None:
-                names.append(spec.name)
-                continue
-            kind = {
-                Conv: "conv",
-                AvgPool: "pool",
-                MaxPool: "pool",
-                LocallyConnected: "local",
-                Dense: "fc",
-                Output: "output",
-            }.get(type(spec), type(spec).__name__.lower())
-            counts[kind] = counts.get(kind, 0) + 1
-            names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
-        return names
+        return layer_names(self.layers)
 
     def with_max_pooling(self):
         """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
         layers = tuple(
-            MaxPool(s.size, s.stride, s.name) if isinstance(s, AvgPool) else s
+            MaxPool(**dataclasses.asdict(s)) if isinstance(s, AvgPool) else s
             for s in self.layers
         )
         return dataclasses.replace(self, name=f"{self.name}-maxpool", layers=layers)
@@ -112,17 +168,16 @@ class Architecture:
             "name": self.name,
             "input_shape": list(self.input_shape),
             "layers": [
-                {"type": type(s).__name__, **dataclasses.asdict(s)} for s in self.layers
+                {"type": type(s).__name__, **_spec_dict(s)} for s in self.layers
             ],
         }
 
     @classmethod
     def from_dict(cls, data):
         """Rebuild an architecture from :meth:`to_dict` output."""
-        kinds = {
-            t.__name__: t
-            for t in (Conv, AvgPool, MaxPool, LocallyConnected, Dense, Output)
-        }
+        from nengo_softlif.network.layers import LAYER_BUILDERS  # noqa: PLC0415
+
+        kinds = {t.__name__: t for t in LAYER_BUILDERS}
         layers = []
         for item in data["layers"]:
             item = dict(item)
@@ -131,6 +186,41 @@ class Architecture:
                 raise ValueError(f"Unknown layer type {kind!r} in architecture data")
             layers.append(kinds[kind](**item))
         return cls(data["name"], tuple(data["input_shape"]), tuple(layers))
+
+
+def layer_names(layers):
+    """The names of layer specs in an architecture: their own, or by kind and
+    position (``conv1``, ``pool1``, ``add1``, ..., ``output``)."""
+    counts, names = {}, []
+    for spec in layers:
+        if spec.name is not None:
+            names.append(spec.name)
+            continue
+        kind = {
+            Conv: "conv",
+            AvgPool: "pool",
+            MaxPool: "pool",
+            LocallyConnected: "local",
+            Dense: "fc",
+            Output: "output",
+        }.get(
+            type(spec),
+            getattr(type(spec), "default_name", type(spec).__name__.lower()),
+        )
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(kind if kind == "output" else f"{kind}{counts[kind]}")
+    return names
+
+
+def _spec_dict(spec):
+    """A layer spec's fields, without graph fields that have their default."""
+    values = {}
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        if field.metadata.get("omit_default") and value == field.default:
+            continue
+        values[field.name] = list(value) if isinstance(value, tuple) else value
+    return values
 
 
 def mnist_architecture(n_classes=10):
@@ -209,6 +299,9 @@ class SoftLIFNetwork(nengo.Network):
             self.inp = nengo.Node(
                 np.zeros(int(np.prod(architecture.input_shape))), label="input"
             )
+            built = {
+                INPUT: BuiltLayer(INPUT, self.inp, tuple(architecture.input_shape))
+            }
             ctx = LayerContext(
                 network=self,
                 source=self.inp,
@@ -218,13 +311,16 @@ class SoftLIFNetwork(nengo.Network):
                 bias=lif_params.bias,
                 rng=rng,
             )
-            for spec, name in zip(
-                architecture.layers, architecture.layer_names(), strict=True
+            for spec, name, inputs in zip(
+                architecture.layers,
+                architecture.layer_names(),
+                architecture.layer_inputs(),
+                strict=True,
             ):
-                built = build_layer(spec, name, ctx)
-                self.layers[name] = built
-                ctx.source, ctx.shape = built.output, built.shape
-            self.out = ctx.source
+                ctx.inputs = [built[n] for n in inputs]
+                ctx.source, ctx.shape = ctx.inputs[0].output, ctx.inputs[0].shape
+                built[name] = self.layers[name] = build_layer(spec, name, ctx)
+            self.out = built[name].output
             self.out_probe = nengo.Probe(self.out, synapse=None, label="output_probe")
 
     @property

@@ -1,7 +1,10 @@
 """Layer specifications and the builders that turn them into plain nengo objects.
 
 A network is described by data: a list of layer specs (`.Conv`, `.AvgPool`,
-`.LocallyConnected`, `.Dense`, `.Output`). :func:`build_layer` turns one spec into
+`.LocallyConnected`, `.Dense`, `.Output`, and the merges `.Add` and
+`.Concatenate` of :mod:`nengo_softlif.network.merges`). Each layer takes the
+output of the layer before it, or of the layers its ``inputs`` name (the
+network's input is ``"input"``), so the network is a chain or a small graph. :func:`build_layer` turns one spec into
 nengo objects (ensembles, nodes, connections with `nengo.Convolution`,
 `nengo.Sparse` or `nengo.Dense` transforms), so that the same network trains in
 nengo-dl and runs as spikes in nengo, nengo-dl or nengo-loihi.
@@ -13,6 +16,9 @@ Conventions: images are flattened channels-last ``(height, width, channels)``.
 Every layer with neurons is one `nengo.Ensemble` (one dimension, unused encoders)
 whose neurons receive the layer's weighted input directly, ``J = gain * (W x) +
 bias``; ``bias`` is per neuron and trainable, starting at the neuron preset's bias.
+A weight layer with ``neurons=False`` is linear: its output is a passthrough node
+with a trainable per-value bias (as the read-out), to be summed or concatenated
+with other layers before neurons see it.
 """
 
 import dataclasses
@@ -38,6 +44,7 @@ __all__ = [
     "Dense",
     "Output",
     "LayerContext",
+    "BuiltLayer",
     "LAYER_BUILDERS",
     "register_layer",
     "build_layer",
@@ -71,6 +78,41 @@ def _check_spec(spec, whole=(), optional=(), at_least=None):
         raise ValueError(
             f"{type(spec).__name__} name must be a string or None, got {name!r}"
         )
+    check_inputs(spec)
+    neurons = getattr(spec, "neurons", True)
+    if not isinstance(neurons, (bool, np.bool_)):
+        raise ValueError(
+            f"{type(spec).__name__} neurons must be True or False, got {neurons!r}"
+        )
+
+
+def check_inputs(spec):
+    """Make a spec's ``inputs`` a tuple of layer names (None: the layer before).
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is not None or a sequence of names.
+    """
+    inputs = getattr(spec, "inputs", None)
+    if inputs is None:
+        return
+    if isinstance(inputs, str):
+        inputs = (inputs,)
+    if not isinstance(inputs, (tuple, list)) or not all(
+        isinstance(n, str) for n in inputs
+    ):
+        raise ValueError(
+            f"{type(spec).__name__} inputs must be layer names (e.g. ('conv1', "
+            f"'pool1'); 'input' is the network's input) or None, got {inputs!r}"
+        )
+    object.__setattr__(spec, "inputs", tuple(inputs))
+
+
+def _graph_field(default):
+    """A field of the graph description, left out of `.Architecture.to_dict` when
+    it has its default (so chain architectures are written as before)."""
+    return dataclasses.field(default=default, metadata={"omit_default": True})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +120,9 @@ class Conv:
     """Convolution with ``filters`` kernels of ``kernel x kernel``, then neurons.
 
     ``padding`` is in pixels on each side: 0 ("valid") or ``(kernel - 1) // 2``
-    ("same", as the paper's pad 2 for 5x5 and pad 1 for 3x3).
+    ("same", as the paper's pad 2 for 5x5 and pad 1 for 3x3). With
+    ``neurons=False`` the layer is linear (a passthrough node with a bias).
+    ``inputs`` names the layer it reads (default: the layer before).
     """
 
     filters: int
@@ -86,6 +130,8 @@ class Conv:
     padding: int = 0
     stride: int = 1
     name: str | None = None
+    neurons: bool = _graph_field(True)
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(
@@ -106,6 +152,7 @@ class AvgPool:
     size: int
     stride: int | None = None
     name: str | None = None
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(self, ("size",), ("stride",))
@@ -123,6 +170,7 @@ class MaxPool:
     size: int
     stride: int | None = None
     name: str | None = None
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(self, ("size",), ("stride",))
@@ -132,7 +180,8 @@ class MaxPool:
 class LocallyConnected:
     """Locally-connected layer (a convolution with untied weights), then neurons.
 
-    Implemented as a trainable `.LocallyConnectedSparse` (a `nengo.Sparse`).
+    Implemented as a trainable `.LocallyConnectedSparse` (a `nengo.Sparse`);
+    ``neurons`` and ``inputs`` as for `.Conv`.
     """
 
     filters: int
@@ -140,6 +189,8 @@ class LocallyConnected:
     padding: int = 0
     stride: int = 1
     name: str | None = None
+    neurons: bool = _graph_field(True)
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(
@@ -153,14 +204,22 @@ class Dense:
 
     Dropout acts in training only, as a training-noise model on the neurons
     (`.Dropout`), so it needs a neuron type with a ``noise`` parameter.
+    ``neurons`` and ``inputs`` as for `.Conv` (a linear layer has no dropout).
     """
 
     units: int
     dropout: float = 0.0
     name: str | None = None
+    neurons: bool = _graph_field(True)
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(self, ("units",))
+        if not self.neurons and self.dropout:
+            raise ValueError(
+                f"Dense dropout={self.dropout} acts on neurons, but this layer has "
+                "neurons=False; use dropout=0 for a linear layer"
+            )
         if (
             isinstance(self.dropout, bool)
             or not isinstance(self.dropout, (int, float, np.number))
@@ -177,6 +236,7 @@ class Output:
 
     units: int
     name: str | None = None
+    inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(self, ("units",))
@@ -200,6 +260,9 @@ class LayerContext:
         Gain and initial bias of every neuron.
     rng : `numpy.random.Generator`
         For weight initialisation.
+    inputs : list of `.BuiltLayer`
+        Every input of the layer (``source`` and ``shape`` are the first's);
+        merge layers read them all.
     """
 
     network: nengo.Network
@@ -209,6 +272,7 @@ class LayerContext:
     gain: float
     bias: float
     rng: np.random.Generator
+    inputs: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -303,6 +367,43 @@ def _neuron_layer(name, n, ctx, neuron_type=None):
     )
 
 
+def bias_connection(node, name, n):
+    """A trainable bias (initially zero) into the passthrough ``node``."""
+    ones = nengo.Node(np.ones(1), label=f"{name}.bias_input")
+    return nengo.Connection(
+        ones, node, transform=np.zeros((n, 1)), synapse=None, label=f"{name}.bias"
+    )
+
+
+def layer_target(name, n, ctx, neurons=True, bias=True, neuron_type=None):
+    """Where a layer's input goes: ``n`` neurons, or a passthrough node.
+
+    Returns
+    -------
+    target : nengo object
+        ``ensemble.neurons``, or the node (the layer's output in both cases).
+    ensemble : `nengo.Ensemble` or None
+    bias : `nengo.Connection` or None
+        The node's trainable bias (if ``bias``; neurons have their own).
+    """
+    if neurons:
+        ens = _neuron_layer(name, n, ctx, neuron_type=neuron_type)
+        return ens.neurons, ens, None
+    node = nengo.Node(size_in=n, label=name)
+    return node, None, bias_connection(node, name, n) if bias else None
+
+
+def _weight_layer(spec, name, n, shape, ctx, transform, neuron_type=None):
+    """A weight layer's target (neurons or linear) behind ``transform``."""
+    target, ens, bias = layer_target(
+        name, n, ctx, neurons=spec.neurons, neuron_type=neuron_type
+    )
+    conn = _connect(ctx, target, transform, name)
+    return BuiltLayer(
+        name, target, shape, ensemble=ens, connection=conn, bias_connection=bias
+    )
+
+
 def _connect(ctx, post, transform, name):
     return nengo.Connection(
         ctx.source, post, transform=transform, synapse=None, label=f"{name}.weights"
@@ -329,9 +430,7 @@ def build_conv(spec, name, ctx):
         ),
     )
     shape = tuple(transform.output_shape.shape)
-    ens = _neuron_layer(name, int(np.prod(shape)), ctx)
-    conn = _connect(ctx, ens.neurons, transform, name)
-    return BuiltLayer(name, ens.neurons, shape, ensemble=ens, connection=conn)
+    return _weight_layer(spec, name, int(np.prod(shape)), shape, ctx, transform)
 
 
 @register_layer(LocallyConnected)
@@ -347,10 +446,7 @@ def build_locally_connected(spec, name, ctx):
     transform = transform.with_weights(
         ctx.rng.uniform(-limit, limit, size=len(transform.indices))
     )
-    shape = transform.output_shape
-    ens = _neuron_layer(name, n_out, ctx)
-    conn = _connect(ctx, ens.neurons, transform, name)
-    return BuiltLayer(name, ens.neurons, shape, ensemble=ens, connection=conn)
+    return _weight_layer(spec, name, n_out, transform.output_shape, ctx, transform)
 
 
 @register_layer(AvgPool)
@@ -408,9 +504,10 @@ def build_dense(spec, name, ctx):
     if spec.dropout > 0:
         neuron_type = with_dropout(neuron_type, spec.dropout)
     n_in = int(np.prod(ctx.shape))
-    ens = _neuron_layer(name, spec.units, ctx, neuron_type=neuron_type)
-    conn = _connect(ctx, ens.neurons, _dense_transform(n_in, spec.units, ctx.rng), name)
-    return BuiltLayer(name, ens.neurons, (spec.units,), ensemble=ens, connection=conn)
+    transform = _dense_transform(n_in, spec.units, ctx.rng)
+    return _weight_layer(
+        spec, name, spec.units, (spec.units,), ctx, transform, neuron_type
+    )
 
 
 @register_layer(Output)
@@ -426,14 +523,7 @@ def build_output(spec, name, ctx):
         nengo.Dense((spec.units, n_in), init=np.zeros((spec.units, n_in))),
         name,
     )
-    ones = nengo.Node(np.ones(1), label=f"{name}.bias_input")
-    bias = nengo.Connection(
-        ones,
-        node,
-        transform=np.zeros((spec.units, 1)),
-        synapse=None,
-        label=f"{name}.bias",
-    )
+    bias = bias_connection(node, name, spec.units)
     return BuiltLayer(name, node, (spec.units,), connection=conn, bias_connection=bias)
 
 

@@ -285,12 +285,15 @@ def _engine_class(name):
 
 
 def _init_scale(net, scale):
-    """Multiply the initial weights of every layer with neurons by ``scale``."""
+    """Multiply the initial weights of every hidden weight layer by ``scale``."""
     from nengo_softlif.network.checkpoint import get_params, set_params  # noqa: PLC0415
 
     params = get_params(net)
+    specs = dict(zip(net.layers, net.architecture.layers, strict=True))
     for name, built in net.layers.items():
-        if built.ensemble is not None and f"{name}.weights" in params:
+        linear = getattr(specs[name], "neurons", True) is False
+        hidden = built.ensemble is not None or linear
+        if hidden and f"{name}.weights" in params:
             params[f"{name}.weights"] = params[f"{name}.weights"] * scale
     set_params(net, params)
 

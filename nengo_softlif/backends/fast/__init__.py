@@ -1,8 +1,9 @@
 """The ``"fast"`` evaluation backend: event-driven spiking inference in numpy/scipy.
 
-A spiking network from :func:`nengo_softlif.to_spiking` is a feed-forward chain:
+A spiking network from :func:`nengo_softlif.to_spiking` is feed-forward:
 input -> linear map -> LIF -> synapse -> linear maps (possibly through passthrough
-pooling nodes) -> LIF -> ... -> output node. Synapses are linear filters, so
+nodes: pooling, linear layers, merges) -> LIF -> ... -> output node; a layer may
+sum several such paths (an ``Add``) or take them into slices (a ``Concatenate``). Synapses are linear filters, so
 ``filter(W @ spikes) == W @ filter(spikes)``: this backend applies each layer's
 weights to the *spikes* of the layer before (sparse: at 10-50 Hz and ``dt = 1 ms``
 only 1-5 % of the neurons spike in a step) and filters the resulting

@@ -2,7 +2,8 @@
 
 `compile_network` checks that the network is a feed-forward network of spiking
 neuron layers (`nengo.LIF`, `nengo.SpikingRectifiedLinear` and the types of
-:data:`~.layers.FAST_NEURON_LAYERS`) with linear connections, finds every path from a source (a layer, the
+:data:`~.layers.FAST_NEURON_LAYERS`) with linear connections (a chain, or a
+graph with merges), finds every path from a source (a layer, the
 input node or a constant node) through passthrough nodes to a target (a layer
 or a probed node), orders the layers topologically and assembles the composed
 maps (:class:`~.cores.SpikeMap`), the neuron layers and one synaptic filter per
@@ -15,7 +16,7 @@ import numpy as np
 from nengo.builder.network import seed_network
 from nengo.ensemble import Neurons
 from nengo.synapses import LinearFilter
-from nengo.transforms import Convolution
+from nengo.transforms import Convolution, NoTransform
 
 from nengo_softlif.backends.fast import lif, rectified  # noqa: F401 (registered)
 from nengo_softlif.backends.fast.cores import DENSE_THRESHOLD, MatrixCore, SpikeMap
@@ -29,6 +30,7 @@ from nengo_softlif.backends.fast.synapses import FilterGroup, synapse_key
 from nengo_softlif.transforms.matrix import compose, transform_matrix
 
 __all__ = ["compile_network"]
+
 
 _USE_OTHER_BACKEND = 'use backend="nengo-dl" (or "nengo") for this network'
 
@@ -231,6 +233,18 @@ def _topological_order(ensembles, paths):
 # --------------------------------------------------------------------------
 
 
+def _is_identity(conn):
+    """Whether a connection passes its input on unchanged (no transform, slice)."""
+    return (
+        isinstance(conn.transform, NoTransform)
+        and isinstance(conn.pre_slice, slice)
+        and conn.pre_slice == slice(None)
+        and isinstance(conn.post_slice, slice)
+        and conn.post_slice == slice(None)
+        and conn.pre_obj.size_out == conn.post_obj.size_in
+    )
+
+
 class _PathMaps:
     """The linear maps of connections and paths, with nengo's seeds.
 
@@ -265,7 +279,13 @@ class _PathMaps:
         return compose([self.matrix(c) for c in path])
 
     def spike_map(self, path):
-        """The `SpikeMap` of a path from a layer (the kernel sampled as nengo)."""
+        """The `SpikeMap` of a path from a layer (the kernel sampled as nengo).
+
+        Identity connections at the end of the path (into a merge's target) are
+        left out: the last transform is then a convolution applied as one.
+        """
+        while len(path) > 1 and _is_identity(path[-1]):
+            path = path[:-1]
         last = path[-1]
         kernel = None
         if type(last.transform) is Convolution:

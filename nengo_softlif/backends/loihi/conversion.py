@@ -32,6 +32,7 @@ from nengo_softlif.backends.loihi.resources import connection_link, sparse_parts
 from nengo_softlif.backends.loihi.synapses import loihi_synapse
 from nengo_softlif.network.convert import copy_network
 from nengo_softlif.network.layers import AvgPool
+from nengo_softlif.network.merges import is_merge
 
 __all__ = [
     "to_loihi",
@@ -67,10 +68,34 @@ def _check_network(net):
                 else "Convert the network with nengo_softlif.to_spiking first"
             )
         )
+    _check_chain(net.architecture)
     if isinstance(net.architecture.layers[0], AvgPool):
         raise NotImplementedError(
             "An AvgPool directly on the input cannot run on Loihi: pool the images "
             "before presenting them, or start the architecture with a layer of neurons"
+        )
+
+
+def _check_chain(architecture):
+    """Refuse graphs (merges, skips) and linear layers: Loihi runs chains."""
+    names = architecture.layer_names()
+    previous = ["input", *names]
+    for i, (spec, name, inputs) in enumerate(
+        zip(architecture.layers, names, architecture.layer_inputs(), strict=True)
+    ):
+        kind = type(spec).__name__
+        if is_merge(spec):
+            why = f"layer {name!r} ({kind}) merges {list(inputs)}"
+        elif inputs != (previous[i],):
+            why = f"layer {name!r} ({kind}) reads {inputs[0]!r}, not the layer before"
+        elif not getattr(spec, "neurons", True):
+            why = f"layer {name!r} ({kind}) is linear (neurons=False)"
+        else:
+            continue
+        raise NotImplementedError(
+            f"Loihi runs chains of layers of neurons (one incoming connection per "
+            f"layer), but {why}. Evaluate this network on the 'fast', 'nengo-dl' "
+            "or 'nengo' backend instead"
         )
 
 
