@@ -35,8 +35,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import _common
 import numpy as np
+
+import _common
 
 EPOCHS = {"mnist": 2, "cifar10": 10}
 
@@ -169,7 +170,9 @@ def main(argv=None):
             # a copy of the model with its initial weights, relu swapped
             trained = rewrite_model(model, swap_activations={"relu": template}).model
         history = fit(trained, train_data, args)
-        predictions = np.argmax(trained.predict(test_images, batch_size=500, verbose=0), 1)
+        predictions = np.argmax(
+            trained.predict(test_images, batch_size=500, verbose=0), 1
+        )
         static = float(np.mean(predictions != test_labels))
         record = {"history": history, "static_error": static}
         line = f"| {variant} | {100 * static:.2f} |"
@@ -195,14 +198,18 @@ def main(argv=None):
         line += f" {sum(h['seconds'] for h in history):.0f} |"
         rows.append(line)
         results[variant] = record
-        print(f"  static {100 * static:.2f}%" + (
-            f", spiking {100 * record['spiking_error']:.2f}% on {n_spiking} images "
-            f"(static on those {100 * record['static_error_same_images']:.2f}%, "
-            f"converted hard LIF rates {100 * record['converted_hard_rate_error']:.2f}%), "
-            f"rates {({k: round(v, 1) for k, v in record['spiking_rates'].items()})}"
-            if "spiking_error" in record
-            else ""
-        ), flush=True)
+        print(
+            f"  static {100 * static:.2f}%"
+            + (
+                f", spiking {100 * record['spiking_error']:.2f}% on {n_spiking} images "
+                f"(static on those {100 * record['static_error_same_images']:.2f}%, "
+                f"converted hard LIF rates {100 * record['converted_hard_rate_error']:.2f}%), "
+                f"rates {({k: round(v, 1) for k, v in record['spiking_rates'].items()})}"
+                if "spiking_error" in record
+                else ""
+            ),
+            flush=True,
+        )
 
     table = "\n".join(
         [
@@ -221,9 +228,7 @@ def main(argv=None):
         table += f"\n\nSoftLIF static minus ReLU static: {100 * diff:+.2f} points"
     print("\n" + table, flush=True)
     if args.out:
-        _common.write_results(
-            args.out, table, {"args": vars(args), "results": results}
-        )
+        _common.write_results(args.out, table, {"args": vars(args), "results": results})
     return results
 
 
