@@ -40,6 +40,7 @@ import numpy as np
 import _common
 
 EPOCHS = {"mnist": 2, "cifar10": 10}
+VARIANTS = ("relu", "softlif", "softlif-unscaled")
 
 
 def user_model(task, input_shape):
@@ -59,7 +60,7 @@ def user_model(task, input_shape):
     return tf.keras.Model(inputs, outputs, name=f"{task}_user")
 
 
-def fit(model, train_data, args):
+def fit(model, train_data, args, callbacks=()):
     """``model.fit`` one epoch at a time (the augmentation redrawn each epoch)."""
     import tensorflow as tf
 
@@ -79,6 +80,7 @@ def fit(model, train_data, args):
             batch_size=args.minibatch,
             epochs=1,
             verbose=0,
+            callbacks=list(callbacks),
             shuffle=True,
         )
         history.append(
@@ -132,15 +134,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.epochs = args.epochs or EPOCHS[args.task]
     variants = args.variants.split(",")
-    unknown = sorted(set(variants) - {"relu", "softlif"})
+    unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
-        parser.error(f"--variants: unknown {unknown}; use relu and/or softlif")
+        parser.error(f"--variants: unknown {unknown}; choose from {VARIANTS}")
 
     import tensorflow as tf
 
     from nengo_softlif.data import load_dataset
     from nengo_softlif.experiments.tasks import get_task
-    from nengo_softlif.keras import SoftLIF, rewrite_model
+    from nengo_softlif.keras import (
+        SoftLIF,
+        rewrite_model,
+        scale_initial_weights,
+    )
 
     task = get_task(args.task)
     dataset = load_dataset(args.task, args.data_dir, cache_dir=args.cache_dir)
@@ -162,6 +168,7 @@ def main(argv=None):
     rows, results = [], {}
     for variant in variants:
         print(f"{variant}:", flush=True)
+        callbacks = []
         if variant == "relu":
             trained = tf.keras.models.clone_model(model)
             trained.set_weights(initial)
@@ -169,14 +176,16 @@ def main(argv=None):
             template = SoftLIF.from_preset(args.task, noise=args.noise, seed=args.seed)
             # a copy of the model with its initial weights, relu swapped
             trained = rewrite_model(model, swap_activations={"relu": template}).model
-        history = fit(trained, train_data, args)
+            if variant == "softlif":
+                print("  " + ", ".join(scale_initial_weights(trained)), flush=True)
+        history = fit(trained, train_data, args, callbacks)
         predictions = np.argmax(
             trained.predict(test_images, batch_size=500, verbose=0), 1
         )
         static = float(np.mean(predictions != test_labels))
         record = {"history": history, "static_error": static}
         line = f"| {variant} | {100 * static:.2f} |"
-        if variant == "softlif":
+        if variant != "relu":
             start = time.perf_counter()
             hard, spiking = spiking_error(
                 trained, task, test_images[:n_spiking], test_labels[:n_spiking]
@@ -223,9 +232,10 @@ def main(argv=None):
             *rows,
         ]
     )
-    if "relu" in results and "softlif" in results:
-        diff = results["softlif"]["static_error"] - results["relu"]["static_error"]
-        table += f"\n\nSoftLIF static minus ReLU static: {100 * diff:+.2f} points"
+    others = sorted(set(results) - {"relu"}) if "relu" in results else []
+    for variant in others:
+        diff = results[variant]["static_error"] - results["relu"]["static_error"]
+        table += f"\n\n{variant} static minus relu static: {100 * diff:+.2f} points"
     print("\n" + table, flush=True)
     if args.out:
         _common.write_results(args.out, table, {"args": vars(args), "results": results})
