@@ -61,9 +61,11 @@ def tutorial_model(filters=(32, 64)):
 
 
 def recipe(model, **changes):
-    """The guide's recipe: every relu swapped for the preset's SoftLIF."""
+    """The guide's recipe: relu swapped for the preset's SoftLIF, weights scaled."""
     template = SoftLIF.from_preset("mnist", noise="gaussian:10", **changes)
-    return nsl_keras.rewrite_model(model, swap_activations={"relu": template}).model
+    model = nsl_keras.rewrite_model(model, swap_activations={"relu": template}).model
+    nsl_keras.scale_initial_weights(model)
+    return model
 
 
 def mnist_sample(n=None):
@@ -108,3 +110,38 @@ def test_the_recipe_learns_about_as_fast_as_relu():
     softlif_error = train_error(softlif, images, labels)
     assert relu_error < 0.2  # the budget teaches ReLU something
     assert softlif_error < relu_error + 0.03, (softlif_error, relu_error)
+
+
+def test_scale_initial_weights_scales_the_layers_after_softlif_layers():
+    tf.keras.utils.set_random_seed(0)
+    layers = tf.keras.layers
+    x = inputs = tf.keras.Input((12, 12, 1))
+    x = layers.Conv2D(4, 3)(x)
+    x = SoftLIF.from_preset("mnist", name="lif1")(x)
+    x = layers.AveragePooling2D(2)(x)
+    x = layers.Conv2D(4, 3)(x)
+    x = SoftLIF.from_preset("mnist", name="lif2")(x)
+    x = layers.Dropout(0.1)(layers.Flatten()(x))
+    outputs = layers.Dense(3)(x)
+    model = tf.keras.Model(inputs, outputs)
+    before = {layer.name: layer.get_weights() for layer in model.layers}
+    changes = nsl_keras.scale_initial_weights(model, hidden=0.5, readout=0.25)
+    conv1, conv2, dense = (model.layers[i] for i in (1, 4, 8))
+    assert changes == [f"{conv2.name}: kernel x 0.5", f"{dense.name}: kernel x 0.25"]
+    for layer, scale in ((conv1, 1.0), (conv2, 0.5), (dense, 0.25)):
+        kernel, bias = layer.get_weights()
+        np.testing.assert_allclose(kernel, scale * before[layer.name][0], rtol=1e-6)
+        np.testing.assert_array_equal(bias, before[layer.name][1])
+    # the defaults: the read-out starts at zero
+    nsl_keras.scale_initial_weights(model)
+    assert not np.any(dense.get_weights()[0])
+
+
+def test_scale_initial_weights_refuses_what_it_cannot_do():
+    model = tutorial_model(filters=(2, 2))
+    with pytest.raises(ValueError, match="has no SoftLIF layer; swap its activations"):
+        nsl_keras.scale_initial_weights(model)
+    with pytest.raises(ValueError, match="hidden must be a finite number >= 0"):
+        nsl_keras.scale_initial_weights(recipe(model), hidden=-1)
+    with pytest.raises(ValueError, match="readout must be a finite number >= 0"):
+        nsl_keras.scale_initial_weights(recipe(model), readout=float("nan"))
