@@ -109,7 +109,9 @@ def test_the_recipe_learns_about_as_fast_as_relu():
     relu_error = train_error(model, images, labels)
     softlif_error = train_error(softlif, images, labels)
     assert relu_error < 0.2  # the budget teaches ReLU something
-    assert softlif_error < relu_error + 0.03, (softlif_error, relu_error)
+    # (at this budget the soft forward pass, or the hard one without
+    # scale_initial_weights, ends 1-2 points behind ReLU)
+    assert softlif_error < relu_error + 0.005, (softlif_error, relu_error)
 
 
 def test_scale_initial_weights_scales_the_layers_after_softlif_layers():
