@@ -11,10 +11,14 @@ does).
   model as the package's network).
 - :mod:`nengo_softlif.keras.rewrite`: :func:`.rewrite_model` (activations swapped
   for the package's neurons, batch normalization folded into the layer before).
+- :mod:`nengo_softlif.keras.initializers`: :func:`.scale_initial_weights` (initial
+  weights for the layers after SoftLIF layers, so that the model learns as fast
+  as with ReLU).
 """
 
 from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)
 from nengo_softlif.keras.callbacks import SigmaAnnealing
+from nengo_softlif.keras.initializers import scale_initial_weights
 from nengo_softlif.keras.layers import (
     LocallyConnected,
     RateNeurons,
@@ -46,6 +50,7 @@ __all__ = [
     "from_keras",
     "rewrite_model",
     "RewrittenModel",
+    "scale_initial_weights",
     "keras_params",
     "paper_model",
     "set_keras_params",

@@ -152,15 +152,22 @@ class SoftLIF(RateNeurons):
     tau_rc, tau_ref : float
         Membrane and refractory time constants (s).
     hard_forward : bool
-        The hard LIF rate in the forward pass, the soft derivative in the
-        backward pass (see `.SoftLIFRate`).
+        The hard LIF rate in the forward pass, the soft derivative (with
+        ``sigma``) in the backward pass (see `.SoftLIFRate`); the default. The
+        trained network then is the hard LIF rate network, which is what the
+        spiking LIF neurons compute on average, and it learns about as fast as
+        the same model with ReLU. ``hard_forward=False`` gives the soft LIF rate
+        in both passes (the papers' neurons, and this layer's earlier default;
+        pair it with `.SigmaAnnealing`).
     amplitude, gain, bias, noise, seed
         See `.RateNeurons`.
 
     Notes
     -----
     The layer's non-trainable ``sigma_scale`` weight multiplies ``sigma`` (1
-    unless sigma is annealed during training).
+    unless sigma is annealed during training). Models saved with an earlier
+    version keep the forward pass they were saved with (``hard_forward`` is in
+    the layer's config).
 
     Examples
     --------
@@ -172,7 +179,7 @@ class SoftLIF(RateNeurons):
     """
 
     def __init__(
-        self, sigma=0.02, tau_rc=0.02, tau_ref=0.002, hard_forward=False, **kwargs
+        self, sigma=0.02, tau_rc=0.02, tau_ref=0.002, hard_forward=True, **kwargs
     ):
         super().__init__(**kwargs)
         self.sigma = _finite("sigma", sigma, 0, low_open=True)

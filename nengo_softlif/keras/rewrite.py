@@ -289,7 +289,7 @@ def _describe(layer):
         e.g. ``"SoftLIF(sigma=0.02, tau_rc=0.02, ..., noise='gaussian:10')"``.
     """
     config = layer.get_config()
-    skip = {"name", "trainable", "dtype", "seed", "hard_forward"}
+    skip = {"name", "trainable", "dtype", "seed"}
     try:
         defaults = type(layer)().get_config()
     except TypeError:  # a neuron layer with required arguments: show them all
@@ -299,8 +299,6 @@ def _describe(layer):
         for key, value in config.items()
         if key not in skip and value != defaults.get(key)
     ]
-    if config.get("hard_forward"):
-        items.append("hard_forward=True")
     return f"{type(layer).__name__}({', '.join(items)})"
 
 
