@@ -199,3 +199,25 @@ def test_report_escapes_and_checks_the_diagnosis(capsys, tmp_path):
     code, _, err = run(capsys, "report", tmp_path)
     assert code == 2 and "diagnosis.json is not a diagnosis" in err
     assert "nengo-softlif diagnose" in err and "Traceback" not in err
+
+
+@pytest.mark.loihi
+def test_diagnosis_records_the_chosen_pools(loihi, data):
+    images, labels = data
+    result = diagnose(
+        spiking_network(ARCH),
+        images[:4],
+        labels[:4],
+        PROTOCOL,
+        changes=["pools"],
+        pool_relays="auto",
+    )
+    assert set(result.chip) == {
+        "pool_relays",
+        "folded_pools",
+        "input_rates",
+        "signed_input",
+    }
+    assert result.chip["pool_relays"] in ([], ["pool1"])
+    assert "pools that are relays on the chip" in result.table()
+    assert Diagnosis.from_dict(result.to_dict()) == result

@@ -121,6 +121,10 @@ class Diagnosis:
         ``zeroed``: see `weight_quantisation`).
     n_images : int
     protocol : dict
+    chip : dict
+        The chip options the changes were made with: ``pool_relays`` (the
+        pools that are relays: those ``pool_relays="auto"`` chose, or given),
+        ``folded_pools``, ``input_rates`` and ``signed_input``.
     """
 
     runs: dict
@@ -128,6 +132,7 @@ class Diagnosis:
     quantisation: dict
     n_images: int
     protocol: dict
+    chip: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
         """JSON-friendly dict."""
@@ -136,7 +141,12 @@ class Diagnosis:
     @classmethod
     def from_dict(cls, data):
         """Inverse of :meth:`to_dict`."""
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        required = {
+            f.name: data[f.name]
+            for f in dataclasses.fields(cls)
+            if f.default_factory is dataclasses.MISSING
+        }
+        return cls(**required, chip=dict(data.get("chip", {})))
 
     def table(self):
         """The runs, the ranking and the per-layer rates as Markdown."""
@@ -213,6 +223,7 @@ def diagnose(
     images = np.asarray(images, dtype=np.float32)
     labels = np.asarray(labels)
     runner = _Runner(images, labels, protocol, minibatch_size, progress)
+    chip = {}
     if static and not is_spiking:
         runner.run_static("static (hard rates)", to_hard_rate(net))
     runner.run_fast("exact spiking", spiking, ())
@@ -222,6 +233,12 @@ def diagnose(
         )
         loihi_options = dict(loihi_options, pool_relays=options.get("pool_relays"))
         plan = to_loihi(spiking, **options).loihi_plan
+        chip = {
+            "pool_relays": sorted(plan.relay_pools),
+            "folded_pools": sorted(plan.folded_pools),
+            "input_rates": plan.input_rates,
+            "signed_input": plan.signed_input,
+        }
         for change in changes:
             runner.run_fast(
                 change,
@@ -240,6 +257,7 @@ def diagnose(
         quantisation=quantisation,
         n_images=len(labels),
         protocol=dataclasses.asdict(protocol),
+        chip=chip,
     )
 
 

@@ -99,7 +99,11 @@ def _layers(diagnosis):
 
 def diagnosis_tables(diagnosis):
     """The diagnosis as tables: dicts with ``caption``, ``header`` and ``rows``."""
-    tables = [{"caption": f"Runs on {diagnosis.n_images} images", **_runs(diagnosis)}]
+    caption = f"Runs on {diagnosis.n_images} images"
+    if diagnosis.chip:
+        relays = ", ".join(diagnosis.chip.get("pool_relays", [])) or "none"
+        caption += f" (pools that are relays on the chip: {relays})"
+    tables = [{"caption": caption, **_runs(diagnosis)}]
     if diagnosis.ranking:
         tables.append(
             {
