@@ -118,7 +118,8 @@ class Diagnosis:
         rates change most, and by how much).
     quantisation : dict
         Per layer, how ``"weights"`` changes its weights (``rms_change``,
-        ``zeroed``: see `weight_quantisation`).
+        ``zeroed``: see
+        ``nengo_softlif.backends.loihi.changes.weight_quantisation``).
     n_images : int
     protocol : dict
     chip : dict

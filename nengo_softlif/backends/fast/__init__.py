@@ -41,7 +41,7 @@ The backend, by phase:
 * ``cores``: the spike -> current operators (:class:`SpikeMap`,
   :class:`ConvCore`, :class:`MatrixCore`).
 * ``layers``: the neuron layers' inputs and state, and the registry of the
-  neuron types the backend runs (:data:`FAST_NEURON_LAYERS`); ``lif``: the LIF
+  neuron types the backend runs (``FAST_NEURON_LAYERS``); ``lif``: the LIF
   update; ``rectified``: the spiking rectified-linear update; ``synapses``: the
   synaptic filters.
 * ``compile``: :func:`compile_network` (checks, paths, order, assembly);

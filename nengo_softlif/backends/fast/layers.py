@@ -50,8 +50,8 @@ def neuron_layer(ens, seed, dtype, dt):
 class NeuronLayer:
     """A population of spiking neurons, batched (batch, n): inputs, state, spikes.
 
-    Subclasses define :meth:`init_state` (the state of one stream) and
-    :meth:`step`.
+    Subclasses define :meth:`step`; the state variables are the neuron type's
+    (its ``make_state``), one row per stream.
 
     Parameters
     ----------

@@ -60,6 +60,7 @@ from nengo_softlif.backends.loihi.placement import (
     chip_utilisation,
     choose_block_shapes,
 )
+from nengo_softlif.backends.loihi.pool_choice import choose_pool_relays
 from nengo_softlif.backends.loihi.quantisation import quantisation_report
 from nengo_softlif.backends.loihi.simulation import run_loihi
 from nengo_softlif.backends.loihi.synapses import loihi_synapse, synapse_comparison
@@ -68,6 +69,7 @@ __all__ = [
     "to_loihi",
     "apply_chip_changes",
     "CHIP_CHANGES",
+    "choose_pool_relays",
     "run_loihi",
     "quantisation_report",
     "synapse_comparison",

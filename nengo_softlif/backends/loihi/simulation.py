@@ -178,7 +178,7 @@ def run_loihi(
         On/off input generators; by default if any input is negative.
     input_synapse, fold_pooling, pool_spikes, pool_relays
         Passed to :func:`to_loihi`; ``pool_relays="auto"`` chooses
-        (:func:`~.pool_choice.choose_pool_relays` on these images).
+        (`~nengo_softlif.backends.loihi.choose_pool_relays` on these images).
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
     vectorized : bool
