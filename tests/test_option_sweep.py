@@ -11,6 +11,7 @@ import math
 import pytest
 
 from nengo_softlif.experiments.cli import build_parser, main
+from nengo_softlif.experiments.cli_values import pool_relays_value
 
 BAD_VALUES = ["-1", "0", "nan", "inf", "-inf", "abc", "1e999"]
 
@@ -23,7 +24,7 @@ def _numeric_options():
         for action in subparser._actions:
             if not action.option_strings or action.type is None:
                 continue
-            if action.type in (str,):
+            if action.type in (str, pool_relays_value):  # not numbers
                 continue
             cases.append((command, action.option_strings[0], action.type))
     return cases
@@ -34,6 +35,7 @@ def _minimal(command):
     return {
         "train": ["--task", "mnist-sample", "--out", "/tmp/nsl-sweep-never-written"],
         "evaluate": ["--task", "mnist-sample", "--checkpoint", "/nonexistent.npz"],
+        "diagnose": ["--task", "mnist-sample", "--checkpoint", "/nonexistent.npz"],
         "reproduce": ["mnist-sample"],
         "demo": ["--out", "/tmp/nsl-sweep-never-written"],
     }[command]

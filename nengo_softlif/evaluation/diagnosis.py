@@ -205,7 +205,7 @@ def diagnose(
     Diagnosis
     """
     # pylint: disable=import-outside-toplevel
-    from nengo_softlif.backends.loihi import CHIP_CHANGES, apply_chip_changes, to_loihi
+    from nengo_softlif.backends.loihi import CHIP_CHANGES
     from nengo_softlif.backends.loihi.changes import (
         options_for_images,
         weight_quantisation,
@@ -233,22 +233,7 @@ def diagnose(
             spiking, images, dict(loihi_options, protocol=protocol)
         )
         loihi_options = dict(loihi_options, pool_relays=options.get("pool_relays"))
-        plan = to_loihi(spiking, **options).loihi_plan
-        chip = {
-            "pool_relays": sorted(plan.relay_pools),
-            "folded_pools": sorted(plan.folded_pools),
-            "input_rates": plan.input_rates,
-            "signed_input": plan.signed_input,
-        }
-        for change in changes:
-            runner.run_fast(
-                change,
-                apply_chip_changes(spiking, [change], plan=plan, **options),
-                (change,),
-            )
-        everything = tuple(CHIP_CHANGES)
-        chip_model = apply_chip_changes(spiking, everything, plan=plan, **options)
-        runner.run_fast("all changes (chip model)", chip_model, everything)
+        chip = _run_chip_changes(runner, spiking, changes, options)
     if emulator:
         runner.run_emulator("emulator (nengo-loihi)", spiking, loihi_options)
     quantisation = weight_quantisation(spiking) if "weights" in changes else {}
@@ -260,6 +245,26 @@ def diagnose(
         protocol=dataclasses.asdict(protocol),
         chip=chip,
     )
+
+
+def _run_chip_changes(runner, spiking, changes, options):
+    """Run each change alone, then all of them; the chip options they used."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.backends.loihi import CHIP_CHANGES, apply_chip_changes, to_loihi
+
+    plan = to_loihi(spiking, **options).loihi_plan
+    for change in changes:
+        changed = apply_chip_changes(spiking, [change], plan=plan, **options)
+        runner.run_fast(change, changed, (change,))
+    everything = tuple(CHIP_CHANGES)
+    chip_model = apply_chip_changes(spiking, everything, plan=plan, **options)
+    runner.run_fast("all changes (chip model)", chip_model, everything)
+    return {
+        "pool_relays": sorted(plan.relay_pools),
+        "folded_pools": sorted(plan.folded_pools),
+        "input_rates": plan.input_rates,
+        "signed_input": plan.signed_input,
+    }
 
 
 class _Runner:
