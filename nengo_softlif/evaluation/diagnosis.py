@@ -226,7 +226,8 @@ def diagnose(
     runner = _Runner(images, labels, protocol, minibatch_size, progress)
     chip = {}
     if static and not is_spiking:
-        runner.run_static("static (hard rates)", to_hard_rate(net))
+        dl = {"backend": "nengo-dl", "minibatch_size": minibatch_size}
+        runner.run_means("static (hard rates)", to_hard_rate(net), (), **dl)
     runner.run_fast("exact spiking", spiking, ())
     if changes:
         options = options_for_images(
@@ -235,7 +236,15 @@ def diagnose(
         loihi_options = dict(loihi_options, pool_relays=options.get("pool_relays"))
         chip = _run_chip_changes(runner, spiking, changes, options)
     if emulator:
-        runner.run_emulator("emulator (nengo-loihi)", spiking, loihi_options)
+        runner.run_means(
+            "emulator (nengo-loihi)",
+            spiking,
+            ("emulator",),
+            protocol,
+            backend="loihi",
+            progress=progress,
+            **loihi_options,
+        )
     quantisation = weight_quantisation(spiking) if "weights" in changes else {}
     return Diagnosis(
         runs=runner.runs,
@@ -298,17 +307,12 @@ class _Runner:
             "wall_time_s": time.perf_counter() - started,
         }
 
-    def run_static(self, name, net):
+    def run_means(self, name, net, changes, *protocol, **options):
+        """A run whose layers report only their mean rates (static, emulator)."""
         started = time.perf_counter()
-        result = evaluate(
-            net,
-            self.images,
-            self.labels,
-            backend="nengo-dl",
-            minibatch_size=self.minibatch_size,
-        )
+        result = evaluate(net, self.images, self.labels, *protocol, **options)
         layers = {k: {"mean": v} for k, v in result.layer_rates.items()}
-        self._record(name, result, layers, (), started)
+        self._record(name, result, layers, changes, started)
 
     def run_fast(self, name, net, changes):
         started = time.perf_counter()
@@ -344,20 +348,6 @@ class _Runner:
         if self.exact is None:
             self.exact = (result, rates)
         self._record(name, result, layers, changes, started)
-
-    def run_emulator(self, name, net, options):
-        started = time.perf_counter()
-        result = evaluate(
-            net,
-            self.images,
-            self.labels,
-            self.protocol,
-            backend="loihi",
-            progress=self.progress,
-            **options,
-        )
-        layers = {k: {"mean": v} for k, v in result.layer_rates.items()}
-        self._record(name, result, layers, ("emulator",), started)
 
 
 def _ranking(runs, changes):

@@ -115,9 +115,7 @@ def cmd_train(args):
     )
     init_from = args.init_from
     if init_from == "pretrained":
-        from nengo_softlif.pretrained import pretrained_path
-
-        init_from = pretrained_path(args.task)
+        init_from = _pretrained(args.task)
     _, result = train_task(
         task,
         dataset,
@@ -180,11 +178,7 @@ def cmd_evaluate(args):
         raise ValueError(
             f"--presentation-time / --t-start do not fit the task's protocol: {err}"
         ) from None
-    checkpoint = args.checkpoint
-    if args.pretrained:
-        from nengo_softlif.pretrained import pretrained_path
-
-        checkpoint = pretrained_path(args.task)
+    checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
     record, _ = evaluate_checkpoint(
         task,
         dataset,
@@ -204,6 +198,13 @@ def cmd_evaluate(args):
     if not args.json:
         print(f"report: {record['report']}")
     return record
+
+
+def _pretrained(task):
+    """The path of the network shipped for ``task``."""
+    from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
+
+    return pretrained_path(task)
 
 
 def _run_folder(args, checkpoint):
@@ -229,11 +230,7 @@ def cmd_diagnose(args):
     if args.changes is not None:
         changes = [c.strip() for c in args.changes.split(",") if c.strip()]
     task, dataset = get_task(args.task), _load(args)
-    checkpoint = args.checkpoint
-    if args.pretrained:
-        from nengo_softlif.pretrained import pretrained_path
-
-        checkpoint = pretrained_path(args.task)
+    checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
     net, images, labels, source = checkpoint_test_data(
         task, dataset, checkpoint, ExperimentConfig(n_test=args.n_test)
     )

@@ -402,19 +402,24 @@ def _add_reproduce(command):
     _add_common(reproduce)
 
 
+def _add_network_source(parser):
+    """``--checkpoint`` or ``--pretrained``: the network a command runs."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
+    which.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the trained network shipped with the package for --task (cifar10)",
+    )
+
+
 def _add_diagnose(command):
     diagnose = command(
         "diagnose",
         help="where accuracy goes: rates, exact spikes and each chip change alone",
     )
     _add_data(diagnose)
-    which = diagnose.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
-    which.add_argument(
-        "--pretrained",
-        action="store_true",
-        help="the trained network shipped with the package for --task",
-    )
+    _add_network_source(diagnose)
     diagnose.add_argument(
         "--n-test", type=POSITIVE, default=100, help="the first N test images"
     )
@@ -499,13 +504,7 @@ def build_parser():
 
     evaluate = command("evaluate", help="static and spiking evaluation of a checkpoint")
     _add_data(evaluate)
-    which = evaluate.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
-    which.add_argument(
-        "--pretrained",
-        action="store_true",
-        help="the trained network shipped with the package for --task (cifar10)",
-    )
+    _add_network_source(evaluate)
     _add_evaluation(evaluate)
     evaluate.add_argument(
         "--out",

@@ -38,6 +38,8 @@ __all__ = [
     "load_preprocessing",
     "NEURON_TYPES",
     "register_neuron_type",
+    "transform_values",
+    "with_transform_values",
 ]
 
 _META_KEY = "__meta__"
@@ -83,7 +85,14 @@ def _parametrized_objects(net):
     return items
 
 
-def _transform_values(transform):
+def transform_values(transform):
+    """The weight values of a transform (the non-zero ones of a sparse one).
+
+    Raises
+    ------
+    CheckpointError
+        If the weights are a distribution, not concrete values.
+    """
     init = transform.init
     if isinstance(transform, nengo.Sparse):
         if isinstance(init, SparseMatrix):
@@ -101,7 +110,8 @@ def _transform_values(transform):
     return np.asarray(init)
 
 
-def _with_values(transform, values):
+def with_transform_values(transform, values):
+    """The same transform (shape, geometry) with other weight ``values``."""
     if isinstance(transform, nengo.Dense):
         return nengo.Dense(transform.shape, init=values)
     if isinstance(transform, nengo.Convolution):
@@ -141,7 +151,7 @@ def get_params(net):
         if isinstance(obj, nengo.Ensemble):
             params[key] = np.array(obj.bias, dtype=float)
         else:
-            params[key] = np.array(_transform_values(obj.transform))
+            params[key] = np.array(transform_values(obj.transform))
     return params
 
 
@@ -180,7 +190,7 @@ def set_params(net, params):
             raise CheckpointError(f"Checkpoint parameter {key!r} contains NaN or inf")
         if not isinstance(obj, nengo.Ensemble):
             try:
-                value = _with_values(obj.transform, value)
+                value = with_transform_values(obj.transform, value)
             except ValueError as err:
                 raise CheckpointError(f"Checkpoint parameter {key!r}: {err}") from err
         updates.append((obj, value))
@@ -195,7 +205,7 @@ def get_params_of(obj):
     """The parameter array of one ensemble (bias) or connection (weights)."""
     if isinstance(obj, nengo.Ensemble):
         return np.asarray(obj.bias)
-    return _transform_values(obj.transform)
+    return transform_values(obj.transform)
 
 
 def save_checkpoint(

@@ -45,6 +45,7 @@ from nengo_softlif.backends.loihi._nengo_loihi import (
 from nengo_softlif.backends.loihi.conversion import add_input_spikes, to_loihi
 from nengo_softlif.backends.loihi.pools import fold_pool, pool_counters
 from nengo_softlif.backends.loihi.synapses import loihi_synapse
+from nengo_softlif.network.checkpoint import transform_values, with_transform_values
 from nengo_softlif.network.convert import copy_network
 from nengo_softlif.network.layers import AvgPool
 from nengo_softlif.registry import Registry
@@ -211,31 +212,15 @@ def quantised_weights(transform):
     The weights are rounded to multiples of ``max|w| / 127``; transforms without
     weights (`nengo.transforms.NoTransform`, scalars) are returned unchanged.
     """
-    values = _weights_of(transform)
-    if values is None:
+    if not _has_weights(transform):
         return transform
-    rounded = _rounded(values)
-    if isinstance(transform, nengo.Convolution):
-        return nengo.Convolution(
-            n_filters=transform.n_filters,
-            input_shape=transform.input_shape,
-            kernel_size=transform.kernel_size,
-            strides=transform.strides,
-            padding=transform.padding,
-            channels_last=transform.channels_last,
-            init=rounded,
-        )
-    if isinstance(transform, nengo.Sparse):
-        if hasattr(transform, "with_weights"):  # a windowed sparse transform
-            return transform.with_weights(rounded)
-        init = transform.init
-        if hasattr(init, "tocoo"):  # a scipy.sparse matrix
-            coo = init.tocoo()
-            indices = np.stack([coo.row, coo.col], axis=1)
-        else:  # nengo.transforms.SparseMatrix
-            indices = np.asarray(init.indices)
-        return nengo.Sparse(transform.shape, indices=indices, init=rounded)
-    return nengo.Dense(transform.shape, init=rounded)
+    return with_transform_values(transform, _rounded(transform_values(transform)))
+
+
+def _has_weights(transform):
+    return isinstance(transform, (nengo.Convolution, nengo.Sparse)) or (
+        isinstance(transform, nengo.Dense) and np.ndim(transform.init) == 2
+    )
 
 
 def _rounded(weights):
@@ -264,10 +249,10 @@ def weight_quantisation(net):
         for conn in net.all_connections:
             if conn.post_obj != ens.neurons:
                 continue
-            before = _weights_of(conn.transform)
-            if before is None:
+            if not _has_weights(conn.transform):
                 continue
-            after = _weights_of(quantised_weights(conn.transform))
+            before = transform_values(conn.transform)
+            after = transform_values(quantised_weights(conn.transform))
             err2 += float(((after - before) ** 2).sum())
             ref2 += float((before**2).sum())
             nonzero += int(np.count_nonzero(before))
@@ -278,22 +263,3 @@ def weight_quantisation(net):
                 "zeroed": zeroed / nonzero,
             }
     return errors
-
-
-def _weights_of(transform):
-    """The weight values of a transform (None without weights)."""
-    if isinstance(transform, nengo.Sparse):
-        init = transform.init
-        values = init.tocoo().data if hasattr(init, "tocoo") else init.data
-    elif isinstance(transform, nengo.Convolution) or (
-        isinstance(transform, nengo.Dense) and np.ndim(transform.init) == 2
-    ):
-        values = transform.init
-    else:
-        return None
-    if isinstance(values, nengo.dists.Distribution):
-        raise TypeError(
-            f"Cannot quantise weights given as a distribution ({values}); give "
-            "the connection's transform an array of weights"
-        )
-    return np.asarray(values, dtype=float)
