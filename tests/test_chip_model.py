@@ -138,17 +138,56 @@ def test_unregistered_neuron_type_names_the_registry():
 
 @pytest.mark.loihi
 def test_auto_pool_choice_measures_every_combination(loihi, net_and_images):
-    from nengo_softlif.backends.loihi.pool_choice import (  # noqa: PLC0415
-        choose_pool_relays,
-    )
-
     net, images, _ = net_and_images
-    relays, measured = choose_pool_relays(net, images, PROTOCOL)
-    assert set(measured) == {frozenset(), frozenset({"pool1"})}
-    assert measured[relays] == min(measured.values())
-    with pytest.raises(ValueError, match="choose_pool_relays"):
+    assert loihi.counter_sizes(net, "pool1") == [9]  # clipped windows of 9, 6, 4
+    choice = loihi.choose_pools(net, images, PROTOCOL)
+    assert set(choice.measured) == {(("pool1", "relay"),), (("pool1", 9),)}
+    best = (("pool1", "relay"),) if choice.relays else (("pool1", 9),)
+    assert choice.measured[best] == min(choice.measured.values())
+    with pytest.raises(ValueError, match="choose_pools"):
         loihi.to_loihi(net, pool_relays="auto")
     chip = loihi.apply_chip_changes(
         net, ["pools"], images=images, protocol=PROTOCOL, pool_relays="auto"
     )
     assert chip.chip_changes == ("pools",)
+
+
+@pytest.mark.loihi
+def test_padded_pools_count_any_number_of_spikes(loihi):
+    """Padded windows: counters of k spikes and relays average exactly."""
+    net = spiking_network(OVERLAP.with_pool_edges("padded"))
+    assert loihi.counter_sizes(net, "pool1") == list(range(1, 10))
+    images, _ = images_for(OVERLAP, 2, np.random.default_rng(2))
+    choice = loihi.choose_pools(net, images, PROTOCOL)
+    assert {dict(key)["pool1"] for key in choice.measured} == {"relay", 2, 3, 9}
+    plan = loihi.to_loihi(net, pool_spikes={"pool1": 3}).loihi_plan
+    assert plan.pool_spikes == {"pool1": 3}
+    with pytest.raises(ValueError, match="pool_spikes=4.*pool_spikes=9"):
+        loihi.to_loihi(spiking_network(OVERLAP), pool_spikes={"pool1": 4})
+
+
+@pytest.mark.loihi
+@pytest.mark.parametrize("spikes", [1, 3, 9])
+def test_padded_pool_counters_keep_the_mean(loihi, spikes):
+    """A counter of k spikes passes on the padded window's sum of its inputs'
+    spikes / k, up to the count left over at the end (< k per window); relays
+    (k = 1) lose the spikes of a window that coincide in a step, never more."""
+    net = spiking_network(OVERLAP.with_pool_edges("padded"))
+    images, labels = images_for(OVERLAP, 3, np.random.default_rng(3))
+    chip = loihi.apply_chip_changes(net, ["pools"], pool_spikes={"pool1": spikes})
+    counts = {}
+    evaluate(chip, images, labels, PROTOCOL, backend="fast", spike_counts=counts)
+    transform = net.layers["pool1"].connection.transform
+    rows, cols = transform.indices.T
+    expected = np.zeros((len(images), transform.size_out))
+    for i in range(len(images)):
+        np.add.at(expected[i], rows, counts["conv1"][i][cols])
+    got = counts["pool1"] * spikes
+    if spikes == 1:
+        assert np.all(got <= expected)
+        assert got.sum() < expected.sum()  # these inputs fire together at times
+        return
+    # up to k - 1 input spikes per window are still being counted at the end
+    # (and were carried in from the image before); spikes that overshoot the
+    # count in the step it fires are lost
+    assert np.all(np.abs(got - expected) <= 2 * spikes + expected * 0.05)

@@ -424,3 +424,32 @@ def test_train_init_from_starts_at_the_checkpoints_weights(capsys, tmp_path):
     assert code == 2 and "--init-from" in err and "same task" in err
     code, _, err = run(capsys, *argv, "--init-from", tmp_path / "missing.npz")
     assert code == 2 and "--init-from" in err and "does not exist" in err
+
+
+def test_train_pool_edges_fine_tunes_with_other_pools(capsys, tmp_path):
+    """--pool-edges padded with --init-from: the other weights are copied, the
+    checkpoint records the pools, and resuming without the option is refused."""
+    from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
+        get_params,
+        load_network,
+    )
+
+    sample = ["--task", "mnist-sample", "--train-images", "100", "--quiet"]
+    first = tmp_path / "first"
+    assert main(["train", *sample, "--out", str(first), "--epochs", "1"]) == 0
+    tuned = tmp_path / "tuned"
+    argv = ["train", *sample, "--out", tuned, "--epochs", "2", "--lr", "1e-12"]
+    edges = ["--pool-edges", "padded"]
+    init = ["--init-from", first / "checkpoint.npz", "--epochs-this-run", "1"]
+    code, _, err = run(capsys, *argv, *edges, *init)
+    assert code == 0, err
+    net, _ = load_network(tuned / "checkpoint.npz")
+    pools = [s for s in net.architecture.layers if type(s).__name__ == "AvgPool"]
+    assert pools and all(s.edges == "padded" for s in pools)
+    before = get_params(load_network(first / "checkpoint.npz")[0])
+    for key, value in get_params(net).items():
+        np.testing.assert_allclose(value, before[key], rtol=1e-5, atol=1e-7)
+    code, _, err = run(capsys, *argv)  # resumed without --pool-edges
+    assert code == 2 and "another architecture" in err and "'padded'" in err
+    code, _, err = run(capsys, *argv, *edges)  # the same command goes on
+    assert code == 0, err

@@ -214,10 +214,13 @@ def test_diagnosis_records_the_chosen_pools(loihi, data):
     )
     assert set(result.chip) == {
         "pool_relays",
+        "pool_spikes",
         "folded_pools",
         "input_rates",
         "signed_input",
     }
-    assert result.chip["pool_relays"] in ([], ["pool1"])
-    assert "pools that are relays on the chip" in result.table()
+    relays, spikes = result.chip["pool_relays"], result.chip["pool_spikes"]
+    assert (relays, spikes) in (([], {"pool1": 9}), (["pool1"], {}))
+    pool1 = "pool1 relays" if relays else "pool1 counts 9"
+    assert f"pools on the chip: {pool1}" in result.table()
     assert Diagnosis.from_dict(result.to_dict()) == result

@@ -34,13 +34,13 @@ ARCH = Architecture(
 )
 
 
-def _net(neuron="softlif", noise=GaussianNoise(10), seed=0):
+def _net(neuron="softlif", noise=GaussianNoise(10), seed=0, architecture=ARCH):
     preset = PRESETS["cifar10"]
     if neuron == "relu":
         neuron_type = RectifiedLinear(amplitude=0.063, noise=noise)
     else:
         neuron_type = preset.soft_lif(sigma=0.02, noise=noise)
-    net = build_network(ARCH, neuron_type, preset, seed=seed)
+    net = build_network(architecture, neuron_type, preset, seed=seed)
     # a non-zero read-out, so that outputs depend on every layer
     params = get_params(net)
     rng = np.random.default_rng(seed + 1)
@@ -69,9 +69,11 @@ def _nengo_dl_outputs(net, images):
         return sim.predict({net.inp: images[:, None]})[net.out_probe][:, 0]
 
 
-@pytest.mark.parametrize("neuron", ["softlif", "relu"])
-def test_keras_model_computes_what_nengo_dl_computes(neuron, rng):
-    net = _net(neuron)
+@pytest.mark.parametrize(
+    "neuron,edges", [("softlif", "clipped"), ("relu", "clipped"), ("softlif", "padded")]
+)
+def test_keras_model_computes_what_nengo_dl_computes(neuron, edges, rng):
+    net = _net(neuron, architecture=ARCH.with_pool_edges(edges))
     model = nsl_keras.keras_model(net)
     images, _ = _data(rng, 40)
     keras_out = model(images, training=False).numpy()

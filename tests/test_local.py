@@ -170,3 +170,34 @@ def test_average_pool_windows_and_tensorflow_equivalence(
     assert pool.with_weights(pool.init.data) is pool
     with pytest.raises(ValueError, match="fixed"):
         pool.with_weights(np.ones(len(pool.indices)))
+
+
+@pytest.mark.parametrize(
+    "in_shape,size,stride", [((24, 24, 3), 3, 2), ((7, 7, 1), 3, 3)]
+)
+def test_padded_pool_divides_by_the_window(rng, in_shape, size, stride):
+    """edges="padded": windows past the far edge divide by size**2 (the missing
+    pixels zero), on nengo and in nengo-dl (zeros, then "VALID" pooling)."""
+    nengo_dl = pytest.importorskip("nengo_dl")
+    pool = AveragePoolSparse(in_shape, size, stride, edges="padded")
+    clipped = AveragePoolSparse(in_shape, size, stride)
+    assert not pool.same_padding and pool.far_padding == clipped.far_padding != (0, 0)
+    np.testing.assert_allclose(pool.init.data, 1.0 / size**2)
+    matrix = _dense(pool)
+    # the windows are the clipped pool's, scaled by covered / size**2
+    covered = (_dense(clipped) > 0).sum(axis=1)
+    np.testing.assert_allclose(matrix, _dense(clipped) * (covered / size**2)[:, None])
+    x = rng.uniform(size=pool.size_in)
+    np.testing.assert_allclose(_run(nengo.Simulator, pool, x), matrix @ x, rtol=1e-12)
+    with nengo.Network() as net:
+        nengo_dl.configure_settings(dtype="float64")
+        inp = nengo.Node(x)
+        out = nengo.Node(size_in=pool.size_out)
+        conn = nengo.Connection(inp, out, transform=pool, synapse=None)
+        set_trainable(net.config, conn, False)
+        probe = nengo.Probe(out)
+    with nengo_dl.Simulator(net, progress_bar=False) as sim:
+        sim.step()
+        np.testing.assert_allclose(sim.data[probe][0], matrix @ x, rtol=1e-10)
+    with pytest.raises(ValidationError, match="edges must be one of"):
+        AveragePoolSparse(in_shape, size, stride, edges="same")

@@ -11,7 +11,8 @@ Registered with nengo-dl's ``Builder`` on import (which happens automatically wh
     W[p, k, f]``: ``O(B * nnz)`` without the ``(nnz x B)`` intermediate of a
     sparse matmul's weight gradient.
 `.AveragePoolSparse`
-    ``tf.nn.avg_pool2d`` ("SAME") when that gives the transform's windows and its
+    ``tf.nn.avg_pool2d`` ("SAME" for clipped edges, zeros past the far edge then
+    "VALID" for padded ones) when that gives the transform's windows and its
     weights are not trained (as built by the AvgPool layer); otherwise the
     general sparse matmul.
 """
@@ -57,11 +58,15 @@ class WindowedSparseIncBuilder(OpBuilder):
             self._pre_locally_connected(transform)
         elif (
             isinstance(transform, AveragePoolSparse)
-            and transform.same_padding
+            and (transform.same_padding or transform.edges == "padded")
             and not getattr(op.W, "trainable", False)
         ):
             self.mode = "avg-pool"
             self.window, self.stride = transform.size, transform.stride
+            # padded edges: zeros past the far edge, then every window is whole
+            self.far_padding = (
+                transform.far_padding if transform.edges == "padded" else (0, 0)
+            )
         else:
             self.mode = "sparse"
             self.indices = tf.constant(transform.indices.astype(np.int64))
@@ -81,7 +86,12 @@ class WindowedSparseIncBuilder(OpBuilder):
         x = signals.gather(self.X_data)
         if self.mode == "avg-pool":
             image = tf.reshape(x, self.in_shape)
-            y = tf.nn.avg_pool2d(image, self.window, self.stride, "SAME")
+            if any(self.far_padding):
+                rows, cols = self.far_padding
+                image = tf.pad(image, ((0, 0), (0, rows), (0, cols), (0, 0)))
+                y = tf.nn.avg_pool2d(image, self.window, self.stride, "VALID")
+            else:
+                y = tf.nn.avg_pool2d(image, self.window, self.stride, "SAME")
         else:
             values = tf.reshape(signals.gather(self.W_data), (-1,))
             if self.mode == "locally-connected":

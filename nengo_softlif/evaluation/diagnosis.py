@@ -125,6 +125,8 @@ class Diagnosis:
     chip : dict
         The chip options the changes were made with: ``pool_relays`` (the
         pools that are relays: those ``pool_relays="auto"`` chose, or given),
+        ``pool_spikes`` (input spikes per output spike of the other pools'
+        counters),
         ``folded_pools``, ``input_rates`` and ``signed_input``.
     """
 
@@ -233,7 +235,11 @@ def diagnose(
         options = options_for_images(
             spiking, images, dict(loihi_options, protocol=protocol)
         )
-        loihi_options = dict(loihi_options, pool_relays=options.get("pool_relays"))
+        loihi_options = dict(
+            loihi_options,
+            pool_relays=options.get("pool_relays"),
+            pool_spikes=options.get("pool_spikes"),
+        )
         chip = _run_chip_changes(runner, spiking, changes, options)
     if emulator:
         runner.run_means(
@@ -270,6 +276,7 @@ def _run_chip_changes(runner, spiking, changes, options):
     runner.run_fast("all changes (chip model)", chip_model, everything)
     return {
         "pool_relays": sorted(plan.relay_pools),
+        "pool_spikes": dict(plan.pool_spikes),
         "folded_pools": sorted(plan.folded_pools),
         "input_rates": plan.input_rates,
         "signed_input": plan.signed_input,

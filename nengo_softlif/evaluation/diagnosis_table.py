@@ -101,8 +101,12 @@ def diagnosis_tables(diagnosis):
     """The diagnosis as tables: dicts with ``caption``, ``header`` and ``rows``."""
     caption = f"Runs on {diagnosis.n_images} images"
     if diagnosis.chip:
-        relays = ", ".join(diagnosis.chip.get("pool_relays", [])) or "none"
-        caption += f" (pools that are relays on the chip: {relays})"
+        pools = [f"{name} relays" for name in diagnosis.chip.get("pool_relays", [])]
+        pools += [
+            f"{name} counts {k}"
+            for name, k in diagnosis.chip.get("pool_spikes", {}).items()
+        ]
+        caption += f" (pools on the chip: {', '.join(sorted(pools)) or 'folded'})"
     tables = [{"caption": caption, **_runs(diagnosis)}]
     if diagnosis.ranking:
         tables.append(

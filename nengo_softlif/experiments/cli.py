@@ -116,6 +116,9 @@ def cmd_train(args):
     init_from = args.init_from
     if init_from == "pretrained":
         init_from = _pretrained(args.task)
+    architecture = None
+    if args.pool_edges is not None:
+        architecture = task.build_architecture(dataset).with_pool_edges(args.pool_edges)
     _, result = train_task(
         task,
         dataset,
@@ -125,6 +128,7 @@ def cmd_train(args):
         verbose=_verbosity(args),
         max_epochs=args.epochs_this_run,
         init_from=init_from,
+        architecture=architecture,
     )
     record = {
         "checkpoint": os.path.join(args.out, "checkpoint.npz"),

@@ -20,6 +20,7 @@ from nengo_softlif.experiments.cli_values import (
     pool_relays_value,
 )
 from nengo_softlif.params import SEED_LIMIT
+from nengo_softlif.transforms.sparse import POOL_EDGES
 
 __all__ = [
     "build_parser",
@@ -277,6 +278,15 @@ def _add_training(parser):
         "e.g. to fine-tune it, with a new training state and no rescaling of "
         "the weights; 'pretrained' for the network shipped for --task "
         "(default: fresh weights; a checkpoint in --out is resumed instead)",
+    )
+    parser.add_argument(
+        "--pool-edges",
+        choices=list(POOL_EDGES),
+        default=None,
+        help="what the average pools' windows past the image edge divide by: the "
+        "pixels they cover (clipped, the papers') or the full window (padded, "
+        "what Loihi computes exactly); with --init-from, fine-tunes a network "
+        "trained with the other kind [default: clipped]",
     )
 
 

@@ -29,6 +29,7 @@ from nengo_softlif.network.checkpoint import (
     set_params,
 )
 from nengo_softlif.network.convert import HARD_EQUIVALENTS, to_hard_rate, to_spiking
+from nengo_softlif.network.layers import AvgPool
 from nengo_softlif.neurons.noise import parse_noise, to_spec
 from nengo_softlif.neurons.softlif import PRESETS
 from nengo_softlif.training.anneal import SigmaAnnealing
@@ -200,15 +201,31 @@ def train_task(
 
 
 def _initialise_from(net, checkpoint):
-    """Copy the parameters of ``checkpoint`` into ``net`` (the same architecture)."""
+    """Copy the parameters of ``checkpoint`` into ``net`` (the same architecture,
+    except perhaps for the pools' edges, which have no parameters)."""
     source, _ = load_network(checkpoint)
-    if source.architecture.to_dict()["layers"] != net.architecture.to_dict()["layers"]:
+    if (
+        source.architecture.with_pool_edges("clipped").to_dict()["layers"]
+        != net.architecture.with_pool_edges("clipped").to_dict()["layers"]
+    ):
         raise CheckpointError(
             f"--init-from {checkpoint} holds a {source.architecture.name!r} network "
             f"whose layers differ from the {net.architecture.name!r} network being "
             "trained; give a checkpoint of the same task and architecture"
         )
-    set_params(net, get_params(source))
+    pools = {
+        name
+        for name, spec in zip(
+            net.architecture.layer_names(), net.architecture.layers, strict=True
+        )
+        if isinstance(spec, AvgPool)
+    }
+    own = get_params(net)  # the pools' fixed weights follow their edges
+    params = {
+        key: own[key] if key.split(".")[0] in pools else value
+        for key, value in get_params(source).items()
+    }
+    set_params(net, params)
 
 
 def checkpoint_test_data(task, dataset, checkpoint, config):

@@ -251,8 +251,17 @@ class _AvgPoolAdapter(_FixedAdapter):
     @staticmethod
     def build(spec, name, x, ctx):
         transform = AveragePoolSparse(
-            tuple(int(d) for d in x.shape[1:]), spec.size, spec.stride
+            tuple(int(d) for d in x.shape[1:]), spec.size, spec.stride, spec.edges
         )
+        if transform.edges == "padded":
+            rows, cols = transform.far_padding
+            if rows or cols:
+                x = tf.keras.layers.ZeroPadding2D(
+                    ((0, rows), (0, cols)), name=f"{name}_edges"
+                )(x)
+            return tf.keras.layers.AveragePooling2D(
+                spec.size, transform.stride, padding="valid", name=name
+            )(x)
         if not transform.same_padding:
             raise ValueError(
                 f"Pooling layer {name!r} ({spec.size}x{spec.size}, stride "

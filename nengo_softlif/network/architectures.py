@@ -157,10 +157,27 @@ class Architecture:
     def with_max_pooling(self):
         """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
         layers = tuple(
-            MaxPool(**dataclasses.asdict(s)) if isinstance(s, AvgPool) else s
+            (
+                MaxPool(s.size, s.stride, name=s.name, inputs=s.inputs)
+                if isinstance(s, AvgPool)
+                else s
+            )
             for s in self.layers
         )
         return dataclasses.replace(self, name=f"{self.name}-maxpool", layers=layers)
+
+    def with_pool_edges(self, edges):
+        """The same architecture with every `.AvgPool`'s ``edges`` set to ``edges``.
+
+        ``"padded"`` gives pools that Loihi computes exactly (see `.AvgPool`);
+        the weights of the other layers keep their shapes, so a network trained
+        with one kind of edges can be fine-tuned with the other.
+        """
+        layers = tuple(
+            dataclasses.replace(s, edges=edges) if isinstance(s, AvgPool) else s
+            for s in self.layers
+        )
+        return dataclasses.replace(self, layers=layers)
 
     def to_dict(self):
         """JSON-friendly description (inverse of :meth:`from_dict`)."""

@@ -31,6 +31,7 @@ from nengo_softlif import registry
 from nengo_softlif.compat import set_trainable
 from nengo_softlif.neurons.softlif import replace_params
 from nengo_softlif.transforms.sparse import (
+    POOL_EDGES,
     AveragePoolSparse,
     LocallyConnectedSparse,
     window_indices,
@@ -143,19 +144,28 @@ class Conv:
 class AvgPool:
     """Average pooling over ``size x size`` windows every ``stride`` pixels.
 
-    Windows start at pixel 0 and are clipped at the far edge, averaging only the
-    pixels inside (as cuda-convnet's pooling, used by the paper): 24 -> 12 for
-    size 3 stride 2. Implemented as a fixed, non-trainable `nengo.Sparse` weight
-    pattern on the connection that leaves the previous layer's neurons.
+    Windows start at pixel 0: 24 -> 12 for size 3 stride 2. With
+    ``edges="clipped"`` (the default) windows that run past the far edge average
+    only the pixels inside (as cuda-convnet's pooling, used by the paper); with
+    ``edges="padded"`` they divide by the full window, the missing pixels zero,
+    which is what pools on Loihi compute exactly (see
+    `nengo_softlif.backends.loihi`). Implemented as a fixed, non-trainable
+    `.AveragePoolSparse` weight pattern on the connection that leaves the
+    previous layer's neurons.
     """
 
     size: int
     stride: int | None = None
     name: str | None = None
+    edges: str = dataclasses.field(default="clipped", metadata={"omit_default": True})
     inputs: tuple | None = _graph_field(None)
 
     def __post_init__(self):
         _check_spec(self, ("size",), ("stride",))
+        if self.edges not in POOL_EDGES:
+            raise ValueError(
+                f"AvgPool edges must be one of {list(POOL_EDGES)}, got {self.edges!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -453,7 +463,7 @@ def build_locally_connected(spec, name, ctx):
 def build_avg_pool(spec, name, ctx):
     """Build an `.AvgPool` layer: a node behind a fixed `.AveragePoolSparse`."""
     _require_image(ctx.shape, spec)
-    transform = AveragePoolSparse(ctx.shape, spec.size, spec.stride)
+    transform = AveragePoolSparse(ctx.shape, spec.size, spec.stride, spec.edges)
     shape = transform.output_shape
     node = nengo.Node(size_in=int(np.prod(shape)), label=name)
     conn = _connect(ctx, node, transform, name)

@@ -463,6 +463,16 @@ def _check_same_data(checkpoint_path, meta, data):
         )
 
 
+def _first_difference(stored, current):
+    """Where two architecture descriptions first differ, in words."""
+    if stored["name"] != current["name"]:
+        return f"{stored['name']!r}, not {current['name']!r}"
+    for i, (a, b) in enumerate(zip(stored["layers"], current["layers"], strict=False)):
+        if a != b:
+            return f"layer {i + 1} is {a}, not {b}"
+    return f"{len(stored['layers'])} layers, not {len(current['layers'])}"
+
+
 def _resume(net, checkpoint_path, settings, data):
     """Load a checkpoint to go on from: (history, epochs done, training state).
 
@@ -474,9 +484,10 @@ def _resume(net, checkpoint_path, settings, data):
     params, meta = load_checkpoint(checkpoint_path)
     if meta["architecture"] != net.architecture.to_dict():
         raise CheckpointError(
-            f"Checkpoint {checkpoint_path} is for architecture "
-            f"{meta['architecture']['name']!r}, not {net.architecture.name!r}; "
-            "use another checkpoint path or resume=False"
+            f"Checkpoint {checkpoint_path} is for another architecture "
+            f"({_first_difference(meta['architecture'], net.architecture.to_dict())}); "
+            "resume with the checkpoint's architecture (the same task and "
+            "pool edges), or use another checkpoint path or resume=False"
         )
     stored = meta["state"].get("settings") or {
         "train_config": meta["state"].get("config", {})

@@ -26,10 +26,11 @@ import scipy.sparse
 from nengo.builder import Builder, Operator, Signal
 from nengo.builder.operator import Reset
 from nengo.exceptions import BuildError, ValidationError
-from nengo.params import IntParam, ShapeParam
+from nengo.params import EnumParam, IntParam, ShapeParam
 from nengo.transforms import SparseMatrix
 
 __all__ = [
+    "POOL_EDGES",
     "conv_output_size",
     "window_indices",
     "WindowedSparse",
@@ -38,6 +39,10 @@ __all__ = [
     "WindowedSparseInc",
     "build_windowed_sparse",
 ]
+
+#: What an average pool's windows that run past the far edge divide by (see
+#: `.AveragePoolSparse`).
+POOL_EDGES = ("clipped", "padded")
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -230,9 +235,13 @@ class AveragePoolSparse(WindowedSparse):
     """Average pooling as a fixed `nengo.Sparse` that knows its windows.
 
     Windows of ``size x size`` every ``stride`` pixels from the top-left corner,
-    per channel; windows that run past the far edge are clipped and average
-    over the pixels they cover (TensorFlow's "SAME" pooling when that pads only
-    at the far edge, as for the paper's 2x2/2 and 3x3/2 pools).
+    per channel. Windows that run past the far edge are, with
+    ``edges="clipped"``, clipped and average over the pixels they cover
+    (TensorFlow's "SAME" pooling when that pads only at the far edge, as for the
+    paper's 2x2/2 and 3x3/2 pools); with ``edges="padded"`` they divide by
+    ``size ** 2``, the missing pixels counting as zeros (PyTorch's
+    ``count_include_pad``), which is what pools of one-spike relays or counters
+    on Loihi compute exactly.
 
     Parameters
     ----------
@@ -242,27 +251,39 @@ class AveragePoolSparse(WindowedSparse):
         Window size.
     stride : int, optional
         Window step (default ``size``).
+    edges : {"clipped", "padded"}
+        What a window that runs past the far edge divides by: the pixels it
+        covers, or the full window.
     """
 
     input_shape = ShapeParam("input_shape", length=3, low=1)
     size = IntParam("size", low=1)
     stride = IntParam("stride", low=1)
+    edges = EnumParam("edges", values=POOL_EDGES)
 
-    _param_init_order = ["input_shape", "size", "stride"]
+    _param_init_order = ["input_shape", "size", "stride", "edges"]
 
-    def __init__(self, input_shape, size, stride=None):
+    def __init__(self, input_shape, size, stride=None, edges="clipped"):
         input_shape = _image_shape(input_shape)
         stride = size if stride is None else stride
+        if edges not in POOL_EDGES:
+            raise ValidationError(
+                f"edges must be one of {list(POOL_EDGES)}, got {edges!r}",
+                attr="edges",
+                obj=self,
+            )
         out_shape, rows, cols = window_indices(input_shape, size, stride, 0)
         counts = np.bincount(rows, minlength=int(np.prod(out_shape)))
+        divisors = counts[rows] if edges == "clipped" else np.full(len(rows), size**2)
         super().__init__(
             (int(np.prod(out_shape)), int(np.prod(input_shape))),
             indices=np.stack([rows, cols], axis=1),
-            init=1.0 / counts[rows],
+            init=1.0 / divisors,
         )
         self.input_shape = input_shape
         self.size = size
         self.stride = stride
+        self.edges = edges
 
     @property
     def output_shape(self):
@@ -279,11 +300,24 @@ class AveragePoolSparse(WindowedSparse):
         return self
 
     @property
+    def far_padding(self):
+        """Pixels that the last windows run past the far edge, ``(rows, columns)``."""
+        out_h, out_w, _ = self.output_shape
+        return tuple(
+            max((n_out - 1) * self.stride + self.size - n_in, 0)
+            for n_in, n_out in zip(self.input_shape[:2], (out_h, out_w), strict=True)
+        )
+
+    @property
     def same_padding(self):
         """True if TensorFlow's "SAME" average pooling gives exactly these windows."""
         out_h, out_w, _ = self.output_shape
-        for n_in, n_out in zip(self.input_shape[:2], (out_h, out_w), strict=True):
-            total = max((n_out - 1) * self.stride + self.size - n_in, 0)
+        padding = self.far_padding
+        if self.edges == "padded" and any(padding):
+            return False  # "SAME" divides by the pixels covered
+        for n_in, n_out, total in zip(
+            self.input_shape[:2], (out_h, out_w), padding, strict=True
+        ):
             if total // 2 != 0 or -(-n_in // self.stride) != n_out:
                 return False
         return True

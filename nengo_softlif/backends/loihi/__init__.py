@@ -20,12 +20,16 @@ Average pooling
     A pool that tiles its input, followed by a convolution, is folded into that
     convolution (exact: :func:`folded_conv`). Other pools become a layer of
     on-chip integrate-and-fire counters that fire once per ``n`` input spikes
-    for windows of ``n`` inputs (by default), or of one-spike relays
-    (``pool_relays``: a relay fires once per input spike, with a spike of
-    ``1 / n`` of the input's amplitude); either adds one time step of delay.
-    Counters on slowly firing inputs send a few large spikes per image and
-    carry their counts into the next image; relays send every spike on, but
-    two spikes of a window in the same step make one.
+    for windows of ``n`` inputs (by default; ``pool_spikes`` counts fewer), or
+    of one-spike relays (``pool_relays``: a relay fires once per input spike,
+    with a spike of ``1 / n`` of the input's amplitude); either adds one time
+    step of delay. Counters of whole windows on slowly firing inputs send a few
+    large spikes per image and carry their counts into the next image; relays
+    send every spike on, but two spikes of a window in the same step make one.
+    ``pool_relays="auto"`` (when evaluating) measures which is best per pool
+    (:func:`choose_pools`). Pools compute their windows exactly when the
+    windows at the image's edge divide by the full window (``AvgPool(edges=
+    "padded")``, ``nengo-softlif train --pool-edges padded``).
 Synapses
     Loihi filters a core's input with one first-order low-pass: connections
     into the chip take `nengo.Lowpass` or no synapse, and every `nengo.Alpha`
@@ -60,7 +64,11 @@ from nengo_softlif.backends.loihi.placement import (
     chip_utilisation,
     choose_block_shapes,
 )
-from nengo_softlif.backends.loihi.pool_choice import choose_pool_relays
+from nengo_softlif.backends.loihi.pool_choice import (
+    PoolChoice,
+    choose_pools,
+    counter_sizes,
+)
 from nengo_softlif.backends.loihi.quantisation import quantisation_report
 from nengo_softlif.backends.loihi.simulation import run_loihi
 from nengo_softlif.backends.loihi.synapses import loihi_synapse, synapse_comparison
@@ -69,7 +77,9 @@ __all__ = [
     "to_loihi",
     "apply_chip_changes",
     "CHIP_CHANGES",
-    "choose_pool_relays",
+    "PoolChoice",
+    "choose_pools",
+    "counter_sizes",
     "run_loihi",
     "quantisation_report",
     "synapse_comparison",

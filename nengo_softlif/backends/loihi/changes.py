@@ -114,12 +114,13 @@ def options_for_images(net, images, options):
     As the ``"loihi"`` backend completes them: the input generators' rate and
     sign (``choose_input_options``: the largest input fires once per step,
     signed generators if any input is negative), and ``pool_relays="auto"``
-    chosen by measurement (:func:`choose_pool_relays`). A ``protocol`` entry
+    chosen by measurement (relays and counters' sizes, :func:`choose_pools`). A
+    ``protocol`` entry
     (its ``dt``) is used and removed. Without images, only ``protocol`` is
     removed, and ``"auto"`` is refused.
     """
     # pylint: disable=import-outside-toplevel
-    from nengo_softlif.backends.loihi.pool_choice import choose_pool_relays
+    from nengo_softlif.backends.loihi.pool_choice import with_chosen_pools
     from nengo_softlif.backends.loihi.simulation import choose_input_options
     from nengo_softlif.evaluation.runner import Protocol
 
@@ -130,7 +131,7 @@ def options_for_images(net, images, options):
         if options.get("pool_relays") == "auto":
             raise ValueError(
                 "pool_relays='auto' chooses by running images: give the images "
-                "(or choose_pool_relays(net, images) and pass its result)"
+                "(or choose_pools(net, images) and pass its options())"
             )
         return options
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
@@ -138,9 +139,7 @@ def options_for_images(net, images, options):
         flat, protocol, options.get("input_rates"), options.get("signed_input")
     )
     options.update(input_rates=rates, signed_input=signed)
-    if isinstance(options.get("pool_relays"), str) and options["pool_relays"] == "auto":
-        options["pool_relays"], _ = choose_pool_relays(net, flat, protocol, **options)
-    return options
+    return with_chosen_pools(net, flat, protocol, options)
 
 
 @CHIP_CHANGES.register("pools")
@@ -158,7 +157,7 @@ def _pools(net, plan, options):
                 net,
                 name,
                 built,
-                options.get("pool_spikes"),
+                plan.pool_spikes.get(name),
                 relay=name in plan.relay_pools,
             )
 

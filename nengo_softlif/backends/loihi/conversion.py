@@ -256,12 +256,15 @@ def to_loihi(
         Fold each average pooling that tiles its input exactly into the
         convolution after it (exact, no counters), unless the folded layer cannot
         be placed; other pools become counters.
-    pool_spikes : int, optional
+    pool_spikes : int or dict of str -> int, optional
         Input spikes per output spike of a pool counter over the largest window
-        (by default the window size: the counter fires at the mean rate). Smaller
-        values send more, smaller spikes (less shot noise downstream) but lose
-        more spikes that arrive in the same step; every window must count a whole
-        number of spikes, so clipped windows need the default.
+        (by default the window size: the counter fires at the mean rate); a dict
+        gives it per pool (by name). Smaller values send more, smaller spikes
+        (less shot noise downstream, less count carried into the next image) but
+        lose more spikes that arrive in the same step; every window must count
+        a whole number of spikes, so pools with clipped windows need the default
+        (see `.AvgPool` ``edges`` and
+        `~nengo_softlif.backends.loihi.counter_sizes`).
     pool_relays : bool or collection of str
         Pools (by name; True: every pool that is not folded) that become
         one-spike relays instead of counters (the default, False): a relay fires once per input
@@ -351,7 +354,7 @@ def _convert(
     shapes = {name: tuple(net.layers[name].shape) for name in names}
 
     gen = add_input_spikes(net, signed_input, input_rates, input_synapse)
-    chip = _chip_layers(net, fold, shapes, pool_spikes, pool_relays)
+    chip, counter_spikes = _chip_layers(net, fold, shapes, pool_spikes, pool_relays)
     synapses, incoming = _chip_synapses(net, chip, synapse_tau)
     placements = _place_layers(net, chip, incoming, shapes, block_shapes)
     net.loihi_plan = LoihiPlan(
@@ -363,6 +366,7 @@ def _convert(
         input_ensemble=gen,
         folded_pools=dict(fold),
         relay_pools=frozenset(pool_relays - set(fold)),
+        pool_spikes=counter_spikes,
     )
     return net
 
@@ -371,11 +375,12 @@ def _chip_layers(net, fold, shapes, pool_spikes, pool_relays):
     """Fold or replace the pools, start the neurons at zero: on-chip ensembles.
 
     Returns the on-chip ensembles (layers, pool counters and relays) by layer
-    name, in the order of the layers.
+    name, in the order of the layers, and the input spikes per output spike of
+    each pool of counters.
     """
     names = net.architecture.layer_names()
     specs = net.architecture.layers
-    chip = {}
+    chip, counter_spikes = {}, {}
     for i, (name, spec) in enumerate(zip(names, specs, strict=True)):
         built = net.layers[name]
         if isinstance(spec, AvgPool):
@@ -389,14 +394,16 @@ def _chip_layers(net, fold, shapes, pool_spikes, pool_relays):
                     shapes[names[i - 1]],
                 )
             else:
-                chip[name] = pool_counters(
+                chip[name], spikes = pool_counters(
                     net, name, built, pool_spikes, relay=name in pool_relays
                 )
+                if spikes is not None:
+                    counter_spikes[name] = spikes
         elif built.ensemble is not None:
             ens = built.ensemble
             ens.neuron_type = _lif_starting_at_zero(ens.neuron_type)
             chip[name] = ens
-    return chip
+    return chip, counter_spikes
 
 
 def _chip_synapses(net, chip, synapse_tau):

@@ -120,6 +120,10 @@ class LoihiPlan:
     relay_pools : frozenset of str
         Pooling layers that are one-spike relays (the other unfolded pools are
         counters).
+    pool_spikes : dict of str -> int
+        Input spikes per output spike of each pool of counters (a whole window
+        by default); used by
+        :func:`~nengo_softlif.backends.loihi.apply_chip_changes`.
     """
 
     layers: dict
@@ -130,6 +134,7 @@ class LoihiPlan:
     input_ensemble: object = None
     folded_pools: dict = dataclasses.field(default_factory=dict)
     relay_pools: frozenset = frozenset()
+    pool_spikes: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_cores(self):

@@ -1,16 +1,22 @@
-"""Counters or relays for each pool, chosen by measurement: :func:`choose_pool_relays`.
+"""How each pool runs on the chip, chosen by measurement: :func:`choose_pools`.
 
 A pool that is not folded into the next convolution runs on the chip as
-counters (one output spike per ``n`` input spikes) or one-spike relays (see
+counters (one output spike per ``k`` input spikes) or one-spike relays (see
 `nengo_softlif.backends.loihi.pools`). Which is better depends on the rates
-of the pool's inputs: on slow inputs a counter sends a few large spikes per
-image and carries its count into the next; on fast inputs counters are exact
-enough and relays lose the spikes of a window that coincide in a step. The
-choice is measured: the network with only the pools changed
+of the pool's inputs: on slow inputs a counter of the whole window sends a few
+large spikes per image and carries its count into the next; on fast inputs
+counters are exact enough and relays lose the spikes of a window that coincide
+in a step. Counters of a few spikes (``k`` of 2 or 3) sit in between; a pool
+whose windows all divide by the full window (``edges="padded"``, see
+`.AvgPool`) can count any ``k``, one with clipped windows only multiples of
+the window size.
+
+The choice is measured: the network with only the pools changed
 (:func:`~nengo_softlif.backends.loihi.apply_chip_changes` ``["pools"]``) runs
-on the fast backend for a few images with every combination of counters and
-relays (one pool at a time beyond three pools), and the combination whose
-read-out is closest to the exact network's wins.
+on the fast backend for a few images with every combination of the pools'
+candidates (one pool at a time, in network order, beyond
+:data:`MAX_COMBINATIONS`), and the combination whose read-out is closest to
+the exact network's wins.
 """
 
 import dataclasses
@@ -18,14 +24,64 @@ import itertools
 
 import numpy as np
 
-__all__ = ["choose_pool_relays"]
+from nengo_softlif.backends.loihi.resources import sparse_parts
 
-#: Pools beyond which the choice is made one pool at a time.
-MAX_COMBINED = 3
+__all__ = ["PoolChoice", "choose_pools", "counter_sizes", "with_chosen_pools"]
+
+#: Combinations of candidates beyond which the choice is made one pool at a time.
+MAX_COMBINATIONS = 16
+
+#: Input spikes per output spike tried for counters (besides the whole window).
+COUNTER_SPIKES = (2, 3)
+
+#: The candidate that makes a pool one-spike relays.
+RELAY = "relay"
 
 
-def choose_pool_relays(net, images, protocol=None, n_images=20, **options):
-    """The pools that should be one-spike relays for these images.
+@dataclasses.dataclass(frozen=True)
+class PoolChoice:
+    """What :func:`choose_pools` chose, and what it measured.
+
+    Attributes
+    ----------
+    relays : frozenset of str
+        Pools that become one-spike relays (``to_loihi(pool_relays=...)``).
+    spikes : dict of str -> int
+        Input spikes per output spike of the other pools' counters
+        (``to_loihi(pool_spikes=...)``).
+    measured : dict
+        Read-out difference from the exact network of every combination
+        measured: ``tuple of (pool, "relay" or k) -> float``.
+    """
+
+    relays: frozenset
+    spikes: dict
+    measured: dict
+
+    def options(self):
+        """The :func:`~nengo_softlif.backends.loihi.to_loihi` options of the choice."""
+        return {"pool_relays": self.relays, "pool_spikes": dict(self.spikes)}
+
+
+def counter_sizes(net, pool):
+    """The input spikes per output spike that counters of ``pool`` can count.
+
+    Every window of the pool must count a whole number of input spikes per
+    output spike: any ``k`` from 1 to the window size when the windows divide
+    by the full window, multiples of it when clipped windows divide by fewer.
+    """
+    rows, _, values = sparse_parts(net.layers[pool].connection)
+    divisors = np.round(1.0 / values).astype(int)
+    n_max = int(np.bincount(rows).max())
+    return [
+        k
+        for k in range(1, n_max + 1)
+        if np.allclose(k * divisors / n_max, np.round(k * divisors / n_max))
+    ]
+
+
+def choose_pools(net, images, protocol=None, n_images=20, **options):
+    """How each pool of ``net`` should run on the chip, for these images.
 
     Parameters
     ----------
@@ -37,15 +93,12 @@ def choose_pool_relays(net, images, protocol=None, n_images=20, **options):
     n_images : int
         Images to measure on.
     **options
-        Other :func:`~nengo_softlif.backends.loihi.to_loihi` options.
+        Other :func:`~nengo_softlif.backends.loihi.to_loihi` options
+        (``pool_relays`` and ``pool_spikes`` are what is chosen).
 
     Returns
     -------
-    relays : frozenset of str
-        The pools to make relays (the others stay counters).
-    measured : dict
-        ``frozenset of relay pools -> read-out difference`` of every
-        combination measured.
+    `PoolChoice`
     """
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.backends.loihi.changes import apply_chip_changes
@@ -54,42 +107,72 @@ def choose_pool_relays(net, images, protocol=None, n_images=20, **options):
     from nengo_softlif.evaluation.runner import Protocol, evaluate
 
     protocol = Protocol() if protocol is None else protocol
-    options = {k: v for k, v in options.items() if k != "pool_relays"}
+    options = {
+        k: v for k, v in options.items() if k not in ("pool_relays", "pool_spikes")
+    }
     images = np.asarray(images, dtype=np.float32)[:n_images]
     labels = np.zeros(len(images), dtype=int)
     plan = to_loihi(net, **options).loihi_plan
     pools = _chip_pools(net, plan)
     if not pools:
-        return frozenset(), {}
+        return PoolChoice(frozenset(), {}, {})
+    candidates = {pool: _candidates(net, pool) for pool in pools}
     run = {"backend": "fast", "warm_up": True}
     exact = evaluate(net, images, labels, protocol, **run).outputs
     measured = {}
 
-    def measure(relays):
-        if relays not in measured:
+    def measure(choice):
+        key = tuple(sorted(choice.items()))
+        if key not in measured:
+            relays, spikes = _as_options(choice)
             changed = apply_chip_changes(
                 net,
                 ["pools"],
-                plan=_with_relays(plan, relays),
+                plan=dataclasses.replace(plan, relay_pools=relays, pool_spikes=spikes),
                 **options,
             )
             out = evaluate(changed, images, labels, protocol, **run).outputs
-            measured[relays] = readout_difference(out, exact)
-        return measured[relays]
+            measured[key] = readout_difference(out, exact)
+        return measured[key]
 
-    if len(pools) <= MAX_COMBINED:
-        candidates = [
-            frozenset(c)
-            for k in range(len(pools) + 1)
-            for c in itertools.combinations(pools, k)
+    n_combinations = int(np.prod([len(c) for c in candidates.values()]))
+    if n_combinations <= MAX_COMBINATIONS:
+        combinations = [
+            dict(zip(pools, values, strict=True))
+            for values in itertools.product(*(candidates[p] for p in pools))
         ]
-        best = min(candidates, key=measure)
-    else:
-        best = frozenset()
+        best = min(combinations, key=measure)
+    else:  # one pool at a time, the later ones counting whole windows
+        best = {pool: candidates[pool][-1] for pool in pools}
         for pool in pools:
-            if measure(best | {pool}) < measure(best):
-                best = best | {pool}
-    return best, measured
+            best[pool] = min(
+                candidates[pool], key=lambda c, p=pool: measure({**best, p: c})
+            )
+    relays, spikes = _as_options(best)
+    return PoolChoice(relays, spikes, measured)
+
+
+def with_chosen_pools(net, images, protocol, options):
+    """``options`` with ``pool_relays="auto"`` replaced by :func:`choose_pools`'s
+    choice on ``images`` (unchanged otherwise)."""
+    relays = options.get("pool_relays")
+    if not (isinstance(relays, str) and relays == "auto"):
+        return options
+    choice = choose_pools(net, images, protocol, **options)
+    return {**options, **choice.options()}
+
+
+def _candidates(net, pool):
+    """A pool's candidates: relays, then counters of a few and of all its inputs."""
+    sizes = counter_sizes(net, pool)
+    counters = [k for k in sizes if k in COUNTER_SPIKES or k == sizes[-1]]
+    return [RELAY, *(k for k in counters if k > 1)]
+
+
+def _as_options(choice):
+    relays = frozenset(p for p, c in choice.items() if c == RELAY)
+    spikes = {p: int(c) for p, c in choice.items() if c != RELAY}
+    return relays, spikes
 
 
 def _chip_pools(net, plan):
@@ -103,7 +186,3 @@ def _chip_pools(net, plan):
         )
         if isinstance(spec, AvgPool) and name not in plan.folded_pools
     ]
-
-
-def _with_relays(plan, relays):
-    return dataclasses.replace(plan, relay_pools=frozenset(relays))

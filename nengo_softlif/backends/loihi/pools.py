@@ -1,6 +1,8 @@
 """Average pooling on Loihi: folded into the next convolution, or on-chip
 counters or one-spike relays (see `nengo_softlif.backends.loihi`)."""
 
+from collections.abc import Mapping
+
 import nengo
 import numpy as np
 
@@ -26,14 +28,19 @@ POOL_MARGIN = 0.25
 
 
 def pool_counters(net, name, built, pool_spikes=None, relay=False):
-    """Replace a pooling node by on-chip counters or relays; return the new ensemble.
+    """Replace a pooling node by on-chip counters or relays.
 
-    A counter over a window of ``n`` inputs (``n_max`` in the largest window)
-    fires once per ``k_i = pool_spikes * n / n_max`` input spikes, with spikes of
-    amplitude ``pool_spikes * a / n_max``: its output averages to the window's
-    mean input ``a * mean(rate)``. A relay (``relay=True``) fires once per input
-    spike, with spikes of amplitude ``a / n_max``: a window clipped at the edge
-    (``n < n_max``) then averages over ``n_max`` inputs, the missing ones zero.
+    Returns the new ensemble and the input spikes per output spike of its
+    counters (None for relays). ``pool_spikes`` may be a dict by pool name.
+
+    A counter over a window that divides by ``d`` (the ``n`` inputs it covers for
+    clipped edges, the full window ``n_max`` for padded ones) fires once per
+    ``k_i = pool_spikes * d / n_max`` input spikes, with spikes of amplitude
+    ``pool_spikes * a / n_max``: its output averages to the window's average
+    ``a * sum(rates) / d``. A relay (``relay=True``) fires once per input spike,
+    with spikes of amplitude ``a / n_max``: exact for padded edges; a window
+    clipped at the edge (``n < n_max``) then averages over ``n_max`` inputs, the
+    missing ones zero.
     """
     node, conn_in = built.output, built.connection
     pre = conn_in.pre_obj
@@ -46,21 +53,22 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
     counts = np.bincount(rows, minlength=node.size_in)
     if np.any(counts == 0):
         raise ValueError(f"Pooling layer {name!r} has outputs without inputs")
-    if not np.allclose(values, 1.0 / counts[rows]):
-        raise ValueError(f"Pooling layer {name!r} does not average its windows")
     n_max = int(counts.max())
+    divisors = _window_divisors(name, rows, values, counts, n_max)
+    if isinstance(pool_spikes, Mapping):
+        pool_spikes = pool_spikes.get(name)
     if relay:
         pool_spikes = 1
     elif pool_spikes is None:
         pool_spikes = n_max
-    per_spike = pool_spikes * counts / n_max  # input spikes per output spike
+    per_spike = pool_spikes * divisors / n_max  # input spikes per output spike
     if relay:
         per_spike = np.ones_like(per_spike)
     elif pool_spikes < 1 or not np.allclose(per_spike, np.round(per_spike)):
         raise ValueError(
             f"pool_spikes={pool_spikes} for pooling layer {name!r}: every window "
             f"must count a whole number of input spikes per output spike "
-            f"(windows of {sorted(set(counts.tolist()))} inputs); use "
+            f"(windows that divide by {sorted(set(divisors.tolist()))}); use "
             f"pool_spikes={n_max} (count to the window size), a value that "
             f"divides evenly, or pool_relays=[{name!r}]"
         )
@@ -73,7 +81,7 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
             neuron_type=LoihiSpikingRectifiedLinear(
                 amplitude=pool_spikes * amplitude / n_max
             ),
-            gain=counts * (1.0 + POOL_MARGIN / per_spike) / (per_spike * amplitude),
+            gain=divisors * (1.0 + POOL_MARGIN / per_spike) / (per_spike * amplitude),
             bias=np.zeros(node.size_in),
             label=name,
         )
@@ -98,7 +106,15 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
     update_layer_connections(net, replaced)
     built.output = ens.neurons
     built.connection = None
-    return ens
+    return ens, (None if relay else int(pool_spikes))
+
+
+def _window_divisors(name, rows, values, counts, n_max):
+    """What each window of a pooling layer divides by (its inputs or ``n_max``)."""
+    for divisors in (counts, np.full_like(counts, n_max)):
+        if np.allclose(values, 1.0 / divisors[rows]):
+            return divisors
+    raise ValueError(f"Pooling layer {name!r} does not average its windows")
 
 
 def folded_conv(pool, in_shape, conv):
@@ -197,7 +213,7 @@ def pool_relays(net, pool_relays):
     if isinstance(pool_relays, str) and pool_relays == "auto":
         raise ValueError(
             "pool_relays='auto' chooses by running images, which to_loihi does not "
-            "have: pass choose_pool_relays(net, images)[0], or evaluate with "
+            "have: pass choose_pools(net, images).options(), or evaluate with "
             "backend='loihi' and pool_relays='auto'"
         )
     if isinstance(pool_relays, str):

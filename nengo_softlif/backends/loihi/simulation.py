@@ -15,7 +15,7 @@ import numpy as np
 from nengo_softlif.backends.loihi._nengo_loihi import nengo_loihi, quiet_known_warnings
 from nengo_softlif.backends.loihi.conversion import to_loihi
 from nengo_softlif.backends.loihi.emulator import vectorize_spike_delivery
-from nengo_softlif.backends.loihi.pool_choice import choose_pool_relays
+from nengo_softlif.backends.loihi.pool_choice import with_chosen_pools
 from nengo_softlif.compat import check_loihi_target
 from nengo_softlif.evaluation.backend import image_progress, register_backend
 
@@ -177,8 +177,9 @@ def run_loihi(
     signed_input : bool, optional
         On/off input generators; by default if any input is negative.
     input_synapse, fold_pooling, pool_spikes, pool_relays
-        Passed to :func:`to_loihi`; ``pool_relays="auto"`` chooses
-        (`~nengo_softlif.backends.loihi.choose_pool_relays` on these images).
+        Passed to :func:`to_loihi`; ``pool_relays="auto"`` chooses relays and
+        counters' sizes (`~nengo_softlif.backends.loihi.choose_pools` on these
+        images).
     precompute : bool, optional
         Passed to `nengo_loihi.Simulator`.
     vectorized : bool
@@ -197,28 +198,22 @@ def run_loihi(
         input_rates, signed_input = choose_input_options(
             images, protocol, input_rates, signed_input
         )
-        if isinstance(pool_relays, str) and pool_relays == "auto":
-            pool_relays, _ = choose_pool_relays(
-                net,
-                images,
-                protocol,
+        options = with_chosen_pools(
+            net,
+            images,
+            protocol,
+            dict(
+                synapse_tau=synapse_tau,
+                block_shapes=block_shapes,
                 input_rates=input_rates,
                 signed_input=signed_input,
+                input_synapse=input_synapse,
                 fold_pooling=fold_pooling,
                 pool_spikes=pool_spikes,
-            )
-        to_loihi(
-            net,
-            synapse_tau=synapse_tau,
-            block_shapes=block_shapes,
-            input_rates=input_rates,
-            signed_input=signed_input,
-            input_synapse=input_synapse,
-            fold_pooling=fold_pooling,
-            pool_spikes=pool_spikes,
-            pool_relays=pool_relays,
-            copy=False,
+                pool_relays=pool_relays,
+            ),
         )
+        to_loihi(net, copy=False, **options)
     elif images.min() < 0 and not net.loihi_plan.signed_input:
         raise ValueError(
             "The network was prepared by to_loihi without signed_input, but some "
