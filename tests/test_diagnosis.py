@@ -220,7 +220,9 @@ def test_diagnosis_records_the_chosen_pools(loihi, data):
         "signed_input",
     }
     relays, spikes = result.chip["pool_relays"], result.chip["pool_spikes"]
-    assert (relays, spikes) in (([], {"pool1": 9}), (["pool1"], {}))
-    pool1 = "pool1 relays" if relays else "pool1 counts 9"
+    assert (relays, spikes) == (["pool1"], {}) or (
+        relays == [] and list(spikes) == ["pool1"] and spikes["pool1"] > 1
+    )
+    pool1 = "pool1 relays" if relays else f"pool1 counts {spikes['pool1']}"
     assert f"pools on the chip: {pool1}" in result.table()
     assert Diagnosis.from_dict(result.to_dict()) == result

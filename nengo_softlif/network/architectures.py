@@ -34,6 +34,7 @@ INPUT = "input"
 __all__ = [
     "INPUT",
     "Architecture",
+    "architecture_difference",
     "SoftLIFNetwork",
     "build_network",
     "layer_names",
@@ -203,6 +204,21 @@ class Architecture:
                 raise ValueError(f"Unknown layer type {kind!r} in architecture data")
             layers.append(kinds[kind](**item))
         return cls(data["name"], tuple(data["input_shape"]), tuple(layers))
+
+
+def architecture_difference(stored, architecture):
+    """Where a stored architecture description (:meth:`Architecture.to_dict`)
+    first differs from ``architecture``, in words ("" if they are the same)."""
+    current = architecture.to_dict()
+    if stored == current:
+        return ""
+    if stored["name"] != current["name"]:
+        return f"{stored['name']!r}, not {current['name']!r}"
+    pairs = zip(stored["layers"], current["layers"], strict=False)
+    for i, (a, b) in enumerate(pairs):
+        if a != b:
+            return f"layer {i + 1} is {a}, not {b}"
+    return f"{len(stored['layers'])} layers, not {len(current['layers'])}"
 
 
 def layer_names(layers):

@@ -463,31 +463,21 @@ def _check_same_data(checkpoint_path, meta, data):
         )
 
 
-def _first_difference(stored, current):
-    """Where two architecture descriptions first differ, in words."""
-    if stored["name"] != current["name"]:
-        return f"{stored['name']!r}, not {current['name']!r}"
-    for i, (a, b) in enumerate(zip(stored["layers"], current["layers"], strict=False)):
-        if a != b:
-            return f"layer {i + 1} is {a}, not {b}"
-    return f"{len(stored['layers'])} layers, not {len(current['layers'])}"
-
-
 def _resume(net, checkpoint_path, settings, data):
     """Load a checkpoint to go on from: (history, epochs done, training state).
 
     Raises `.CheckpointError` if it was trained with another architecture or
     other settings (then nothing in ``net`` is changed).
     """
+    from nengo_softlif.network.architectures import architecture_difference  # noqa
     from nengo_softlif.network.checkpoint import load_training_state  # noqa: PLC0415
 
     params, meta = load_checkpoint(checkpoint_path)
-    if meta["architecture"] != net.architecture.to_dict():
+    difference = architecture_difference(meta["architecture"], net.architecture)
+    if difference:
         raise CheckpointError(
-            f"Checkpoint {checkpoint_path} is for another architecture "
-            f"({_first_difference(meta['architecture'], net.architecture.to_dict())}); "
-            "resume with the checkpoint's architecture (the same task and "
-            "pool edges), or use another checkpoint path or resume=False"
+            f"Checkpoint {checkpoint_path} is for another architecture ({difference}): "
+            "resume with its task and pool edges, or give another output folder"
         )
     stored = meta["state"].get("settings") or {
         "train_config": meta["state"].get("config", {})

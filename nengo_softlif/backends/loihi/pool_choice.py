@@ -11,12 +11,12 @@ whose windows all divide by the full window (``edges="padded"``, see
 `.AvgPool`) can count any ``k``, one with clipped windows only multiples of
 the window size.
 
-The choice is measured: the network with only the pools changed
-(:func:`~nengo_softlif.backends.loihi.apply_chip_changes` ``["pools"]``) runs
-on the fast backend for a few images with every combination of the pools'
-candidates (one pool at a time, in network order, beyond
-:data:`MAX_COMBINATIONS`), and the combination whose read-out is closest to
-the exact network's wins.
+The choice is measured: the model of the chip (every change of
+:data:`~nengo_softlif.backends.loihi.CHIP_CHANGES`, so that the pools meet
+Loihi's neurons and synapses as on the chip) runs on the fast backend for a few
+images with every combination of the pools' candidates (one pool at a time, in
+network order, beyond :data:`MAX_COMBINATIONS`), and the combination whose
+read-out is closest to the exact network's wins.
 """
 
 import dataclasses
@@ -101,7 +101,7 @@ def choose_pools(net, images, protocol=None, n_images=20, **options):
     `PoolChoice`
     """
     # pylint: disable=import-outside-toplevel
-    from nengo_softlif.backends.loihi.changes import apply_chip_changes
+    from nengo_softlif.backends.loihi.changes import CHIP_CHANGES, apply_chip_changes
     from nengo_softlif.backends.loihi.conversion import to_loihi
     from nengo_softlif.evaluation.diagnosis import readout_difference
     from nengo_softlif.evaluation.runner import Protocol, evaluate
@@ -127,7 +127,7 @@ def choose_pools(net, images, protocol=None, n_images=20, **options):
             relays, spikes = _as_options(choice)
             changed = apply_chip_changes(
                 net,
-                ["pools"],
+                tuple(CHIP_CHANGES),
                 plan=dataclasses.replace(plan, relay_pools=relays, pool_spikes=spikes),
                 **options,
             )
