@@ -269,6 +269,8 @@ def test_evaluate_on_the_loihi_emulator_from_the_command_line(capsys, tmp_path):
         "loihi",
         "--loihi-target",
         "simreal",
+        "--pool-relays",
+        "auto",
         "--json",
     )
     assert code == 0
@@ -276,7 +278,10 @@ def test_evaluate_on_the_loihi_emulator_from_the_command_line(capsys, tmp_path):
     assert spiking["backend"] == "loihi" and spiking["n_images"] == 2
 
 
-def test_loihi_target_needs_the_loihi_backend(capsys, tmp_path):
+@pytest.mark.parametrize(
+    "option, value", [("--loihi-target", "sim"), ("--pool-relays", "auto")]
+)
+def test_loihi_options_need_the_loihi_backend(capsys, tmp_path, option, value):
     code, _, err = run(
         capsys,
         "evaluate",
@@ -284,10 +289,10 @@ def test_loihi_target_needs_the_loihi_backend(capsys, tmp_path):
         "mnist-sample",
         "--checkpoint",
         str(tmp_path / "none.npz"),
-        "--loihi-target",
-        "sim",
+        option,
+        value,
     )
-    assert code == 2 and "--loihi-target applies to --backend loihi" in err
+    assert code == 2 and f"{option} applies to --backend loihi" in err
 
 
 @pytest.mark.parametrize(

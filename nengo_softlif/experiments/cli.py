@@ -91,9 +91,14 @@ def _experiment_config(args):
         anneal_per_step=not getattr(args, "anneal_per_epoch", False),
         hard_forward=getattr(args, "hard_forward", True),
         synapse_tau=getattr(args, "synapse_tau", 0.005),
-        backend_options=(
-            {"target": args.loihi_target} if getattr(args, "loihi_target", None) else {}
-        ),
+        backend_options={
+            key: value
+            for key, value in (
+                ("target", getattr(args, "loihi_target", None)),
+                ("pool_relays", getattr(args, "pool_relays", None)),
+            )
+            if value is not None
+        },
     )
 
 

@@ -46,11 +46,17 @@ def check_args(args):
             f"--image-size resizes image folders (--task folder), not --task "
             f"{args.task}; drop --image-size"
         )
-    if getattr(args, "loihi_target", None) and args.backend != "loihi":
-        raise ValueError(
-            "--loihi-target applies to --backend loihi; add --backend loihi or drop "
-            "--loihi-target"
-        )
+    for option in ("loihi_target", "pool_relays"):
+        if (
+            args.command == "evaluate"
+            and getattr(args, option, None) is not None
+            and args.backend != "loihi"
+        ):
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(
+                f"{flag} applies to --backend loihi; add --backend loihi or drop "
+                f"{flag}"
+            )
     if getattr(args, "loihi_target", None):
         from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
 

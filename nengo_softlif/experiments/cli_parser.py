@@ -346,6 +346,15 @@ def _add_evaluation(parser):
         "without quantisation (simreal), or Loihi hardware (loihi; needs "
         "nengo-loihi's hardware packages and a board) [default: sim]",
     )
+    parser.add_argument(
+        "--pool-relays",
+        type=pool_relays_value,
+        default=None,
+        help="with --backend loihi: pools that are one-spike relays on the chip: "
+        "all, none (counters of whole windows, the default), auto (relays or "
+        "counters of 2, 3 or a whole window, chosen per pool by measuring the "
+        "model of the chip on 20 images) or names separated by commas",
+    )
 
 
 def _add_reproduce(command):
