@@ -400,21 +400,32 @@ def test_report_of_an_empty_folder_says_what_it_needs(capsys, tmp_path):
     assert code == 2 and "neither checkpoint.npz nor results.json" in err
 
 
-def test_train_init_from_starts_at_the_checkpoints_weights(capsys, tmp_path):
+SAMPLE = ["--task", "mnist-sample", "--train-images", "100", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def sample_checkpoint(tmp_path_factory):
+    """A checkpoint trained for one epoch on 100 images of the MNIST sample."""
+    first = tmp_path_factory.mktemp("first")
+    assert main(["train", *SAMPLE, "--out", str(first), "--epochs", "1"]) == 0
+    return first / "checkpoint.npz"
+
+
+def test_train_init_from_starts_at_the_checkpoints_weights(
+    capsys, tmp_path, sample_checkpoint
+):
     from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
         get_params,
         load_network,
     )
     from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
 
-    sample = ["--task", "mnist-sample", "--train-images", "100", "--quiet"]
-    first = tmp_path / "first"
-    assert main(["train", *sample, "--out", str(first), "--epochs", "1"]) == 0
+    first = sample_checkpoint
     tuned = tmp_path / "tuned"
-    argv = ["train", *sample, "--out", tuned, "--epochs", "1", "--lr", "1e-12"]
-    code, _, err = run(capsys, *argv, "--init-from", first / "checkpoint.npz")
+    argv = ["train", *SAMPLE, "--out", tuned, "--epochs", "1", "--lr", "1e-12"]
+    code, _, err = run(capsys, *argv, "--init-from", first)
     assert code == 0, err
-    before = get_params(load_network(first / "checkpoint.npz")[0])
+    before = get_params(load_network(first)[0])
     after = get_params(load_network(tuned / "checkpoint.npz")[0])
     for key, value in before.items():  # not rescaled, not trained (lr ~ 0)
         np.testing.assert_allclose(after[key], value, rtol=1e-5, atol=1e-7)
@@ -431,7 +442,9 @@ def test_train_init_from_starts_at_the_checkpoints_weights(capsys, tmp_path):
     assert code == 2 and "--init-from" in err and "does not exist" in err
 
 
-def test_train_pool_edges_fine_tunes_with_other_pools(capsys, tmp_path):
+def test_train_pool_edges_fine_tunes_with_other_pools(
+    capsys, tmp_path, sample_checkpoint
+):
     """--pool-edges padded with --init-from: the other weights are copied, the
     checkpoint records the pools, and resuming without the option is refused."""
     from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
@@ -439,19 +452,16 @@ def test_train_pool_edges_fine_tunes_with_other_pools(capsys, tmp_path):
         load_network,
     )
 
-    sample = ["--task", "mnist-sample", "--train-images", "100", "--quiet"]
-    first = tmp_path / "first"
-    assert main(["train", *sample, "--out", str(first), "--epochs", "1"]) == 0
     tuned = tmp_path / "tuned"
-    argv = ["train", *sample, "--out", tuned, "--epochs", "2", "--lr", "1e-12"]
+    argv = ["train", *SAMPLE, "--out", tuned, "--epochs", "2", "--lr", "1e-12"]
     edges = ["--pool-edges", "padded"]
-    init = ["--init-from", first / "checkpoint.npz", "--epochs-this-run", "1"]
+    init = ["--init-from", sample_checkpoint, "--epochs-this-run", "1"]
     code, _, err = run(capsys, *argv, *edges, *init)
     assert code == 0, err
     net, _ = load_network(tuned / "checkpoint.npz")
     pools = [s for s in net.architecture.layers if type(s).__name__ == "AvgPool"]
     assert pools and all(s.edges == "padded" for s in pools)
-    before = get_params(load_network(first / "checkpoint.npz")[0])
+    before = get_params(load_network(sample_checkpoint)[0])
     for key, value in get_params(net).items():
         np.testing.assert_allclose(value, before[key], rtol=1e-5, atol=1e-7)
     code, _, err = run(capsys, *argv)  # resumed without --pool-edges

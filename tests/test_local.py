@@ -58,6 +58,20 @@ def _run(simulator, transform, x, **kwargs):
         return sim.data[probe][0]
 
 
+def _nengo_dl_pool(nengo_dl, pool, x, trainable):
+    """A pool's output in nengo-dl (float64), its weights trainable or fixed."""
+    with nengo.Network() as net:
+        nengo_dl.configure_settings(dtype="float64")
+        inp = nengo.Node(x)
+        out = nengo.Node(size_in=pool.size_out)
+        conn = nengo.Connection(inp, out, transform=pool, synapse=None)
+        set_trainable(net.config, conn, trainable)
+        probe = nengo.Probe(out)
+    with nengo_dl.Simulator(net, progress_bar=False) as sim:
+        sim.step()
+        return sim.data[probe][0]
+
+
 def test_nengo_builder_applies_the_sparse_matrix(rng):
     transform = _transform(rng)
     x = rng.normal(size=transform.size_in)
@@ -157,16 +171,9 @@ def test_average_pool_windows_and_tensorflow_equivalence(
         tf_pool = tf.nn.avg_pool2d(x.reshape((1,) + in_shape), size, stride, "SAME")
         np.testing.assert_allclose(tf_pool.numpy().ravel(), matrix @ x, rtol=1e-12)
     for trainable in (False, True):  # avg_pool2d, or the general sparse product
-        with nengo.Network() as net:
-            nengo_dl.configure_settings(dtype="float64")
-            inp = nengo.Node(x)
-            out = nengo.Node(size_in=pool.size_out)
-            conn = nengo.Connection(inp, out, transform=pool, synapse=None)
-            set_trainable(net.config, conn, trainable)
-            probe = nengo.Probe(out)
-        with nengo_dl.Simulator(net, progress_bar=False) as sim:
-            sim.step()
-            np.testing.assert_allclose(sim.data[probe][0], matrix @ x, rtol=1e-10)
+        np.testing.assert_allclose(
+            _nengo_dl_pool(nengo_dl, pool, x, trainable), matrix @ x, rtol=1e-10
+        )
     assert pool.with_weights(pool.init.data) is pool
     with pytest.raises(ValueError, match="fixed"):
         pool.with_weights(np.ones(len(pool.indices)))
@@ -189,15 +196,8 @@ def test_padded_pool_divides_by_the_window(rng, in_shape, size, stride):
     np.testing.assert_allclose(matrix, _dense(clipped) * (covered / size**2)[:, None])
     x = rng.uniform(size=pool.size_in)
     np.testing.assert_allclose(_run(nengo.Simulator, pool, x), matrix @ x, rtol=1e-12)
-    with nengo.Network() as net:
-        nengo_dl.configure_settings(dtype="float64")
-        inp = nengo.Node(x)
-        out = nengo.Node(size_in=pool.size_out)
-        conn = nengo.Connection(inp, out, transform=pool, synapse=None)
-        set_trainable(net.config, conn, False)
-        probe = nengo.Probe(out)
-    with nengo_dl.Simulator(net, progress_bar=False) as sim:
-        sim.step()
-        np.testing.assert_allclose(sim.data[probe][0], matrix @ x, rtol=1e-10)
+    np.testing.assert_allclose(
+        _nengo_dl_pool(nengo_dl, pool, x, False), matrix @ x, rtol=1e-10
+    )
     with pytest.raises(ValidationError, match="edges must be one of"):
         AveragePoolSparse(in_shape, size, stride, edges="same")

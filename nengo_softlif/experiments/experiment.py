@@ -213,13 +213,7 @@ def _initialise_from(net, checkpoint):
             f"whose layers differ from the {net.architecture.name!r} network being "
             "trained; give a checkpoint of the same task and architecture"
         )
-    pools = {
-        name
-        for name, spec in zip(
-            net.architecture.layer_names(), net.architecture.layers, strict=True
-        )
-        if isinstance(spec, AvgPool)
-    }
+    pools = set(net.architecture.names_of(AvgPool))
     own = get_params(net)  # the pools' fixed weights follow their edges
     params = {
         key: own[key] if key.split(".")[0] in pools else value

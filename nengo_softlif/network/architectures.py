@@ -155,6 +155,14 @@ class Architecture:
         """Unique names of the layers (``conv1``, ``pool1``, ...)."""
         return layer_names(self.layers)
 
+    def names_of(self, *kinds):
+        """The names of the layers whose specs are of ``kinds``, in order."""
+        return [
+            name
+            for name, spec in zip(self.layer_names(), self.layers, strict=True)
+            if isinstance(spec, kinds)
+        ]
+
     def with_max_pooling(self):
         """The same architecture with every `.AvgPool` replaced by `.MaxPool`."""
         layers = tuple(

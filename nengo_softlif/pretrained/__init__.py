@@ -135,11 +135,7 @@ def export_pretrained(
     params, meta = load_checkpoint(checkpoint)
     architecture = Architecture.from_dict(meta["architecture"])
     fixed = {  # the pools' averages stay exact
-        f"{name}.weights"
-        for name, spec in zip(
-            architecture.layer_names(), architecture.layers, strict=True
-        )
-        if isinstance(spec, AvgPool)
+        f"{name}.weights" for name in architecture.names_of(AvgPool)
     }
     meta = dict(meta, provenance=provenance)
     meta["state"] = {k: v for k, v in meta["state"].items() if k != "history"}

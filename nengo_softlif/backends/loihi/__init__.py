@@ -64,11 +64,8 @@ from nengo_softlif.backends.loihi.placement import (
     chip_utilisation,
     choose_block_shapes,
 )
-from nengo_softlif.backends.loihi.pool_choice import (
-    PoolChoice,
-    choose_pools,
-    counter_sizes,
-)
+from nengo_softlif.backends.loihi.pool_choice import PoolChoice, choose_pools
+from nengo_softlif.backends.loihi.pools import counter_sizes
 from nengo_softlif.backends.loihi.quantisation import quantisation_report
 from nengo_softlif.backends.loihi.simulation import run_loihi
 from nengo_softlif.backends.loihi.synapses import loihi_synapse, synapse_comparison

@@ -24,9 +24,9 @@ import itertools
 
 import numpy as np
 
-from nengo_softlif.backends.loihi.resources import sparse_parts
+from nengo_softlif.backends.loihi.pools import counter_sizes
 
-__all__ = ["PoolChoice", "choose_pools", "counter_sizes", "with_chosen_pools"]
+__all__ = ["PoolChoice", "choose_pools", "with_chosen_pools"]
 
 #: Combinations of candidates beyond which the choice is made one pool at a time.
 MAX_COMBINATIONS = 16
@@ -61,23 +61,6 @@ class PoolChoice:
     def options(self):
         """The :func:`~nengo_softlif.backends.loihi.to_loihi` options of the choice."""
         return {"pool_relays": self.relays, "pool_spikes": dict(self.spikes)}
-
-
-def counter_sizes(net, pool):
-    """The input spikes per output spike that counters of ``pool`` can count.
-
-    Every window of the pool must count a whole number of input spikes per
-    output spike: any ``k`` from 1 to the window size when the windows divide
-    by the full window, multiples of it when clipped windows divide by fewer.
-    """
-    rows, _, values = sparse_parts(net.layers[pool].connection)
-    divisors = np.round(1.0 / values).astype(int)
-    n_max = int(np.bincount(rows).max())
-    return [
-        k
-        for k in range(1, n_max + 1)
-        if np.allclose(k * divisors / n_max, np.round(k * divisors / n_max))
-    ]
 
 
 def choose_pools(net, images, protocol=None, n_images=20, **options):
@@ -181,8 +164,6 @@ def _chip_pools(net, plan):
 
     return [
         name
-        for name, spec in zip(
-            net.architecture.layer_names(), net.architecture.layers, strict=True
-        )
-        if isinstance(spec, AvgPool) and name not in plan.folded_pools
+        for name in net.architecture.names_of(AvgPool)
+        if name not in plan.folded_pools
     ]

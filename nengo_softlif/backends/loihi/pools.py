@@ -13,6 +13,7 @@ from nengo_softlif.network.layers import AvgPool
 
 __all__ = [
     "POOL_MARGIN",
+    "counter_sizes",
     "folded_conv",
     "pool_counters",
     "pool_relays",
@@ -49,12 +50,7 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
             f"Pooling layer {name!r} must follow a layer of neurons"
         )
     amplitude = getattr(pre.ensemble.neuron_type, "amplitude", 1.0)
-    rows, cols, values = sparse_parts(conn_in)
-    counts = np.bincount(rows, minlength=node.size_in)
-    if np.any(counts == 0):
-        raise ValueError(f"Pooling layer {name!r} has outputs without inputs")
-    n_max = int(counts.max())
-    divisors = _window_divisors(name, rows, values, counts, n_max)
+    divisors, n_max = _windows(name, conn_in)
     if isinstance(pool_spikes, Mapping):
         pool_spikes = pool_spikes.get(name)
     if relay:
@@ -64,7 +60,7 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
     per_spike = pool_spikes * divisors / n_max  # input spikes per output spike
     if relay:
         per_spike = np.ones_like(per_spike)
-    elif pool_spikes < 1 or not np.allclose(per_spike, np.round(per_spike)):
+    elif pool_spikes < 1 or not _whole(per_spike):
         raise ValueError(
             f"pool_spikes={pool_spikes} for pooling layer {name!r}: every window "
             f"must count a whole number of input spikes per output spike "
@@ -109,12 +105,33 @@ def pool_counters(net, name, built, pool_spikes=None, relay=False):
     return ens, (None if relay else int(pool_spikes))
 
 
-def _window_divisors(name, rows, values, counts, n_max):
-    """What each window of a pooling layer divides by (its inputs or ``n_max``)."""
+def counter_sizes(net, pool):
+    """The input spikes per output spike that counters of ``pool`` can count.
+
+    Every window of the pool must count a whole number of input spikes per
+    output spike: any ``k`` from 1 to the window size when the windows divide
+    by the full window, multiples of it when clipped windows divide by fewer.
+    """
+    divisors, n_max = _windows(pool, net.layers[pool].connection)
+    return [k for k in range(1, n_max + 1) if _whole(k * divisors / n_max)]
+
+
+def _windows(name, conn):
+    """What each window of a pooling connection divides by (the inputs it
+    covers, or the largest window's ``n_max`` for padded edges), and ``n_max``."""
+    rows, _, values = sparse_parts(conn)
+    counts = np.bincount(rows, minlength=conn.size_out)
+    if np.any(counts == 0):
+        raise ValueError(f"Pooling layer {name!r} has outputs without inputs")
+    n_max = int(counts.max())
     for divisors in (counts, np.full_like(counts, n_max)):
         if np.allclose(values, 1.0 / divisors[rows]):
-            return divisors
+            return divisors, n_max
     raise ValueError(f"Pooling layer {name!r} does not average its windows")
+
+
+def _whole(values):
+    return np.allclose(values, np.round(values))
 
 
 def folded_conv(pool, in_shape, conv):
@@ -201,13 +218,7 @@ def fold_pool(net, name, spec, built, next_built, in_shape):
 
 def pool_relays(net, pool_relays):
     """The names of the pools that ``pool_relays`` makes relays (checked)."""
-    pools = {
-        name
-        for name, spec in zip(
-            net.architecture.layer_names(), net.architecture.layers, strict=True
-        )
-        if isinstance(spec, AvgPool)
-    }
+    pools = set(net.architecture.names_of(AvgPool))
     if isinstance(pool_relays, bool):
         return frozenset(pools) if pool_relays else frozenset()
     if isinstance(pool_relays, str) and pool_relays == "auto":
