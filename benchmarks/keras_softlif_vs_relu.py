@@ -10,6 +10,11 @@ Adam at ``--lr``, minibatch ``--minibatch``, ``--epochs`` epochs, the task's
 preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random crops and flips,
 redrawn every epoch, centre crops for testing, mean image subtracted).
 
+``--sigma``, ``--amplitude``, ``--bias`` (the SoftLIF layers') and
+``--first-scale``, ``--hidden-scale``, ``--readout-scale``
+(:func:`~nengo_softlif.keras.scale_initial_weights`) change one setting of the
+recipe at a time.
+
 Printed for each: the static test error on all test images (``model.predict``),
 and for ``softlif`` the spiking error on the first ``--spiking-n-test`` test images
 (:func:`~nengo_softlif.keras.from_keras`, :func:`~nengo_softlif.to_spiking` with
@@ -126,6 +131,34 @@ def main(argv=None):
     parser.add_argument(
         "--noise", default="gaussian:10", help="the SoftLIF layers' training noise"
     )
+    parser.add_argument(
+        "--sigma", type=float, help="the SoftLIF layers' sigma (default: the layer's)"
+    )
+    parser.add_argument(
+        "--amplitude",
+        type=float,
+        help="the SoftLIF layers' amplitude (default: the preset's)",
+    )
+    parser.add_argument(
+        "--bias",
+        type=float,
+        help="the SoftLIF layers' initial bias (default: the preset's)",
+    )
+    parser.add_argument(
+        "--hidden-scale",
+        type=float,
+        help="scale_initial_weights' hidden (default: its default)",
+    )
+    parser.add_argument(
+        "--first-scale",
+        type=float,
+        help="scale_initial_weights' first (default: its default)",
+    )
+    parser.add_argument(
+        "--readout-scale",
+        type=float,
+        help="scale_initial_weights' readout (default: its default)",
+    )
     parser.add_argument("--train-images", type=int, help="default: all")
     parser.add_argument("--spiking-n-test", type=int, default=1000)
     parser.add_argument("--variants", default="relu,softlif")
@@ -173,11 +206,34 @@ def main(argv=None):
             trained = tf.keras.models.clone_model(model)
             trained.set_weights(initial)
         else:
-            template = SoftLIF.from_preset(args.task, noise=args.noise, seed=args.seed)
+            options = {
+                name: value
+                for name, value in (
+                    ("sigma", args.sigma),
+                    ("amplitude", args.amplitude),
+                    ("bias", args.bias),
+                )
+                if value is not None
+            }
+            template = SoftLIF.from_preset(
+                args.task, noise=args.noise, seed=args.seed, **options
+            )
             # a copy of the model with its initial weights, relu swapped
             trained = rewrite_model(model, swap_activations={"relu": template}).model
             if variant == "softlif":
-                print("  " + ", ".join(scale_initial_weights(trained)), flush=True)
+                scales = {
+                    name: value
+                    for name, value in (
+                        ("hidden", args.hidden_scale),
+                        ("readout", args.readout_scale),
+                        ("first", args.first_scale),
+                    )
+                    if value is not None
+                }
+                print(
+                    "  " + ", ".join(scale_initial_weights(trained, **scales)),
+                    flush=True,
+                )
         history = fit(trained, train_data, args, callbacks)
         predictions = np.argmax(
             trained.predict(test_images, batch_size=500, verbose=0), 1
