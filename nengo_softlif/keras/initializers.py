@@ -10,8 +10,13 @@ working range.
   outputs have a spread of about 0.1, so every neuron of the first SoftLIF
   layer starts within 0.1 of its threshold, where it fires at a few Hz or not
   at all. The network then learns slowly, and its spiking version conveys
-  little in a presentation of a few hundred ms. Scaling those kernels up by 8
-  spreads the neurons over their first tens of Hz.
+  little in a presentation of a few hundred ms. A gain of 8 times the preset's
+  in those neurons spreads them over their first tens of Hz. The gain rather
+  than the kernel: Adam's steps change each weight by about the learning rate
+  whatever the weights' scale, so with the kernel as Keras initialised it they
+  change the neurons' currents as much, relative to their spread, as they
+  change a ReLU's inputs; a kernel 8 times larger would learn 8 times more
+  slowly.
 - The layers after SoftLIF layers: a LIF neuron is steep just above its
   threshold: a neuron of the ``mnist`` preset (bias 1, so at its threshold)
   given an input of 0.1 fires at 18 Hz, an output of 1.15 after the amplitude
@@ -36,6 +41,11 @@ def _inbound_layers(layer):
         inbound = node.inbound_layers
         layers.extend(inbound if isinstance(inbound, list) else [inbound])
     return layers
+
+
+def _readers(model, layer):
+    """The layers of ``model`` that read ``layer``'s output."""
+    return [other for other in model.layers if layer in _inbound_layers(other)]
 
 
 def _has_kernel(layer):
@@ -83,11 +93,15 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     ``Flatten``, ``Dropout``, padding), gets its kernel multiplied by ``hidden``;
     such a layer that gives the model's output (the read-out) by ``readout``
     (0: it starts at zero, as the package's own networks' read-out does).
-    Layers that see the data (the model's input, directly or through layers
-    without weights) get their kernel multiplied by ``first``, so that the first SoftLIF
-    layer starts spread over its working range rather than within 0.1 of its
-    threshold; the default suits data of the usual scale (pixels in [0, 1],
-    or with the mean image subtracted). Biases are left as they are.
+    The SoftLIF layers right after the layers that see the data (the model's
+    input, directly or through layers without weights) get their ``gain``
+    multiplied by ``first``, so that they start spread over their working range
+    rather than within 0.1 of their threshold, and learn as fast as ReLU
+    layers; the default suits data of the usual scale (pixels in [0, 1], or
+    with the mean image subtracted). A layer that sees the data and is not
+    followed by SoftLIF layers alone gets its kernel multiplied instead.
+    Biases are left as they are. :func:`.from_keras` folds a gain that differs
+    from the other layers' into the weights before it.
 
     Parameters
     ----------
@@ -98,13 +112,14 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     readout : float
         Scale of the kernels of read-out layers after SoftLIF layers.
     first : float
-        Scale of the kernels of the layers that see the data (1: as Keras
-        initialised them).
+        Scale of the gain of the SoftLIF layers after the layers that see the
+        data (1: the preset's).
 
     Returns
     -------
     list of str
-        What was scaled, one line per layer (``"dense: kernel x 0"``).
+        What was scaled, one line per layer (``"dense: kernel x 0"``,
+        ``"conv2d_relu: gain x 8"``).
 
     Raises
     ------
@@ -117,7 +132,7 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     ...     relu_model, swap_activations={"relu": SoftLIF.from_preset("mnist")}
     ... ).model
     >>> scale_initial_weights(model)
-    ['conv2d: kernel x 8', 'conv2d_1: kernel x 0.3', 'dense: kernel x 0']
+    ['conv2d_relu: gain x 8', 'conv2d_1: kernel x 0.3', 'dense: kernel x 0']
     """
     import numpy as np  # noqa: PLC0415
 
@@ -141,6 +156,12 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
         if _input_from(layer, SoftLIF):
             scale = readout if id(layer) in readouts else hidden
         elif _input_from(layer, tf.keras.layers.InputLayer) and first != 1:
+            neurons = _readers(model, layer)
+            if neurons and all(isinstance(n, SoftLIF) for n in neurons):
+                for n in neurons:
+                    n.gain = n.gain * float(first)
+                    changes.append(f"{n.name}: gain x {first:g}")
+                continue
             scale = first
         else:
             continue
