@@ -13,7 +13,8 @@ redrawn every epoch, centre crops for testing, mean image subtracted).
 ``--sigma``, ``--amplitude``, ``--bias`` (the SoftLIF layers') and
 ``--first-scale``, ``--hidden-scale``, ``--readout-scale``
 (:func:`~nengo_softlif.keras.scale_initial_weights`) change one setting of the
-recipe at a time.
+recipe at a time; ``--first-in-kernel`` puts the first scale in the kernels of
+the layers that see the data rather than in their neurons' gain.
 
 Printed for each: the static test error on all test images (``model.predict``),
 and for ``softlif`` the spiking error on the first ``--spiking-n-test`` test images
@@ -104,6 +105,16 @@ def fit(model, train_data, args, callbacks=()):
     return history
 
 
+def _sees_the_data(layer):
+    """Whether ``layer`` reads the model's input."""
+    import tensorflow as tf
+
+    return any(
+        isinstance(node.inbound_layers, tf.keras.layers.InputLayer)
+        for node in layer._inbound_nodes  # noqa: SLF001
+    )
+
+
 def spiking_error(model, task, images, labels):
     """Spiking error (fast backend) of a trained SoftLIF Keras model."""
     import nengo
@@ -158,6 +169,12 @@ def main(argv=None):
         "--readout-scale",
         type=float,
         help="scale_initial_weights' readout (default: its default)",
+    )
+    parser.add_argument(
+        "--first-in-kernel",
+        action="store_true",
+        help="multiply the kernels of the layers that see the data by the first "
+        "scale (default 8) instead of their neurons' gain",
     )
     parser.add_argument("--train-images", type=int, help="default: all")
     parser.add_argument("--spiking-n-test", type=int, default=1000)
@@ -230,10 +247,16 @@ def main(argv=None):
                     )
                     if value is not None
                 }
-                print(
-                    "  " + ", ".join(scale_initial_weights(trained, **scales)),
-                    flush=True,
-                )
+                changes = []
+                if args.first_in_kernel:
+                    first = scales.pop("first", 8.0)
+                    scales["first"] = 1.0
+                    for layer in trained.layers:
+                        if _sees_the_data(layer) and hasattr(layer, "kernel"):
+                            layer.kernel.assign(layer.kernel * first)
+                            changes.append(f"{layer.name}: kernel x {first:g}")
+                changes += scale_initial_weights(trained, **scales)
+                print("  " + ", ".join(changes), flush=True)
         history = fit(trained, train_data, args, callbacks)
         predictions = np.argmax(
             trained.predict(test_images, batch_size=500, verbose=0), 1
