@@ -10,6 +10,12 @@ Adam at ``--lr``, minibatch ``--minibatch``, ``--epochs`` epochs, the task's
 preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random crops and flips,
 redrawn every epoch, centre crops for testing, mean image subtracted).
 
+``--sigma``, ``--amplitude``, ``--bias`` (the SoftLIF layers') and
+``--first-scale``, ``--hidden-scale``, ``--readout-scale``
+(:func:`~nengo_softlif.keras.scale_initial_weights`) change one setting of the
+recipe at a time; ``--first-in-kernel`` puts the first scale in the kernels of
+the layers that see the data rather than in their neurons' gain.
+
 Printed for each: the static test error on all test images (``model.predict``),
 and for ``softlif`` the spiking error on the first ``--spiking-n-test`` test images
 (:func:`~nengo_softlif.keras.from_keras`, :func:`~nengo_softlif.to_spiking` with
@@ -99,6 +105,16 @@ def fit(model, train_data, args, callbacks=()):
     return history
 
 
+def _sees_the_data(layer):
+    """Whether ``layer`` reads the model's input."""
+    import tensorflow as tf
+
+    return any(
+        isinstance(node.inbound_layers, tf.keras.layers.InputLayer)
+        for node in layer._inbound_nodes  # noqa: SLF001
+    )
+
+
 def spiking_error(model, task, images, labels):
     """Spiking error (fast backend) of a trained SoftLIF Keras model."""
     import nengo
@@ -125,6 +141,40 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument(
         "--noise", default="gaussian:10", help="the SoftLIF layers' training noise"
+    )
+    parser.add_argument(
+        "--sigma", type=float, help="the SoftLIF layers' sigma (default: the layer's)"
+    )
+    parser.add_argument(
+        "--amplitude",
+        type=float,
+        help="the SoftLIF layers' amplitude (default: the preset's)",
+    )
+    parser.add_argument(
+        "--bias",
+        type=float,
+        help="the SoftLIF layers' initial bias (default: the preset's)",
+    )
+    parser.add_argument(
+        "--hidden-scale",
+        type=float,
+        help="scale_initial_weights' hidden (default: its default)",
+    )
+    parser.add_argument(
+        "--first-scale",
+        type=float,
+        help="scale_initial_weights' first (default: its default)",
+    )
+    parser.add_argument(
+        "--readout-scale",
+        type=float,
+        help="scale_initial_weights' readout (default: its default)",
+    )
+    parser.add_argument(
+        "--first-in-kernel",
+        action="store_true",
+        help="multiply the kernels of the layers that see the data by the first "
+        "scale (default 8) instead of their neurons' gain",
     )
     parser.add_argument("--train-images", type=int, help="default: all")
     parser.add_argument("--spiking-n-test", type=int, default=1000)
@@ -173,11 +223,40 @@ def main(argv=None):
             trained = tf.keras.models.clone_model(model)
             trained.set_weights(initial)
         else:
-            template = SoftLIF.from_preset(args.task, noise=args.noise, seed=args.seed)
+            options = {
+                name: value
+                for name, value in (
+                    ("sigma", args.sigma),
+                    ("amplitude", args.amplitude),
+                    ("bias", args.bias),
+                )
+                if value is not None
+            }
+            template = SoftLIF.from_preset(
+                args.task, noise=args.noise, seed=args.seed, **options
+            )
             # a copy of the model with its initial weights, relu swapped
             trained = rewrite_model(model, swap_activations={"relu": template}).model
             if variant == "softlif":
-                print("  " + ", ".join(scale_initial_weights(trained)), flush=True)
+                scales = {
+                    name: value
+                    for name, value in (
+                        ("hidden", args.hidden_scale),
+                        ("readout", args.readout_scale),
+                        ("first", args.first_scale),
+                    )
+                    if value is not None
+                }
+                changes = []
+                if args.first_in_kernel:
+                    first = scales.pop("first", 8.0)
+                    scales["first"] = 1.0
+                    for layer in trained.layers:
+                        if _sees_the_data(layer) and hasattr(layer, "kernel"):
+                            layer.kernel.assign(layer.kernel * first)
+                            changes.append(f"{layer.name}: kernel x {first:g}")
+                changes += scale_initial_weights(trained, **scales)
+                print("  " + ", ".join(changes), flush=True)
         history = fit(trained, train_data, args, callbacks)
         predictions = np.argmax(
             trained.predict(test_images, batch_size=500, verbose=0), 1

@@ -127,16 +127,88 @@ def test_scale_initial_weights_scales_the_layers_after_softlif_layers():
     outputs = layers.Dense(3)(x)
     model = tf.keras.Model(inputs, outputs)
     before = {layer.name: layer.get_weights() for layer in model.layers}
-    changes = nsl_keras.scale_initial_weights(model, hidden=0.5, readout=0.25)
-    conv1, conv2, dense = (model.layers[i] for i in (1, 4, 8))
-    assert changes == [f"{conv2.name}: kernel x 0.5", f"{dense.name}: kernel x 0.25"]
+    changes = nsl_keras.scale_initial_weights(model, hidden=0.5, readout=0.25, first=2)
+    conv1, lif1, conv2, lif2, dense = (model.layers[i] for i in (1, 2, 4, 5, 8))
+    assert changes == [
+        "lif1: gain x 2",
+        f"{conv2.name}: kernel x 0.5",
+        f"{dense.name}: kernel x 0.25",
+    ]
+    # the first layer's neurons get the scale in their gain, its kernel stays
+    gain = PRESETS["mnist"].gain
+    assert (lif1.gain, lif2.gain) == (2 * gain, gain)
     for layer, scale in ((conv1, 1.0), (conv2, 0.5), (dense, 0.25)):
         kernel, bias = layer.get_weights()
         np.testing.assert_allclose(kernel, scale * before[layer.name][0], rtol=1e-6)
         np.testing.assert_array_equal(bias, before[layer.name][1])
-    # the defaults: the read-out starts at zero
+    # the defaults: the first neurons' gain times 8, the read-out at zero
     nsl_keras.scale_initial_weights(model)
+    assert lif1.gain == 16 * gain
     assert not np.any(dense.get_weights()[0])
+
+
+def test_scaled_gains_are_folded_into_the_weights_by_from_keras():
+    from nengo_softlif.evaluation.runner import evaluate  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    tf.keras.utils.set_random_seed(0)
+    model = recipe(tutorial_model(filters=(4, 4)))
+    for layer in model.layers:  # active neurons, and a read-out that is not 0
+        if isinstance(layer, SoftLIF):
+            layer.bias.assign(rng.uniform(1.1, 1.5, layer.bias.shape))
+    model.layers[-1].kernel.assign(rng.normal(0, 0.1, model.layers[-1].kernel.shape))
+    gains = [layer.gain for layer in model.layers if isinstance(layer, SoftLIF)]
+    assert gains == [8 * PRESETS["mnist"].gain, PRESETS["mnist"].gain]
+    net = nsl_keras.from_keras(model)
+    assert net.lif_params.gain == PRESETS["mnist"].gain  # the last neuron layer's
+    images, _ = mnist_sample(5)
+    expected = model(images.reshape(5, 28, 28, 1)).numpy()
+    result = evaluate(net, images.reshape(5, -1), np.zeros(5, int), backend="nengo")
+    np.testing.assert_allclose(
+        result.outputs, expected, atol=1e-4 * np.abs(expected).max()
+    )
+
+
+def test_a_gain_after_a_merge_must_be_the_networks():
+    layers = tf.keras.layers
+    x = inputs = tf.keras.Input((6, 6, 1))
+    x = SoftLIF.from_preset("mnist")(layers.Conv2D(2, 3, padding="same")(x))
+    y = layers.Conv2D(2, 3, padding="same")(x)
+    x = SoftLIF.from_preset("mnist", gain=2.0, name="merged")(layers.Add()([x, y]))
+    x = SoftLIF.from_preset("mnist")(layers.Conv2D(2, 3)(x))
+    model = tf.keras.Model(inputs, layers.Dense(3)(layers.Flatten()(x)))
+    with pytest.raises(TypeError, match="'merged'.*its gain \\(2\\) differs"):
+        nsl_keras.from_keras(model)
+
+
+def test_first_layer_starts_its_neurons_over_their_working_range():
+    # data of the usual scale, mean image subtracted (as the CIFAR-10 task
+    # does): with Keras' initialisation the first neurons all start within
+    # about 0.1 of their threshold; scaled, they spread over it
+    images, _ = mnist_sample(200)
+    images = images - images.mean(axis=0)
+
+    def first_currents(**scales):
+        tf.keras.utils.set_random_seed(0)
+        template = SoftLIF.from_preset("cifar10")
+        model = nsl_keras.rewrite_model(
+            tutorial_model(filters=(8, 8)), swap_activations={"relu": template}
+        ).model
+        nsl_keras.scale_initial_weights(model, **scales)
+        conv, neurons = model.layers[1:3]
+        return neurons.gain * conv(images).numpy().ravel()
+
+    unscaled, scaled = first_currents(first=1), first_currents()
+    assert np.std(unscaled) < 0.2
+    assert 0.3 < np.std(scaled) < 2, np.std(scaled)
+    np.testing.assert_allclose(scaled, 8 * unscaled, rtol=1e-4, atol=1e-5)
+
+
+def test_from_preset_takes_overrides_of_the_preset_constants():
+    layer = SoftLIF.from_preset("cifar10", amplitude=0.01, bias=0.5, name="lif")
+    assert (layer.amplitude, layer.bias_init, layer.name) == (0.01, 0.5, "lif")
+    assert layer.tau_rc == PRESETS["cifar10"].tau_rc
+    assert layer.gain == PRESETS["cifar10"].gain
 
 
 def test_scale_initial_weights_refuses_what_it_cannot_do():
@@ -147,3 +219,5 @@ def test_scale_initial_weights_refuses_what_it_cannot_do():
         nsl_keras.scale_initial_weights(recipe(model), hidden=-1)
     with pytest.raises(ValueError, match="readout must be a finite number >= 0"):
         nsl_keras.scale_initial_weights(recipe(model), readout=float("nan"))
+    with pytest.raises(ValueError, match="first must be a finite number >= 0"):
+        nsl_keras.scale_initial_weights(recipe(model), first=float("inf"))

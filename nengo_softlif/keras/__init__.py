@@ -12,8 +12,8 @@ does).
 - :mod:`nengo_softlif.keras.rewrite`: :func:`.rewrite_model` (activations swapped
   for the package's neurons, batch normalization folded into the layer before).
 - :mod:`nengo_softlif.keras.initializers`: :func:`.scale_initial_weights` (initial
-  weights for the layers after SoftLIF layers, so that the model learns as fast
-  as with ReLU).
+  weights that suit SoftLIF layers, so that the model learns as fast as with
+  ReLU).
 """
 
 from nengo_softlif.keras import converters  # noqa: E402,F401  (nengo_dl.Converter)

@@ -1,13 +1,30 @@
 """Initial weights for Keras models with SoftLIF layers: :func:`scale_initial_weights`.
 
-Keras' default initialisers are made for ReLU, whose output is about as large as
-its input. A LIF neuron is steep just above its threshold: a neuron of the
-``mnist`` preset (bias 1, so at its threshold) given an input of 0.1 fires at 18 Hz,
-an output of 1.15 after the amplitude of 0.063, where a ReLU gives 0.1. The
-layers after SoftLIF layers then start with inputs tens of times larger than
-with ReLU, and the read-out with large, random class scores, which costs the
-first epoch. Scaling those layers' initial weights down (and starting the
-read-out at zero, as the package's own networks do) removes that cost.
+Keras' default initialisers are made for ReLU, which is the same function at any
+scale of its input. A LIF neuron is not: its preset's bias puts it at its
+threshold, and only inputs of the order of 1 spread the neurons over their
+working range.
+
+- The layers that see the data: with Keras' default initialisers and data of
+  the usual scale (pixels in [0, 1], or with the mean image subtracted) their
+  outputs have a spread of about 0.1, so every neuron of the first SoftLIF
+  layer starts within 0.1 of its threshold, where it fires at a few Hz or not
+  at all. The network then learns slowly, and its spiking version conveys
+  little in a presentation of a few hundred ms. A gain of 8 times the preset's
+  in those neurons spreads them over their first tens of Hz. The gain rather
+  than the kernel: Adam's steps change each weight by about the learning rate
+  whatever the weights' scale, so with the kernel as Keras initialised it they
+  change the neurons' currents as much, relative to their spread, as they
+  change a ReLU's inputs; a kernel 8 times larger would learn 8 times more
+  slowly.
+- The layers after SoftLIF layers: a LIF neuron is steep just above its
+  threshold: a neuron of the ``mnist`` preset (bias 1, so at its threshold)
+  given an input of 0.1 fires at 18 Hz, an output of 1.15 after the amplitude
+  of 0.063, where a ReLU gives 0.1. The layers after SoftLIF layers then start
+  with inputs tens of times larger than with ReLU, and the read-out with large,
+  random class scores, which costs the first epoch. Scaling those layers'
+  initial weights down (and starting the read-out at zero, as the package's own
+  networks do) removes that cost.
 """
 
 from nengo_softlif.keras.layers import SoftLIF, tf
@@ -26,21 +43,26 @@ def _inbound_layers(layer):
     return layers
 
 
+def _readers(model, layer):
+    """The layers of ``model`` that read ``layer``'s output."""
+    return [other for other in model.layers if layer in _inbound_layers(other)]
+
+
 def _has_kernel(layer):
     return getattr(layer, _KERNEL, None) is not None
 
 
-def _after_softlif(layer):
-    """Whether ``layer``'s input comes from a SoftLIF layer (through weightless layers)."""
+def _input_from(layer, kind):
+    """Whether ``layer``'s input comes from a ``kind`` layer (through weightless layers)."""
     stack, seen = list(_inbound_layers(layer)), set()
     while stack:
         source = stack.pop()
         if id(source) in seen:
             continue
         seen.add(id(source))
-        if isinstance(source, SoftLIF):
+        if isinstance(source, kind):
             return True
-        if not _has_kernel(source):
+        if not _has_kernel(source) and not isinstance(source, SoftLIF):
             stack.extend(_inbound_layers(source))
     return False
 
@@ -61,8 +83,8 @@ def _readouts(model):
     return found
 
 
-def scale_initial_weights(model, hidden=0.3, readout=0.0):
-    """Scale the initial weights of the layers after `.SoftLIF` layers.
+def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
+    """Scale the initial weights of a model with `.SoftLIF` layers to suit them.
 
     Call it on a freshly built (or freshly rewritten) model, before ``fit``: it
     multiplies the weights that are there. Every layer with a ``kernel``
@@ -71,8 +93,15 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0):
     ``Flatten``, ``Dropout``, padding), gets its kernel multiplied by ``hidden``;
     such a layer that gives the model's output (the read-out) by ``readout``
     (0: it starts at zero, as the package's own networks' read-out does).
-    Layers that take the model's input are left as they are: their input is
-    the data, as with ReLU. Biases are left as they are.
+    The SoftLIF layers right after the layers that see the data (the model's
+    input, directly or through layers without weights) get their ``gain``
+    multiplied by ``first``, so that they start spread over their working range
+    rather than within 0.1 of their threshold, and learn as fast as ReLU
+    layers; the default suits data of the usual scale (pixels in [0, 1], or
+    with the mean image subtracted). A layer that sees the data and is not
+    followed by SoftLIF layers alone gets its kernel multiplied instead.
+    Biases are left as they are. :func:`.from_keras` folds a gain that differs
+    from the other layers' into the weights before it.
 
     Parameters
     ----------
@@ -82,11 +111,15 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0):
         Scale of the kernels of hidden layers after SoftLIF layers.
     readout : float
         Scale of the kernels of read-out layers after SoftLIF layers.
+    first : float
+        Scale of the gain of the SoftLIF layers after the layers that see the
+        data (1: the preset's).
 
     Returns
     -------
     list of str
-        What was scaled, one line per layer (``"dense: kernel x 0"``).
+        What was scaled, one line per layer (``"dense: kernel x 0"``,
+        ``"conv2d_relu: gain x 8"``).
 
     Raises
     ------
@@ -99,11 +132,11 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0):
     ...     relu_model, swap_activations={"relu": SoftLIF.from_preset("mnist")}
     ... ).model
     >>> scale_initial_weights(model)
-    ['conv2d_1: kernel x 0.3', 'dense: kernel x 0']
+    ['conv2d_relu: gain x 8', 'conv2d_1: kernel x 0.3', 'dense: kernel x 0']
     """
     import numpy as np  # noqa: PLC0415
 
-    for name, value in (("hidden", hidden), ("readout", readout)):
+    for name, value in (("hidden", hidden), ("readout", readout), ("first", first)):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(
                 f"scale_initial_weights: {name} must be a finite number >= 0, "
@@ -118,9 +151,20 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0):
     readouts = {id(layer) for layer in _readouts(model)}
     changes = []
     for layer in model.layers:
-        if not _has_kernel(layer) or not _after_softlif(layer):
+        if not _has_kernel(layer):
             continue
-        scale = readout if id(layer) in readouts else hidden
+        if _input_from(layer, SoftLIF):
+            scale = readout if id(layer) in readouts else hidden
+        elif _input_from(layer, tf.keras.layers.InputLayer) and first != 1:
+            neurons = _readers(model, layer)
+            if neurons and all(isinstance(n, SoftLIF) for n in neurons):
+                for n in neurons:
+                    n.gain = n.gain * float(first)
+                    changes.append(f"{n.name}: gain x {first:g}")
+                continue
+            scale = first
+        else:
+            continue
         kernel = getattr(layer, _KERNEL)
         kernel.assign(kernel * tf.cast(scale, kernel.dtype))
         changes.append(f"{layer.name}: kernel x {scale:g}")

@@ -198,7 +198,9 @@ class SoftLIF(RateNeurons):
         sigma, noise
             As for the layer.
         **kwargs
-            Other layer arguments (``name``, ``seed``, ...).
+            Other layer arguments (``name``, ``seed``, ...), or one of the
+            preset's constants to override (``amplitude``, ``gain``, ``bias``,
+            ``tau_rc``, ``tau_ref``).
         """
         if isinstance(preset, str):
             if preset not in PRESETS:
@@ -206,16 +208,14 @@ class SoftLIF(RateNeurons):
                     f"Unknown neuron preset {preset!r}; choose one of {sorted(PRESETS)}"
                 )
             preset = PRESETS[preset]
-        return cls(
-            sigma=sigma,
-            tau_rc=preset.tau_rc,
-            tau_ref=preset.tau_ref,
-            amplitude=preset.amplitude,
-            gain=preset.gain,
-            bias=preset.bias,
-            noise=noise,
-            **kwargs,
-        )
+        constants = {
+            "tau_rc": preset.tau_rc,
+            "tau_ref": preset.tau_ref,
+            "amplitude": preset.amplitude,
+            "gain": preset.gain,
+            "bias": preset.bias,
+        }
+        return cls(sigma=sigma, noise=noise, **{**constants, **kwargs})
 
     def build(self, input_shape):
         self.sigma_scale = self.add_weight(

@@ -117,7 +117,9 @@ def from_keras(model, name=None, seed=0, swap_activations=None, fold_batch_norm=
     The model must be made of ``Conv2D`` / ``LocallyConnected2D`` (optionally
     after ``ZeroPadding2D``) / :class:`.LocallyConnected` / ``Dense`` layers, each
     followed by one neuron layer (:class:`.SoftLIF` or `.RectifiedLinearRates`,
-    all with the same constants and gain), ``AveragePooling2D`` ('same'),
+    all with the same constants; a layer whose gain differs from the last one's,
+    as :func:`.scale_initial_weights` makes the first, has the ratio folded into
+    the weights before it), ``AveragePooling2D`` ('same'),
     ``Flatten`` and ``Dropout``, and a last ``Dense`` without activation (the
     read-out). Linear layer biases are folded into the neurons' per-neuron bias
     (``gain * b + bias``). It may be a chain or have residual merges: ``Add``
@@ -198,8 +200,10 @@ class _Reading:
 
     ``specs``, ``values`` (per layer, None or the ``weights`` and ``bias``
     parameters) and ``inputs`` (per layer, the indices of the specs it reads)
-    grow together; ``out`` holds the `_Source` of every Keras layer read and
-    ``neuron`` the neuron setting of the first neuron layer.
+    grow together; ``out`` holds the `_Source` of every Keras layer read,
+    ``neuron`` the neuron setting of the first neuron layer with the network's
+    ``gain``: that of the last neuron layer (other gains are folded into the
+    weights before their layer).
     """
 
     def __init__(self, graph, input_shape):
@@ -207,6 +211,12 @@ class _Reading:
         self.input_shape = input_shape
         self.specs, self.values, self.inputs = [], [], []
         self.neuron = None
+        neurons = [
+            layer
+            for layer in graph.layers
+            if isinstance(layer, (SoftLIF, RectifiedLinearRates))
+        ]
+        self.gain = float(neurons[-1].gain) if neurons else 1.0
         self.out = {graph.input_layer.name: _Source(-1, input_shape)}
 
     def source(self, layer):
@@ -290,11 +300,16 @@ def _read_layer(read, layers, i):
 
 
 def _use_neurons(read, nxt, dense):
-    """The neuron setting of the neuron layer ``nxt``, checked against the others."""
+    """The neuron setting of the neuron layer ``nxt``, checked against the others.
+
+    The network's gain is ``read.gain``; a layer of another gain has the ratio
+    folded into the weights before it (see `_gain_ratio`).
+    """
     setting = _neuron_setting(nxt)
     if read.neuron is None:
-        read.neuron = setting
-    elif setting[0] != read.neuron[0] or setting[1].gain != read.neuron[1].gain:
+        lif = dataclasses.replace(setting[1], gain=read.gain)
+        read.neuron = (setting[0], lif, setting[2])
+    elif setting[0] != read.neuron[0]:
         raise _unsupported(nxt, "all neuron layers must have the same settings")
     if setting[2] and not dense:
         raise _unsupported(nxt, "dropout in the noise is for Dense layers only")
@@ -340,6 +355,13 @@ def _read_merge(read, layer):
         read.add(kind(placeholder), None, sources, [layer], out_shape)
         return
     _use_neurons(read, nxt, dense=False)
+    if _gain_ratio(read, nxt) != 1:
+        raise _unsupported(
+            nxt,
+            f"its gain ({nxt.gain:g}) differs from that of the model's last neuron "
+            f"layer ({read.gain:g}), which after a merge cannot be folded into "
+            "weights; give the neuron layers after merges that gain",
+        )
     value = {"bias": _neuron_bias(None, nxt, out_shape).ravel()}
     read.add(kind(placeholder, neurons=True), value, sources, [layer, nxt], out_shape)
 
@@ -414,9 +436,20 @@ def _read_weight_layer(read, layer, nxt):
         return
     setting = _use_neurons(read, nxt, dense=kind is tf.keras.layers.Dense)
     spec, weights = _weight_spec(layer, source, setting[2])
+    weights = weights * _gain_ratio(read, nxt)
     out_shape = tuple(int(d) for d in nxt.output_shape[1:])
     value = {"weights": weights, "bias": _neuron_bias(layer, nxt, out_shape).ravel()}
     read.add(spec, value, [source], [layer, nxt], out_shape)
+
+
+def _gain_ratio(read, nxt):
+    """The gain of the neuron layer ``nxt`` over the network's gain.
+
+    ``gain_nxt * (W x + b) + bias = gain * (ratio * W x) + (gain_nxt * b + bias)``:
+    the ratio multiplies the weights before ``nxt``, and its bias folds in with
+    ``nxt``'s own gain (`_neuron_bias`).
+    """
+    return float(nxt.gain) / read.gain
 
 
 def _weight_spec(layer, source, dropout):
