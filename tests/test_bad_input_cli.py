@@ -74,6 +74,15 @@ TRAIN = ["train", "--task", "mnist-sample", "--engine", "keras"]
             "argument --presentation-time: must be <= 60",
         ),
         (
+            [*EVALUATE, "--checkpoint", "{missing}", "--dt", "0"],
+            "argument --dt: must be > 0, got 0",
+        ),
+        (
+            [*EVALUATE, "--checkpoint", "{missing}", "--dt", "1e-6"],
+            "--dt 1e-06 makes a presentation of 0.2 s 200000 steps per image, more "
+            "than 60000; use a larger --dt or a shorter --presentation-time",
+        ),
+        (
             [*EVALUATE, "--checkpoint", "{missing}", "--synapse-tau", "1e300"],
             "argument --synapse-tau: must be <= 1",
         ),

@@ -56,6 +56,8 @@ def test_train_evaluate_resume(capsys, tmp_path):
         "0.03",
         "--t-start",
         "0.01",
+        "--dt",
+        "0.002",
         "--eval-minibatch",
         "4",
         "--synapse-tau",
@@ -68,6 +70,7 @@ def test_train_evaluate_resume(capsys, tmp_path):
     assert result["task"] == "mnist-sample" and result["report"].endswith("report.html")
     assert result["spiking"]["n_images"] == 8
     assert result["spiking"]["protocol"]["presentation_time"] == 0.03
+    assert result["spiking"]["protocol"]["dt"] == 0.002
     assert all(r >= 0 for r in result["spiking"]["layer_rates_hz"].values())
 
 

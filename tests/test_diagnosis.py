@@ -89,6 +89,30 @@ def test_planted_fast_neurons_rank_loihi_lif_first(loihi, data):
 
 
 @pytest.mark.loihi
+def test_a_shorter_chip_step_brings_loihi_lif_closer(loihi, data):
+    """Whole-step periods lose less at half the step; the exact run keeps its own."""
+    net = copy_network(spiking_network(ARCH))
+    conv1 = net.layer_ensembles["conv1"]
+    conv1.bias = np.random.default_rng(3).uniform(2, 40, conv1.n_neurons)
+    images, labels = data
+    full, half = (
+        diagnose(net, images, labels, PROTOCOL, changes=["neurons"], chip_dt=dt)
+        for dt in (None, PROTOCOL.dt / 2)
+    )
+    assert full.chip["dt"] == PROTOCOL.dt and half.chip["dt"] == PROTOCOL.dt / 2
+    assert half.protocol["dt"] == PROTOCOL.dt
+    exact = [d.runs["exact spiking"]["layers"]["conv1"]["mean"] for d in (full, half)]
+    assert exact[0] == exact[1]
+    change = [
+        abs(d.runs["neurons"]["layers"]["conv1"]["rate_change"]) for d in (full, half)
+    ]
+    assert change[0] > 0.05, change
+    assert change[1] < 0.85 * change[0], change  # (the start from zero stays)
+    assert "the chip's time step 0.5 ms" in half.table()
+    assert "time step" not in full.table()
+
+
+@pytest.mark.loihi
 def test_diagnosis_round_trip_and_table(loihi, data):
     net = spiking_network(ARCH)
     images, labels = data
@@ -136,12 +160,15 @@ def test_diagnose_command_writes_the_tables_and_the_report(
         "3",
         "--changes",
         "weights,neurons",
+        "--dt",
+        "0.0005",
         "--out",
         out,
         "--json",
     )
     assert code == 0, err
     record = json.loads(stdout)
+    assert record["chip"]["dt"] == 0.0005 and record["protocol"]["dt"] == 0.001
     assert list(record["runs"]) == [
         "static (hard rates)",
         "exact spiking",
@@ -152,6 +179,7 @@ def test_diagnose_command_writes_the_tables_and_the_report(
     assert record["n_images"] == 3 and len(record["checkpoint_sha256"]) == 64
     assert {r["change"] for r in record["ranking"]} == {"weights", "neurons"}
     assert (out / "diagnosis.md").read_text().startswith("Runs on 3 images")
+    assert "the chip's time step 0.5 ms" in (out / "diagnosis.md").read_text()
     page = (out / "report.html").read_text()
     assert "<h2>Diagnosis</h2>" in page and "all changes (chip model)" in page
     assert "| exact spiking |" in (out / "report.md").read_text()
@@ -213,6 +241,7 @@ def test_diagnosis_records_the_chosen_pools(loihi, data):
         pool_relays="auto",
     )
     assert set(result.chip) == {
+        "dt",
         "pool_relays",
         "pool_spikes",
         "folded_pools",

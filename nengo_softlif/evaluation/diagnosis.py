@@ -170,6 +170,7 @@ def diagnose(
     static=True,
     minibatch_size=50,
     progress=False,
+    chip_dt=None,
     **loihi_options,
 ):
     """Run a network as rates, exact spikes and with each chip change; compare.
@@ -197,6 +198,12 @@ def diagnose(
         which shows them in one stream).
     progress : bool
         Show progress bars.
+    chip_dt : float, optional
+        The chip's time step (s), for the chip changes (alone and together) and
+        the emulator; the static and exact spiking runs keep ``protocol``'s.
+        Loihi's neurons fire on whole steps and its relays pass one spike per
+        step, so a shorter step brings the chip closer to the exact network
+        (at more steps per image). Default: ``protocol.dt``.
     **loihi_options
         :func:`~nengo_softlif.backends.loihi.to_loihi` options (``pool_relays``,
         ``pool_spikes``, ``synapse_tau``, ...), used by the chip changes and the
@@ -226,6 +233,9 @@ def diagnose(
     images = np.asarray(images, dtype=np.float32)
     labels = np.asarray(labels)
     runner = _Runner(images, labels, protocol, minibatch_size, progress)
+    chip_protocol = (
+        protocol if chip_dt is None else dataclasses.replace(protocol, dt=chip_dt)
+    )
     chip = {}
     if static and not is_spiking:
         dl = {"backend": "nengo-dl", "minibatch_size": minibatch_size}
@@ -233,20 +243,20 @@ def diagnose(
     runner.run_fast("exact spiking", spiking, ())
     if changes:
         options = options_for_images(
-            spiking, images, dict(loihi_options, protocol=protocol)
+            spiking, images, dict(loihi_options, protocol=chip_protocol)
         )
         loihi_options = dict(
             loihi_options,
             pool_relays=options.get("pool_relays"),
             pool_spikes=options.get("pool_spikes"),
         )
-        chip = _run_chip_changes(runner, spiking, changes, options)
+        chip = _run_chip_changes(runner, spiking, changes, options, chip_protocol)
     if emulator:
         runner.run_means(
             "emulator (nengo-loihi)",
             spiking,
             ("emulator",),
-            protocol,
+            chip_protocol,
             backend="loihi",
             progress=progress,
             **loihi_options,
@@ -262,7 +272,7 @@ def diagnose(
     )
 
 
-def _run_chip_changes(runner, spiking, changes, options):
+def _run_chip_changes(runner, spiking, changes, options, protocol):
     """Run each change alone, then all of them; the chip options they used."""
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.backends.loihi import CHIP_CHANGES, apply_chip_changes, to_loihi
@@ -270,11 +280,12 @@ def _run_chip_changes(runner, spiking, changes, options):
     plan = to_loihi(spiking, **options).loihi_plan
     for change in changes:
         changed = apply_chip_changes(spiking, [change], plan=plan, **options)
-        runner.run_fast(change, changed, (change,))
+        runner.run_fast(change, changed, (change,), protocol)
     everything = tuple(CHIP_CHANGES)
     chip_model = apply_chip_changes(spiking, everything, plan=plan, **options)
-    runner.run_fast("all changes (chip model)", chip_model, everything)
+    runner.run_fast("all changes (chip model)", chip_model, everything, protocol)
     return {
+        "dt": protocol.dt,
         "pool_relays": sorted(plan.relay_pools),
         "pool_spikes": dict(plan.pool_spikes),
         "folded_pools": sorted(plan.folded_pools),
@@ -321,14 +332,16 @@ class _Runner:
         layers = {k: {"mean": v} for k, v in result.layer_rates.items()}
         self._record(name, result, layers, changes, started)
 
-    def run_fast(self, name, net, changes):
+    def run_fast(self, name, net, changes, protocol=None):
+        """A spiking run on the fast backend, with its active neurons' rates."""
+        protocol = self.protocol if protocol is None else protocol
         started = time.perf_counter()
         counts = {}
         result = evaluate(
             net,
             self.images,
             self.labels,
-            self.protocol,
+            protocol,
             backend="fast",
             progress=self.progress,
             minibatch_size=self.minibatch_size,
@@ -336,7 +349,7 @@ class _Runner:
             warm_up=True,
         )
         rates = {
-            label: c / self.protocol.presentation_time
+            label: c / protocol.presentation_time
             for label, c in counts.items()
             if label in net.layers
         }
@@ -348,7 +361,7 @@ class _Runner:
         reference = self.exact[1] if self.exact is not None else {}
         layers = {
             label: layer_rate_statistics(
-                r, _max_rate(types[label], self.protocol.dt), reference.get(label)
+                r, _max_rate(types[label], protocol.dt), reference.get(label)
             )
             for label, r in rates.items()
         }

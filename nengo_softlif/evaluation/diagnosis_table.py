@@ -106,7 +106,11 @@ def diagnosis_tables(diagnosis):
             f"{name} counts {k}"
             for name, k in diagnosis.chip.get("pool_spikes", {}).items()
         ]
-        caption += f" (pools on the chip: {', '.join(sorted(pools)) or 'folded'})"
+        caption += f" (pools on the chip: {', '.join(sorted(pools)) or 'folded'}"
+        chip_dt = diagnosis.chip.get("dt", diagnosis.protocol.get("dt"))
+        if chip_dt != diagnosis.protocol.get("dt"):
+            caption += f"; the chip's time step {chip_dt * 1000:g} ms"
+        caption += ")"
     tables = [{"caption": caption, **_runs(diagnosis)}]
     if diagnosis.ranking:
         tables.append(

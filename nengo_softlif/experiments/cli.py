@@ -170,7 +170,7 @@ def cmd_evaluate(args):
     from nengo_softlif.experiments.experiment import evaluate_checkpoint
     from nengo_softlif.experiments.tasks import get_task
 
-    task, dataset = get_task(args.task), _load(args)
+    task = get_task(args.task)
     protocol = task.protocol
     changes = {}
     if args.presentation_time is not None:
@@ -179,14 +179,17 @@ def cmd_evaluate(args):
         )
     if args.t_start is not None:
         changes["t_start"] = args.t_start
+    if args.dt is not None:
+        changes["dt"] = args.dt
     if args.reset:
         changes["reset"] = True
     try:
         protocol = dataclasses.replace(protocol, **changes)
     except ValueError as err:
         raise ValueError(
-            f"--presentation-time / --t-start do not fit the task's protocol: {err}"
+            f"--presentation-time / --t-start / --dt do not fit the task's protocol: {err}"
         ) from None
+    dataset = _load(args)
     checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
     record, _ = evaluate_checkpoint(
         task,
@@ -252,6 +255,7 @@ def cmd_diagnose(args):
         emulator=args.emulator,
         minibatch_size=args.eval_minibatch,
         progress=_verbosity(args) > 0,
+        chip_dt=args.dt,
         pool_relays=args.pool_relays,
     )
     out = _run_folder(args, checkpoint)

@@ -57,6 +57,8 @@ def check_args(args):
                 f"{flag} applies to --backend loihi; add --backend loihi or drop "
                 f"{flag}"
             )
+    if getattr(args, "dt", None) is not None:
+        _check_steps_per_image(args)
     if getattr(args, "loihi_target", None):
         from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
 
@@ -102,6 +104,24 @@ def check_args(args):
         raise ValueError(
             f"--data-dir {os.path.abspath(data_dir)} does not exist; check the path "
             "(the folder, or .tar.gz, that holds the data set)"
+        )
+
+
+def _check_steps_per_image(args):
+    """``--dt`` with the presentation time: at most MAX_STEPS_PER_IMAGE steps."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.experiments.cli_values import MAX_STEPS_PER_IMAGE
+    from nengo_softlif.experiments.tasks import get_task
+
+    presentation = getattr(args, "presentation_time", None)
+    if presentation is None:
+        presentation = get_task(args.task).protocol.presentation_time
+    steps = presentation / args.dt
+    if steps > MAX_STEPS_PER_IMAGE:
+        raise ValueError(
+            f"--dt {args.dt:g} makes a presentation of {presentation:g} s "
+            f"{steps:.0f} steps per image, more than {MAX_STEPS_PER_IMAGE}; use a "
+            "larger --dt or a shorter --presentation-time"
         )
 
 

@@ -8,6 +8,7 @@ with its name before anything runs.
 import argparse
 
 from nengo_softlif.experiments.cli_values import (
+    MAX_DT,
     MAX_IMAGE_SIZE,
     MAX_PRESENTATION_TIME,
     MAX_SYNAPSE_TAU,
@@ -311,6 +312,13 @@ def _add_evaluation(parser):
         "task's, 0.2)",
     )
     parser.add_argument(
+        "--dt",
+        type=finite(0, low_open=True, high=MAX_DT),
+        default=None,
+        help=f"simulation time step in seconds, at most {MAX_DT:g} (default: the "
+        "task's, 0.001); on the loihi backend, the chip's time step",
+    )
+    parser.add_argument(
         "--t-start",
         type=finite(0),
         default=None,
@@ -459,6 +467,13 @@ def _add_diagnose(command):
         default=False,
         help="pools that are one-spike relays on the chip: all, none (counters, "
         "the default), auto (chosen by measurement) or names separated by commas",
+    )
+    diagnose.add_argument(
+        "--dt",
+        type=finite(0, low_open=True, high=MAX_DT),
+        default=None,
+        help="the chip's time step in seconds, for the chip changes and the "
+        "emulator (default: the task's, 0.001; the exact run keeps it)",
     )
     diagnose.add_argument(
         "--eval-minibatch",

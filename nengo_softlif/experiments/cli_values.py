@@ -15,6 +15,8 @@ __all__ = [
     "POSITIVE",
     "NON_NEGATIVE",
     "SIGMA",
+    "MAX_DT",
+    "MAX_STEPS_PER_IMAGE",
     "MAX_PRESENTATION_TIME",
     "MAX_IMAGE_SIZE",
     "MAX_SYNAPSE_TAU",
@@ -70,6 +72,11 @@ def finite(low=None, low_open=False, high=None, high_open=False):
 #: Largest --presentation-time (s): every time step of every image is simulated
 #: (60 s is 60000 steps per image; the paper's networks need 0.2 s).
 MAX_PRESENTATION_TIME = 60.0
+#: Longest time step (s) of a spiking evaluation: a tenth of a second.
+MAX_DT = 0.1
+#: Most time steps per image (--presentation-time / --dt): as many as the
+#: longest presentation at the papers' 1 ms.
+MAX_STEPS_PER_IMAGE = 60000
 #: Largest --image-size: the network's layers grow with the image.
 MAX_IMAGE_SIZE = 512
 #: Largest --synapse-tau (s): longer ones smooth the output over several images.
