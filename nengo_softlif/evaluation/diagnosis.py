@@ -199,11 +199,10 @@ def diagnose(
     progress : bool
         Show progress bars.
     chip_dt : float, optional
-        The chip's time step (s), for the chip changes (alone and together) and
-        the emulator; the static and exact spiking runs keep ``protocol``'s.
-        Loihi's neurons fire on whole steps and its relays pass one spike per
-        step, so a shorter step brings the chip closer to the exact network
-        (at more steps per image). Default: ``protocol.dt``.
+        The chip's time step (s) for the chip changes and the emulator (default
+        ``protocol.dt``; the static and exact runs keep ``protocol``'s). Loihi's
+        neurons fire on whole steps and its relays pass one spike per step: a
+        shorter step brings the chip closer to the exact network.
     **loihi_options
         :func:`~nengo_softlif.backends.loihi.to_loihi` options (``pool_relays``,
         ``pool_spikes``, ``synapse_tau``, ...), used by the chip changes and the
@@ -215,10 +214,7 @@ def diagnose(
     """
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.backends.loihi import CHIP_CHANGES
-    from nengo_softlif.backends.loihi.changes import (
-        options_for_images,
-        weight_quantisation,
-    )
+    from nengo_softlif.backends.loihi.changes import weight_quantisation
     from nengo_softlif.network.convert import to_hard_rate, to_spiking
 
     protocol = Protocol() if protocol is None else protocol
@@ -242,15 +238,9 @@ def diagnose(
         runner.run_means("static (hard rates)", to_hard_rate(net), (), **dl)
     runner.run_fast("exact spiking", spiking, ())
     if changes:
-        options = options_for_images(
-            spiking, images, dict(loihi_options, protocol=chip_protocol)
+        chip, loihi_options = _run_chip_changes(
+            runner, spiking, changes, loihi_options, chip_protocol
         )
-        loihi_options = dict(
-            loihi_options,
-            pool_relays=options.get("pool_relays"),
-            pool_spikes=options.get("pool_spikes"),
-        )
-        chip = _run_chip_changes(runner, spiking, changes, options, chip_protocol)
     if emulator:
         runner.run_means(
             "emulator (nengo-loihi)",
@@ -272,10 +262,19 @@ def diagnose(
     )
 
 
-def _run_chip_changes(runner, spiking, changes, options, protocol):
-    """Run each change alone, then all of them; the chip options they used."""
+def _run_chip_changes(runner, spiking, changes, loihi_options, protocol):
+    """Run each change alone, then all of them at ``protocol``.
+
+    Returns the record of the chip options they used, and ``loihi_options``
+    with the pools chosen for the images (for the emulator).
+    """
     # pylint: disable=import-outside-toplevel
     from nengo_softlif.backends.loihi import CHIP_CHANGES, apply_chip_changes, to_loihi
+    from nengo_softlif.backends.loihi.changes import options_for_images
+
+    options = options_for_images(
+        spiking, runner.images, dict(loihi_options, protocol=protocol)
+    )
 
     plan = to_loihi(spiking, **options).loihi_plan
     for change in changes:
@@ -284,7 +283,7 @@ def _run_chip_changes(runner, spiking, changes, options, protocol):
     everything = tuple(CHIP_CHANGES)
     chip_model = apply_chip_changes(spiking, everything, plan=plan, **options)
     runner.run_fast("all changes (chip model)", chip_model, everything, protocol)
-    return {
+    chip = {
         "dt": protocol.dt,
         "pool_relays": sorted(plan.relay_pools),
         "pool_spikes": dict(plan.pool_spikes),
@@ -292,6 +291,8 @@ def _run_chip_changes(runner, spiking, changes, options, protocol):
         "input_rates": plan.input_rates,
         "signed_input": plan.signed_input,
     }
+    chosen = {key: options.get(key) for key in ("pool_relays", "pool_spikes")}
+    return chip, dict(loihi_options, **chosen)
 
 
 class _Runner:
