@@ -105,6 +105,11 @@ def fit(model, train_data, args, callbacks=()):
     return history
 
 
+def _given(**values):
+    """The options that were given on the command line (not None)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def _sees_the_data(layer):
     """Whether ``layer`` reads the model's input."""
     import tensorflow as tf
@@ -223,30 +228,18 @@ def main(argv=None):
             trained = tf.keras.models.clone_model(model)
             trained.set_weights(initial)
         else:
-            options = {
-                name: value
-                for name, value in (
-                    ("sigma", args.sigma),
-                    ("amplitude", args.amplitude),
-                    ("bias", args.bias),
-                )
-                if value is not None
-            }
+            options = _given(sigma=args.sigma, amplitude=args.amplitude, bias=args.bias)
             template = SoftLIF.from_preset(
                 args.task, noise=args.noise, seed=args.seed, **options
             )
             # a copy of the model with its initial weights, relu swapped
             trained = rewrite_model(model, swap_activations={"relu": template}).model
             if variant == "softlif":
-                scales = {
-                    name: value
-                    for name, value in (
-                        ("hidden", args.hidden_scale),
-                        ("readout", args.readout_scale),
-                        ("first", args.first_scale),
-                    )
-                    if value is not None
-                }
+                scales = _given(
+                    hidden=args.hidden_scale,
+                    readout=args.readout_scale,
+                    first=args.first_scale,
+                )
                 changes = []
                 if args.first_in_kernel:
                     first = scales.pop("first", 8.0)

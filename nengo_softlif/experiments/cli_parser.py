@@ -15,6 +15,7 @@ from nengo_softlif.experiments.cli_values import (
     NON_NEGATIVE,
     POSITIVE,
     SIGMA,
+    TIME_STEP,
     anneal_end,
     finite,
     int_at_least,
@@ -313,7 +314,7 @@ def _add_evaluation(parser):
     )
     parser.add_argument(
         "--dt",
-        type=finite(0, low_open=True, high=MAX_DT),
+        type=TIME_STEP,
         default=None,
         help=f"simulation time step in seconds, at most {MAX_DT:g} (default: the "
         "task's, 0.001); on the loihi backend, the chip's time step",
@@ -470,7 +471,7 @@ def _add_diagnose(command):
     )
     diagnose.add_argument(
         "--dt",
-        type=finite(0, low_open=True, high=MAX_DT),
+        type=TIME_STEP,
         default=None,
         help="the chip's time step in seconds, for the chip changes and the "
         "emulator (default: the task's, 0.001; the exact run keeps it)",

@@ -15,6 +15,7 @@ __all__ = [
     "POSITIVE",
     "NON_NEGATIVE",
     "SIGMA",
+    "TIME_STEP",
     "MAX_DT",
     "MAX_STEPS_PER_IMAGE",
     "MAX_PRESENTATION_TIME",
@@ -89,6 +90,9 @@ NON_NEGATIVE = int_at_least(0)
 #: argparse type of the soft LIF smoothing: the paper's is 0.02; at 1 the rate
 #: curve is already smooth over the whole range of the neurons' currents.
 SIGMA = finite(0, low_open=True, high=1)
+
+#: argparse type of a time step (s): ``--dt`` of evaluate and diagnose.
+TIME_STEP = finite(0, low_open=True, high=MAX_DT)
 
 
 def anneal_end(text):
