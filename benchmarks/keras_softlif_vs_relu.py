@@ -6,8 +6,8 @@ with the Keras guide's recipe (docs/keras.rst): every ``relu`` swapped for
 ``SoftLIF.from_preset(task, noise=...)`` by :func:`nengo_softlif.keras.rewrite_model`,
 with the layer's defaults (hard LIF forward pass, soft derivative backward). Both
 start from the same initial weights and train with the same budget: ``model.fit``,
-Adam at ``--lr``, minibatch ``--minibatch``, ``--epochs`` epochs, the task's
-preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random crops and flips,
+Adam at ``--lr`` (``--lr-schedule``), minibatch ``--minibatch``, ``--epochs``
+epochs, the task's preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random crops and flips,
 redrawn every epoch, centre crops for testing, mean image subtracted).
 
 ``--sigma``, ``--amplitude``, ``--bias`` (the SoftLIF layers') and
@@ -70,14 +70,19 @@ def fit(model, train_data, args, callbacks=()):
     """``model.fit`` one epoch at a time (the augmentation redrawn each epoch)."""
     import tensorflow as tf
 
-    model.compile(
-        tf.keras.optimizers.Adam(args.lr),
-        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
     history = []
     for epoch in range(args.epochs):
         images, labels = train_data(epoch, np.random.default_rng([args.seed, epoch]))
+        if epoch == 0:
+            lr = args.lr
+            if args.lr_schedule == "cosine":
+                steps = -(-len(labels) // args.minibatch) * args.epochs
+                lr = tf.keras.optimizers.schedules.CosineDecay(args.lr, steps)
+            model.compile(
+                tf.keras.optimizers.Adam(lr),
+                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+            )
         images = images.reshape((-1, *model.input_shape[1:]))
         start = time.perf_counter()
         h = model.fit(
@@ -144,6 +149,12 @@ def main(argv=None):
     )
     parser.add_argument("--minibatch", type=int, default=100)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="the learning rate over the run: constant, or a cosine decay to 0",
+    )
     parser.add_argument(
         "--noise", default="gaussian:10", help="the SoftLIF layers' training noise"
     )
@@ -213,7 +224,7 @@ def main(argv=None):
     print(
         f"{args.task}: {len(dataset.train_labels)} training images, "
         f"{len(test_labels)} test images, {args.epochs} epochs, minibatch "
-        f"{args.minibatch}, Adam {args.lr:g}",
+        f"{args.minibatch}, Adam {args.lr:g} ({args.lr_schedule})",
         flush=True,
     )
 
