@@ -18,6 +18,16 @@ Examples
         --checkpoint default=runs/training-options/mnist/epochs10/hard-forward/seed0/checkpoint.npz \\
         --n-test 2000 --workers 2 --out runs/fewer-spikes \\
         --synapses alpha:0.005,alpha:0.002 --reset off,on
+
+With ``--held-out``, the synapse, reset and read-out window with the lowest error
+at each presentation time on the ``--n-test`` images are then measured on the
+next ``--held-out`` images, so that the options are not chosen on the images
+they are reported on::
+
+    python benchmarks/fewer_spikes.py --task cifar10 --data-dir DATA/cifar10 \\
+        --checkpoint shipped=runs/cifar10-headline/checkpoint.npz --times-ms 50,100,200 \\
+        --synapses alpha:0.005,alpha:0.002,lowpass:0.002 --n-test 2000 \\
+        --held-out 8000 --workers 2 --out runs/fewer-spikes-cifar10
 """
 
 import argparse
@@ -66,12 +76,14 @@ def setting_name(name, synapse_spec, reset, args):
     return ", ".join(parts)
 
 
-def run_setting(name, net, synapse_spec, reset, task, images, labels, args):
+def run_setting(
+    name, net, synapse_spec, reset, task, images, labels, args, times_ms=None
+):
     """One row per (presentation time, read-out) of a checkpoint and its options."""
     spiking = to_spiking(net, synapse=parse_synapse(synapse_spec))
-    name = setting_name(name, synapse_spec, reset, args)
+    base_name, name = name, setting_name(name, synapse_spec, reset, args)
     rows = []
-    for ms in args.times_ms:
+    for ms in args.times_ms if times_ms is None else times_ms:
         t = ms / 1000
         protocol = dataclasses.replace(
             task.protocol, presentation_time=t, t_start=t / 2, t_end=t, reset=reset
@@ -90,6 +102,7 @@ def run_setting(name, net, synapse_spec, reset, task, images, labels, args):
         per_step = result.synaptic_events_per_image / protocol.n_steps
         common = {
             "checkpoint": name,
+            "base": base_name,
             "synapse": synapse_spec,
             "reset": reset,
             "steps": protocol.n_steps,
@@ -149,6 +162,61 @@ def summarise(rows):
             }
         )
     return summary
+
+
+def choose(rows):
+    """Per checkpoint and presentation time, the options with the lowest error.
+
+    Candidates are every synapse, reset and whole-window read-out (early decisions
+    do not shorten the presentation); errors are averaged over seeds.
+
+    Returns
+    -------
+    list of dict
+        ``base``, ``steps``, ``synapse``, ``reset``, ``readout`` and ``error`` (on
+        the images the rows were measured on), in first-seen order.
+    """
+    groups = {}
+    for r in rows:
+        if not r["readout"].startswith("last"):
+            continue
+        key = (r["base"], r["steps"], r["synapse"], r["reset"], r["readout"])
+        groups.setdefault(key, []).append(r["error"])
+    best = {}
+    for (base, steps, synapse, reset, readout), errors in groups.items():
+        error = float(np.mean(errors))
+        if (base, steps) not in best or error < best[base, steps]["error"]:
+            best[base, steps] = dict(
+                base=base,
+                steps=steps,
+                synapse=synapse,
+                reset=reset,
+                readout=readout,
+                error=error,
+            )
+    return list(best.values())
+
+
+def held_out_rows(chosen, networks, task, images, labels, args):
+    """The chosen options of :func:`choose` on other test images, one row each."""
+    rows = []
+    for c in chosen:
+        ms = round(1000 * c["steps"] * task.protocol.dt)
+        for seed, (path, net) in enumerate(networks[c["base"]]):
+            measured = run_setting(
+                c["base"],
+                net,
+                c["synapse"],
+                c["reset"],
+                task,
+                images,
+                labels,
+                args,
+                times_ms=[ms],
+            )
+            row = next(r for r in measured if r["readout"] == c["readout"])
+            rows.append({**row, "seed": seed, "path": path})
+    return rows
 
 
 def table(summary):
@@ -227,6 +295,14 @@ def main(argv=None):
         help="start after the first N test images (e.g. to check settings chosen on "
         "them on other images)",
     )
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=0,
+        help="then, per checkpoint and presentation time, take the synapse and "
+        "read-out with the lowest error on the --n-test images and measure them on "
+        "the next N test images (a second table, held_out.md)",
+    )
     parser.add_argument("--times-ms", default="40,60,80,100,200")
     parser.add_argument(
         "--margins", default="5,10,20", help="early-decision margins (output units)"
@@ -263,13 +339,21 @@ def main(argv=None):
     _, images, labels = task.training_data(dataset)
     if args.skip >= len(labels):
         parser.error(f"--skip {args.skip}: there are only {len(labels)} test images")
-    images = images[args.skip : args.skip + args.n_test]
-    labels = labels[args.skip : args.skip + args.n_test]
-    rows = []
+    end = args.skip + args.n_test
+    held_images = images[end : end + args.held_out]
+    held_labels = labels[end : end + args.held_out]
+    if args.held_out and len(held_labels) < args.held_out:
+        parser.error(
+            f"--held-out {args.held_out}: only {len(held_labels)} test images follow "
+            f"the first {end}; lower --held-out, --n-test or --skip"
+        )
+    images, labels = images[args.skip : end], labels[args.skip : end]
+    rows, networks = [], {}
     for spec in args.checkpoint:
         name, _, paths = spec.partition("=")
         for seed, path in enumerate(paths.split(",")):
             net, _ = load_network(path)
+            networks.setdefault(name, []).append((path, net))
             for synapse_spec in args.synapses:
                 for reset in args.reset:
                     rows += [
@@ -286,6 +370,21 @@ def main(argv=None):
     write_results(
         args.out, markdown, {"args": vars(args), "rows": rows, "summary": summary}
     )
+    if args.held_out:
+        chosen = choose(rows)
+        held = held_out_rows(chosen, networks, task, held_images, held_labels, args)
+        first = args.skip + 1
+        markdown = (
+            f"Chosen on test images {first}-{end}, measured on images "
+            f"{end + 1}-{end + args.held_out}:\n\n" + table(summarise(held))
+        )
+        print(markdown)
+        write_results(
+            args.out,
+            markdown,
+            {"args": vars(args), "chosen": chosen, "rows": held},
+            name="held_out",
+        )
 
 
 if __name__ == "__main__":
