@@ -299,9 +299,9 @@ def main(argv=None):
         "--held-out",
         type=int,
         default=0,
-        help="then, per checkpoint and presentation time, take the synapse and "
-        "read-out with the lowest error on the --n-test images and measure them on "
-        "the next N test images (a second table, held_out.md)",
+        help="then, per checkpoint and presentation time, take the synapse, reset "
+        "and read-out with the lowest error on the --n-test images and measure them "
+        "on the next N test images (a second table, held_out.md)",
     )
     parser.add_argument("--times-ms", default="40,60,80,100,200")
     parser.add_argument(
@@ -339,6 +339,8 @@ def main(argv=None):
     _, images, labels = task.training_data(dataset)
     if args.skip >= len(labels):
         parser.error(f"--skip {args.skip}: there are only {len(labels)} test images")
+    if args.held_out < 0:
+        parser.error(f"--held-out {args.held_out}: give a number of images >= 0")
     end = args.skip + args.n_test
     held_images = images[end : end + args.held_out]
     held_labels = labels[end : end + args.held_out]

@@ -70,19 +70,31 @@ def fit(model, train_data, args, callbacks=()):
     """``model.fit`` one epoch at a time (the augmentation redrawn each epoch)."""
     import tensorflow as tf
 
+    from nengo_softlif.training.loop import TrainConfig  # noqa: PLC0415
+
+    # the package's learning-rate schedules, set before every step
+    schedule = TrainConfig(
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
+        warmup_epochs=0,
+    )
+    model.compile(
+        tf.keras.optimizers.Adam(args.lr),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = []
     for epoch in range(args.epochs):
         images, labels = train_data(epoch, np.random.default_rng([args.seed, epoch]))
-        if epoch == 0:
-            lr = args.lr
-            if args.lr_schedule == "cosine":
-                steps = -(-len(labels) // args.minibatch) * args.epochs
-                lr = tf.keras.optimizers.schedules.CosineDecay(args.lr, steps)
-            model.compile(
-                tf.keras.optimizers.Adam(lr),
-                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
+        steps = -(-len(labels) // args.minibatch)
+        set_lr = tf.keras.callbacks.LambdaCallback(
+            on_train_batch_begin=lambda step, logs=None, epoch=epoch, steps=steps: (
+                model.optimizer.learning_rate.assign(
+                    schedule.learning_rate_at(epoch + step / steps)
+                )
             )
+        )
         images = images.reshape((-1, *model.input_shape[1:]))
         start = time.perf_counter()
         h = model.fit(
@@ -91,7 +103,7 @@ def fit(model, train_data, args, callbacks=()):
             batch_size=args.minibatch,
             epochs=1,
             verbose=0,
-            callbacks=list(callbacks),
+            callbacks=[set_lr, *callbacks],
             shuffle=True,
         )
         history.append(
@@ -99,12 +111,14 @@ def fit(model, train_data, args, callbacks=()):
                 "epoch": epoch + 1,
                 "loss": float(h.history["loss"][0]),
                 "accuracy": float(h.history["accuracy"][0]),
+                "learning_rate": float(model.optimizer.learning_rate.numpy()),
                 "seconds": time.perf_counter() - start,
             }
         )
         print(
             f"  epoch {epoch + 1}: loss {history[-1]['loss']:.4f}, training "
-            f"accuracy {history[-1]['accuracy']:.4f}, {history[-1]['seconds']:.0f} s",
+            f"accuracy {history[-1]['accuracy']:.4f}, last learning rate "
+            f"{history[-1]['learning_rate']:.2g}, {history[-1]['seconds']:.0f} s",
             flush=True,
         )
     return history
@@ -151,9 +165,10 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument(
         "--lr-schedule",
-        choices=("constant", "cosine"),
+        choices=("constant", "cosine", "step"),
         default="constant",
-        help="the learning rate over the run: constant, or a cosine decay to 0",
+        help="the learning rate over the run (the package's schedules: constant, "
+        "a cosine decay to 0, or divided by 10 at 50%% and 75%%)",
     )
     parser.add_argument(
         "--noise", default="gaussian:10", help="the SoftLIF layers' training noise"

@@ -52,7 +52,10 @@ def _train_args(out, *extra):
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--t-start", "0.1995"], "holds no time step"),
+        (
+            ["--t-start", "0.1995"],
+            "t_start (0.1995 s) must be a whole number of time steps of dt = 0.001 s",
+        ),
         (
             ["--presentation-time", "0.1505", "--t-start", "0.15"],
             "whole number of time steps",

@@ -56,6 +56,7 @@ def no_work(monkeypatch):
 
 EVALUATE = ["evaluate", "--task", "mnist-sample"]
 TRAIN = ["train", "--task", "mnist-sample", "--engine", "keras"]
+DIAGNOSE = ["diagnose", "--task", "mnist-sample"]
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,21 @@ TRAIN = ["train", "--task", "mnist-sample", "--engine", "keras"]
             [*EVALUATE, "--checkpoint", "{missing}", "--dt", "1e-6"],
             "--dt 1e-06 makes a presentation of 0.2 s 200000 steps per image, more "
             "than 60000; use a larger --dt or a shorter --presentation-time",
+        ),
+        (
+            [*EVALUATE, "--checkpoint", "{missing}", "--dt", "0.0007"],
+            "--dt does not fit the task's spiking protocol: presentation_time (0.2 s) "
+            "must be a whole number of time steps of dt = 0.0007 s",
+        ),
+        (
+            [*DIAGNOSE, "--checkpoint", "{missing}", "--dt", "0.0007"],
+            "--dt does not fit the task's spiking protocol: presentation_time (0.2 s) "
+            "must be a whole number of time steps of dt = 0.0007 s",
+        ),
+        (
+            [*EVALUATE, "--checkpoint", "{missing}", "--dt", "0.025"],
+            "--dt does not fit the task's spiking protocol: t_start (0.12 s) must be "
+            "a whole number of time steps of dt = 0.025 s",
         ),
         (
             [*EVALUATE, "--checkpoint", "{missing}", "--synapse-tau", "1e300"],

@@ -110,6 +110,11 @@ def test_a_shorter_chip_step_brings_loihi_lif_closer(loihi, data):
     assert change[1] < 0.85 * change[0], change  # (the start from zero stays)
     assert "the chip's time step 0.5 ms" in half.table()
     assert "time step" not in full.table()
+    # the chip's step is recorded even without chip changes
+    exact_only = diagnose(
+        net, images, labels, PROTOCOL, changes=[], static=False, chip_dt=0.0005
+    )
+    assert exact_only.chip == {"dt": 0.0005}
 
 
 @pytest.mark.loihi

@@ -219,5 +219,22 @@ def test_scale_initial_weights_refuses_what_it_cannot_do():
         nsl_keras.scale_initial_weights(recipe(model), hidden=-1)
     with pytest.raises(ValueError, match="readout must be a finite number >= 0"):
         nsl_keras.scale_initial_weights(recipe(model), readout=float("nan"))
-    with pytest.raises(ValueError, match="first must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="first must be a finite number > 0"):
         nsl_keras.scale_initial_weights(recipe(model), first=float("inf"))
+    with pytest.raises(ValueError, match="first must be .* > 0 .*silences"):
+        nsl_keras.scale_initial_weights(recipe(model), first=0)
+
+
+def test_scale_initial_weights_refuses_a_shared_softlif_layer():
+    # one SoftLIF layer after two layers that see the data would get the
+    # first scale once per use (8 x 8), and every use would change
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((6, 6, 1))
+    shared = SoftLIF.from_preset("mnist", name="shared_lif")
+    a = shared(layers.Conv2D(2, 3)(inputs))
+    b = shared(layers.Conv2D(2, 3)(inputs))
+    outputs = layers.Dense(3)(layers.Flatten()(layers.Add()([a, b])))
+    model = tf.keras.Model(inputs, outputs)
+    with pytest.raises(TypeError, match="'shared_lif'.*used more than once"):
+        nsl_keras.scale_initial_weights(model)
+    assert shared.gain == PRESETS["mnist"].gain  # nothing changed

@@ -127,7 +127,8 @@ class Diagnosis:
         pools that are relays: those ``pool_relays="auto"`` chose, or given),
         ``pool_spikes`` (input spikes per output spike of the other pools'
         counters),
-        ``folded_pools``, ``input_rates`` and ``signed_input``.
+        ``folded_pools``, ``input_rates`` and ``signed_input``; and ``dt``,
+        the chip's time step (that of the chip changes and the emulator).
     """
 
     runs: dict
@@ -232,15 +233,16 @@ def diagnose(
     chip_protocol = (
         protocol if chip_dt is None else dataclasses.replace(protocol, dt=chip_dt)
     )
-    chip = {}
+    chip = {"dt": chip_protocol.dt}
     if static and not is_spiking:
         dl = {"backend": "nengo-dl", "minibatch_size": minibatch_size}
         runner.run_means("static (hard rates)", to_hard_rate(net), (), **dl)
     runner.run_fast("exact spiking", spiking, ())
     if changes:
-        chip, loihi_options = _run_chip_changes(
+        chosen, loihi_options = _run_chip_changes(
             runner, spiking, changes, loihi_options, chip_protocol
         )
+        chip.update(chosen)
     if emulator:
         runner.run_means(
             "emulator (nengo-loihi)",
@@ -284,7 +286,6 @@ def _run_chip_changes(runner, spiking, changes, loihi_options, protocol):
     chip_model = apply_chip_changes(spiking, everything, plan=plan, **options)
     runner.run_fast("all changes (chip model)", chip_model, everything, protocol)
     chip = {
-        "dt": protocol.dt,
         "pool_relays": sorted(plan.relay_pools),
         "pool_spikes": dict(plan.pool_spikes),
         "folded_pools": sorted(plan.folded_pools),

@@ -94,12 +94,13 @@ class Protocol:
                 f"{self.t_start}, t_end={self.t_end}, presentation_time="
                 f"{self.presentation_time}"
             )
-        steps = self.presentation_time / self.dt
-        if abs(steps - round(steps)) > 1e-6 * max(steps, 1):
-            raise ValueError(
-                f"presentation_time ({self.presentation_time} s) must be a whole "
-                f"number of time steps of dt = {self.dt} s"
-            )
+        for name in ("presentation_time", "t_start", "t_end"):
+            steps = getattr(self, name) / self.dt
+            if abs(steps - round(steps)) > 1e-6 * max(steps, 1):
+                raise ValueError(
+                    f"{name} ({getattr(self, name)} s) must be a whole number of "
+                    f"time steps of dt = {self.dt} s"
+                )
         window = self.window
         if window.stop - window.start < 1 or window.stop > self.n_steps:
             raise ValueError(

@@ -5,7 +5,6 @@ Every command is a thin layer over the public Python API
 """
 
 import contextlib
-import dataclasses
 import json
 import os
 import signal
@@ -13,7 +12,7 @@ import sys
 import time
 
 from nengo_softlif.atomic import atomic_write_bytes
-from nengo_softlif.experiments.cli_checks import check_args
+from nengo_softlif.experiments.cli_checks import check_args, task_protocol
 from nengo_softlif.experiments.cli_parser import RECIPE_TRAIN_OPTIONS, build_parser
 
 __all__ = ["main", "build_parser"]
@@ -171,24 +170,7 @@ def cmd_evaluate(args):
     from nengo_softlif.experiments.tasks import get_task
 
     task = get_task(args.task)
-    protocol = task.protocol
-    changes = {}
-    if args.presentation_time is not None:
-        changes.update(
-            presentation_time=args.presentation_time, t_end=args.presentation_time
-        )
-    if args.t_start is not None:
-        changes["t_start"] = args.t_start
-    if args.dt is not None:
-        changes["dt"] = args.dt
-    if args.reset:
-        changes["reset"] = True
-    try:
-        protocol = dataclasses.replace(protocol, **changes)
-    except ValueError as err:
-        raise ValueError(
-            f"--presentation-time / --t-start / --dt do not fit the task's protocol: {err}"
-        ) from None
+    protocol = task_protocol(args)
     dataset = _load(args)
     checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
     record, _ = evaluate_checkpoint(

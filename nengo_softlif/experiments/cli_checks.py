@@ -5,6 +5,7 @@ limits that depend on the machine are checked here, before any data is read or
 any network built; each error names the option and says what to write instead.
 """
 
+import dataclasses
 import os
 import tempfile
 import zipfile
@@ -123,6 +124,41 @@ def _check_steps_per_image(args):
             f"{steps:.0f} steps per image, more than {MAX_STEPS_PER_IMAGE}; use a "
             "larger --dt or a shorter --presentation-time"
         )
+    task_protocol(args)  # a step that divides the presentation and the read-out
+
+
+def task_protocol(args):
+    """The task's spiking protocol with ``--presentation-time``, ``--t-start``,
+    ``--dt`` and ``--reset`` applied (those the command has and was given).
+
+    Raises
+    ------
+    ValueError
+        If they do not fit together (naming the options).
+    """
+    from nengo_softlif.experiments.tasks import get_task  # noqa: PLC0415
+
+    changes = {}
+    presentation = getattr(args, "presentation_time", None)
+    if presentation is not None:
+        changes.update(presentation_time=presentation, t_end=presentation)
+    for option in ("t_start", "dt"):
+        if getattr(args, option, None) is not None:
+            changes[option] = getattr(args, option)
+    if getattr(args, "reset", False):
+        changes["reset"] = True
+    try:
+        return dataclasses.replace(get_task(args.task).protocol, **changes)
+    except ValueError as err:
+        given = [
+            "--" + option.replace("_", "-")
+            for option in ("presentation_time", "t_start", "dt")
+            if getattr(args, option, None) is not None
+        ]
+        verb = "does" if len(given) == 1 else "do"
+        raise ValueError(
+            f"{' / '.join(given)} {verb} not fit the task's spiking protocol: {err}"
+        ) from None
 
 
 def check_checkpoint_file(path, option="--checkpoint"):

@@ -27,6 +27,7 @@ working range.
   networks do) removes that cost.
 """
 
+from nengo_softlif.keras.graph import KerasGraph
 from nengo_softlif.keras.layers import SoftLIF, tf
 
 __all__ = ["scale_initial_weights"]
@@ -35,26 +36,13 @@ __all__ = ["scale_initial_weights"]
 _KERNEL = "kernel"
 
 
-def _inbound_layers(layer):
-    layers = []
-    for node in layer._inbound_nodes:  # noqa: SLF001  (Keras' graph, read only)
-        inbound = node.inbound_layers
-        layers.extend(inbound if isinstance(inbound, list) else [inbound])
-    return layers
-
-
-def _readers(model, layer):
-    """The layers of ``model`` that read ``layer``'s output."""
-    return [other for other in model.layers if layer in _inbound_layers(other)]
-
-
 def _has_kernel(layer):
     return getattr(layer, _KERNEL, None) is not None
 
 
-def _input_from(layer, kind):
+def _input_from(graph, layer, kind):
     """Whether ``layer``'s input comes from a ``kind`` layer (through weightless layers)."""
-    stack, seen = list(_inbound_layers(layer)), set()
+    stack, seen = list(graph.inbound(layer)), set()
     while stack:
         source = stack.pop()
         if id(source) in seen:
@@ -62,24 +50,26 @@ def _input_from(layer, kind):
         seen.add(id(source))
         if isinstance(source, kind):
             return True
+        if graph.is_input(source):
+            continue
         if not _has_kernel(source) and not isinstance(source, SoftLIF):
-            stack.extend(_inbound_layers(source))
+            stack.extend(graph.inbound(source))
     return False
 
 
-def _readouts(model):
-    """Weight layers that give the model's outputs (through weightless layers)."""
+def _readouts(graph):
+    """Weight layers that give the model's output (through weightless layers)."""
     found, seen = [], set()
-    stack = [tensor._keras_history.layer for tensor in model.outputs]  # noqa: SLF001
+    stack = [graph.output_layer]
     while stack:
         layer = stack.pop()
-        if id(layer) in seen:
+        if id(layer) in seen or graph.is_input(layer):
             continue
         seen.add(id(layer))
         if _has_kernel(layer):
             found.append(layer)
         elif not isinstance(layer, SoftLIF):
-            stack.extend(_inbound_layers(layer))
+            stack.extend(graph.inbound(layer))
     return found
 
 
@@ -112,8 +102,8 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     readout : float
         Scale of the kernels of read-out layers after SoftLIF layers.
     first : float
-        Scale of the gain of the SoftLIF layers after the layers that see the
-        data (1: the preset's).
+        Scale (> 0) of the gain of the SoftLIF layers after the layers that see
+        the data (1: the preset's).
 
     Returns
     -------
@@ -124,7 +114,20 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     Raises
     ------
     ValueError
-        If a scale is negative or not finite, or the model has no SoftLIF layer.
+        If a scale is negative or not finite, ``first`` is 0, or the model has
+        no SoftLIF layer.
+    TypeError
+        If a layer is used more than once (a shared layer).
+
+    Notes
+    -----
+    The gain is a setting of the SoftLIF layer, not a weight: ``model.save``
+    and ``get_config`` keep it, ``save_weights`` does not. To restore weights
+    saved with ``save_weights`` (or ``ModelCheckpoint(save_weights_only=True)``),
+    call ``scale_initial_weights`` on the rebuilt model before ``load_weights``
+    (it then multiplies the gain again, and ``load_weights`` replaces the
+    kernels). A model that was already run (``fit``, ``predict``) uses the new
+    gain after its next ``compile``.
 
     Examples
     --------
@@ -136,27 +139,33 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     """
     import numpy as np  # noqa: PLC0415
 
-    for name, value in (("hidden", hidden), ("readout", readout), ("first", first)):
+    for name, value in (("hidden", hidden), ("readout", readout)):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(
                 f"scale_initial_weights: {name} must be a finite number >= 0, "
                 f"got {value!r}"
             )
+    if not (np.isfinite(first) and first > 0):
+        raise ValueError(
+            f"scale_initial_weights: first must be a finite number > 0 (1 keeps "
+            f"the preset's gain), got {first!r}; a gain of 0 silences the neurons"
+        )
     if not any(isinstance(layer, SoftLIF) for layer in model.layers):
         raise ValueError(
             f"scale_initial_weights: model {model.name!r} has no SoftLIF layer; "
             "swap its activations first (rewrite_model(model, swap_activations="
             '{"relu": SoftLIF.from_preset(...)}).model)'
         )
-    readouts = {id(layer) for layer in _readouts(model)}
+    graph = KerasGraph(model)  # refuses shared layers, naming them
+    readouts = {id(layer) for layer in _readouts(graph)}
     changes = []
-    for layer in model.layers:
+    for layer in graph.layers:
         if not _has_kernel(layer):
             continue
-        if _input_from(layer, SoftLIF):
+        if _input_from(graph, layer, SoftLIF):
             scale = readout if id(layer) in readouts else hidden
-        elif _input_from(layer, tf.keras.layers.InputLayer) and first != 1:
-            neurons = _readers(model, layer)
+        elif _input_from(graph, layer, tf.keras.layers.InputLayer) and first != 1:
+            neurons = graph.readers(layer)
             if neurons and all(isinstance(n, SoftLIF) for n in neurons):
                 for n in neurons:
                     n.gain = n.gain * float(first)
