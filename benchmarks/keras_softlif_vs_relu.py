@@ -7,8 +7,9 @@ with the Keras guide's recipe (docs/keras.rst): every ``relu`` swapped for
 with the layer's defaults (hard LIF forward pass, soft derivative backward). Both
 start from the same initial weights and train with the same budget: ``model.fit``,
 Adam at ``--lr`` (``--lr-schedule``), minibatch ``--minibatch``, ``--epochs``
-epochs, the task's preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random crops and flips,
-redrawn every epoch, centre crops for testing, mean image subtracted).
+epochs, the task's preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random
+crops and flips, redrawn every epoch, centre crops for testing, mean image
+subtracted).
 
 ``--sigma``, ``--amplitude``, ``--bias`` (the SoftLIF layers') and
 ``--first-scale``, ``--hidden-scale``, ``--readout-scale``
