@@ -219,12 +219,7 @@ def diagnose(
     from nengo_softlif.network.convert import to_hard_rate, to_spiking
 
     protocol = Protocol() if protocol is None else protocol
-    changes = list(CHIP_CHANGES) if changes is None else list(changes)
-    unknown = sorted(set(changes) - set(CHIP_CHANGES))
-    if unknown:
-        raise ValueError(
-            f"Unknown chip change(s) {unknown}; the changes are {list(CHIP_CHANGES)}"
-        )
+    changes = _checked_changes(changes, CHIP_CHANGES)
     is_spiking = any(e.neuron_type.spiking for e in net.layer_ensembles.values())
     spiking = net if is_spiking else to_spiking(net)
     images = np.asarray(images, dtype=np.float32)
@@ -262,6 +257,17 @@ def diagnose(
         protocol=dataclasses.asdict(protocol),
         chip=chip,
     )
+
+
+def _checked_changes(changes, known):
+    """The chip changes to run (default: all ``known``); unknown ones refused."""
+    changes = list(known) if changes is None else list(changes)
+    unknown = sorted(set(changes) - set(known))
+    if unknown:
+        raise ValueError(
+            f"Unknown chip change(s) {unknown}; the changes are {list(known)}"
+        )
+    return changes
 
 
 def _run_chip_changes(runner, spiking, changes, loihi_options, protocol):

@@ -73,6 +73,29 @@ def _readouts(graph):
     return found
 
 
+def _check_scales(model, hidden, readout, first):
+    """Refuse scales `scale_initial_weights` cannot use, and models without SoftLIF."""
+    import numpy as np  # noqa: PLC0415
+
+    for name, value in (("hidden", hidden), ("readout", readout)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"scale_initial_weights: {name} must be a finite number >= 0, "
+                f"got {value!r}"
+            )
+    if not (np.isfinite(first) and first > 0):
+        raise ValueError(
+            f"scale_initial_weights: first must be a finite number > 0 (1 keeps "
+            f"the preset's gain), got {first!r}; a gain of 0 silences the neurons"
+        )
+    if not any(isinstance(layer, SoftLIF) for layer in model.layers):
+        raise ValueError(
+            f"scale_initial_weights: model {model.name!r} has no SoftLIF layer; "
+            "swap its activations first (rewrite_model(model, swap_activations="
+            '{"relu": SoftLIF.from_preset(...)}).model)'
+        )
+
+
 def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     """Scale the initial weights of a model with `.SoftLIF` layers to suit them.
 
@@ -137,25 +160,7 @@ def scale_initial_weights(model, hidden=0.3, readout=0.0, first=8.0):
     >>> scale_initial_weights(model)
     ['conv2d_relu: gain x 8', 'conv2d_1: kernel x 0.3', 'dense: kernel x 0']
     """
-    import numpy as np  # noqa: PLC0415
-
-    for name, value in (("hidden", hidden), ("readout", readout)):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(
-                f"scale_initial_weights: {name} must be a finite number >= 0, "
-                f"got {value!r}"
-            )
-    if not (np.isfinite(first) and first > 0):
-        raise ValueError(
-            f"scale_initial_weights: first must be a finite number > 0 (1 keeps "
-            f"the preset's gain), got {first!r}; a gain of 0 silences the neurons"
-        )
-    if not any(isinstance(layer, SoftLIF) for layer in model.layers):
-        raise ValueError(
-            f"scale_initial_weights: model {model.name!r} has no SoftLIF layer; "
-            "swap its activations first (rewrite_model(model, swap_activations="
-            '{"relu": SoftLIF.from_preset(...)}).model)'
-        )
+    _check_scales(model, hidden, readout, first)
     graph = KerasGraph(model)  # refuses shared layers, naming them
     readouts = {id(layer) for layer in _readouts(graph)}
     changes = []
