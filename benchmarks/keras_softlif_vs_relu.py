@@ -322,7 +322,8 @@ def main(argv=None):
     table = "\n".join(
         [
             f"{args.task}: {len(dataset.train_labels)} training images, "
-            f"{args.epochs} epochs, minibatch {args.minibatch}, Adam {args.lr:g}; "
+            f"{args.epochs} epochs, minibatch {args.minibatch}, Adam {args.lr:g} "
+            f"({args.lr_schedule}); "
             f"static on {len(test_labels)} test images, spiking on {n_spiking}",
             "",
             "| model | static % | spiking % | static on spiking images % | gap | "

@@ -30,6 +30,7 @@ from nengo_softlif.neurons.refractory_relu import (
     SoftRefractoryRectifiedLinear,
 )
 from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.neurons.spike_statistics import discretized_lif_time_constants
 
 nengo_dl = import_nengo_dl()
 import tensorflow as tf  # noqa: E402  (nengo-dl must be imported first: aliases)
@@ -46,6 +47,8 @@ from tensorflow.python.framework import smart_cond  # noqa: E402
 __all__ = [
     "soft_lif_rates_tf",
     "hard_lif_rates_tf",
+    "loihi_lif_rates_tf",
+    "loihi_forward_constants",
     "surrogate_lif_rates_tf",
     "sigma_scale",
     "simulator_sigma_scale",
@@ -128,16 +131,80 @@ def hard_lif_rates_tf(J, tau_rc, tau_ref):
     )
 
 
-def surrogate_lif_rates_tf(J, sigma, tau_rc, tau_ref, hard=1.0):
+def loihi_lif_rates_tf(J, dt, chip_tau_rc, chip_tau_ref):
+    """Loihi's LIF rates in Hz (amplitude 1) at time step ``dt`` for a tensor ``J``.
+
+    As :func:`nengo_softlif.neurons.spike_statistics.loihi_lif_rates`, given the
+    chip's time constants (from `.discretized_lif_time_constants`); all three may
+    be per-neuron tensors (``dt`` > 0).
+    """
+    dt, tau_rc, tau_ref = (
+        tf.cast(v, tf.float64) for v in (dt, chip_tau_rc, chip_tau_ref)
+    )
+    j = tf.cast(J, tf.float64) - 1.0
+    safe = tf.where(j > 0, j, tf.ones_like(j))
+    period = tau_ref + tau_rc * tf.math.log1p(1.0 / safe)
+    rates = tf.where(j > 0, 1.0 / (dt * tf.math.ceil(period / dt)), 0.0 * j)
+    return tf.cast(rates, J.dtype)
+
+
+def loihi_forward_constants(neurons, sizes):
+    """``(dt, chip_tau_rc, chip_tau_ref)`` of neurons with ``loihi_dt``, or None.
+
+    Float64 whatever the signals' type, so that whole-step periods are those of
+    :func:`~nengo_softlif.neurons.spike_statistics.loihi_lif_rates`.
+
+    Parameters
+    ----------
+    neurons : list
+        Objects with ``tau_rc``, ``tau_ref`` and ``loihi_dt`` (neuron types, or
+        Keras layers); ``dt`` is 0 for those whose ``loihi_dt`` is None.
+    sizes : list of int
+        Number of neurons of each.
+
+    Returns
+    -------
+    tuple of tf.Tensor or None
+        Per-neuron ``(1, n)`` constants (scalars when all are the same).
+    """
+    if all(n.loihi_dt is None for n in neurons):
+        return None
+    values = []
+    for n in neurons:
+        dt = n.loihi_dt or 0.0
+        chip = discretized_lif_time_constants(n.tau_rc, n.tau_ref, dt) if dt else (1, 0)
+        values.append((dt, *chip))
+    columns = ([types.SimpleNamespace(value=v[i]) for v in values] for i in range(3))
+    return tuple(
+        _op_constant(holders, sizes, "value", tf.float64) for holders in columns
+    )
+
+
+def _op_constant(ops, sizes, attr, dtype):
+    """nengo-dl's ``SignalDict.op_constant`` without a signal dictionary."""
+    vals = [getattr(op, attr) for op in ops]
+    if np.allclose(vals, vals[0]):
+        return tf.constant(vals[0], dtype=dtype)
+    return tf.constant(np.repeat(vals, sizes)[None, :], dtype=dtype)
+
+
+def surrogate_lif_rates_tf(J, sigma, tau_rc, tau_ref, hard=1.0, loihi=None):
     """Hard LIF rates forward, soft LIF gradient backward (where ``hard`` is 1).
 
     ``hard`` may be a per-neuron 0/1 tensor (a merged group of neuron ops of
-    which only some have ``hard_forward``).
+    which only some have ``hard_forward``). ``loihi``, the
+    :func:`loihi_forward_constants` of the neurons or None, makes the forward
+    pass Loihi's LIF rate where its ``dt`` is > 0.
     """
     soft = soft_lif_rates_tf(J, sigma, tau_rc, tau_ref)
-    return soft + tf.stop_gradient(
-        hard * (hard_lif_rates_tf(J, tau_rc, tau_ref) - soft)
-    )
+    hard_rates = hard_lif_rates_tf(J, tau_rc, tau_ref)
+    if loihi is not None:
+        dt, chip_tau_rc, chip_tau_ref = loihi
+        on_chip = dt > 0
+        dt = tf.where(on_chip, dt, tf.ones_like(dt))
+        chip_rates = loihi_lif_rates_tf(J, dt, chip_tau_rc, chip_tau_ref)
+        hard_rates = tf.where(on_chip, chip_rates, hard_rates)
+    return soft + tf.stop_gradient(hard * (hard_rates - soft))
 
 
 class TFNoise:
@@ -440,6 +507,7 @@ class SoftLIFRateBuilder(TrainingNoiseMixin, LIFRateBuilder):
             if any(n.hard_forward for n in neurons)
             else None
         )
+        self.loihi = loihi_forward_constants(neurons, sizes)
         self.threshold = self.one
         self.sigma_scale = sigma_scale(signals)
         self.build_noise(signals, config)
@@ -449,7 +517,9 @@ class SoftLIFRateBuilder(TrainingNoiseMixin, LIFRateBuilder):
         sigma = self.sigma * tf.cast(self.sigma_scale, self.sigma.dtype)
         if self.hard is None:
             return soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
-        return surrogate_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref, self.hard)
+        return surrogate_lif_rates_tf(
+            J, sigma, self.tau_rc, self.tau_ref, self.hard, self.loihi
+        )
 
 
 class RectifiedLinearBuilder(TrainingNoiseMixin, _ReLUBuilder):

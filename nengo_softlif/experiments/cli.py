@@ -89,6 +89,7 @@ def _experiment_config(args):
         anneal_to=getattr(args, "anneal_sigma", None),
         anneal_per_step=not getattr(args, "anneal_per_epoch", False),
         hard_forward=getattr(args, "hard_forward", True),
+        loihi_dt=getattr(args, "loihi_dt", None),
         synapse_tau=getattr(args, "synapse_tau", 0.005),
         backend_options={
             key: value

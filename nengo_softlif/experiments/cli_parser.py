@@ -254,6 +254,15 @@ def _add_training(parser):
         "[default: recipe]",
     )
     parser.add_argument(
+        "--loihi-dt",
+        type=TIME_STEP,
+        default=None,
+        metavar="DT",
+        help="train for Loihi: the hard forward pass is the rate of Loihi's LIF "
+        "neuron at time step DT seconds (it fires on whole steps), the gradient "
+        "the soft LIF's (default: nengo's LIF)",
+    )
+    parser.add_argument(
         "--anneal-per-epoch",
         action="store_true",
         help="with --anneal-sigma: change sigma once per epoch, not every step",

@@ -83,6 +83,9 @@ class ExperimentConfig:
         static network is then the hard LIF rate network that the spiking one
         follows (the papers trained with ``False``; see
         :data:`nengo_softlif.training.recipes.RECIPES`).
+    loihi_dt : float or None
+        With ``hard_forward``: the forward pass is Loihi's LIF rate at this time
+        step (s), for a network trained for the chip (see `.SoftLIFRate`).
     backend_options : dict
         Further options of the spiking backend (e.g. ``{"target": "simreal"}``
         for ``"loihi"``; see `.evaluate`).
@@ -100,6 +103,7 @@ class ExperimentConfig:
     anneal_to: float | None = None
     anneal_per_step: bool = True
     hard_forward: bool = True
+    loihi_dt: float | None = None
     backend_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -121,9 +125,9 @@ class ExperimentConfig:
                 or value < 1
             ):
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        for name in ("sigma", "synapse_tau", "anneal_to"):
+        for name in ("sigma", "synapse_tau", "anneal_to", "loihi_dt"):
             value = getattr(self, name)
-            if value is None and name == "anneal_to":
+            if value is None and name in ("anneal_to", "loihi_dt"):
                 continue
             if not (
                 isinstance(value, (int, float, np.number))
@@ -131,6 +135,11 @@ class ExperimentConfig:
                 and value > 0
             ):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.loihi_dt is not None and not self.hard_forward:
+            raise ValueError(
+                f"loihi_dt={self.loihi_dt} makes Loihi's LIF rate the hard forward "
+                "pass: it needs hard_forward=True (drop --no-hard-forward)"
+            )
         if self.spiking_backend == "loihi" and "target" in self.backend_options:
             from nengo_softlif.compat import check_loihi_target  # noqa: PLC0415
 
@@ -170,6 +179,7 @@ def train_task(
             sigma=config.sigma,
             noise=parse_noise(config.noise),
             hard_forward=config.hard_forward,
+            loihi_dt=config.loihi_dt,
         )
     if architecture is None:
         architecture = task.build_architecture(dataset)

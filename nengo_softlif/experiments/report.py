@@ -160,7 +160,11 @@ def report_data(run, figures):
             "neuron": str(neuron.get("type", "?")),
             "sigma": str(neuron.get("sigma", "-")),
             "noise": str(neuron.get("noise", "-")),
-            "hard_forward": str(neuron.get("hard_forward", False)),
+            "hard_forward": (
+                f"True (Loihi's LIF at {neuron['loihi_dt'] * 1000:g} ms)"
+                if neuron.get("loihi_dt")
+                else str(neuron.get("hard_forward", False))
+            ),
             "epochs": str(meta["state"].get("epoch", 0)),
         }
     if record:

@@ -480,6 +480,8 @@ def check_header(meta, path, advice="the file was edited or damaged"):
             "neuron_type.hard_forward",
             f"is {_shown(neuron['hard_forward'])}, not true or false",
         )
+    if neuron.get("loihi_dt") is not None:
+        check.number(neuron["loihi_dt"], "neuron_type.loihi_dt", positive=True)
     state = check.mapping(meta.get("state"), "'state'")
     if state.get("epoch") is not None:
         check.number(state["epoch"], "state.epoch", low=0, whole=True)

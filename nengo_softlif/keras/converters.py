@@ -34,7 +34,7 @@ from nengo_softlif.keras.layers import (
     tf,
 )
 from nengo_softlif.keras.network import check_model
-from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.neurons.softlif import RectifiedLinear
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 nengo_dl = import_nengo_dl()
@@ -106,15 +106,7 @@ class ConvertSoftLIF(_NeuronConverter):
     """`.SoftLIF` -> ensemble of `.SoftLIFRate` (same sigma, noise, gain, bias)."""
 
     def neuron_type(self):
-        layer = self.layer
-        return SoftLIFRate(
-            sigma=layer.sigma * float(layer.sigma_scale.numpy()),
-            tau_rc=layer.tau_rc,
-            tau_ref=layer.tau_ref,
-            amplitude=layer.amplitude,
-            noise=layer.noise,
-            hard_forward=layer.hard_forward,
-        )
+        return self.layer.nengo_neuron_type(noise=self.layer.noise)
 
 
 @Converter.register(RectifiedLinearRates)

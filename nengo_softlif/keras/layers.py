@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from nengo_softlif import dl  # noqa: E402
 from nengo_softlif.dl.transform_builders import locally_connected_tf  # noqa: E402
 from nengo_softlif.neurons.noise import parse_noise, to_spec  # noqa: E402
-from nengo_softlif.neurons.softlif import PRESETS  # noqa: E402
+from nengo_softlif.neurons.softlif import PRESETS, SoftLIFRate  # noqa: E402
 
 __all__ = ["RateNeurons", "SoftLIF", "RectifiedLinearRates", "LocallyConnected"]
 
@@ -159,6 +159,9 @@ class SoftLIF(RateNeurons):
         the same model with ReLU. ``hard_forward=False`` gives the soft LIF rate
         in both passes (the papers' neurons, and this layer's earlier default;
         pair it with `.SigmaAnnealing`).
+    loihi_dt : float, optional
+        With ``hard_forward``: Loihi's LIF rate at this time step (s) in the
+        forward pass instead of the LIF rate (see `.SoftLIFRate`).
     amplitude, gain, bias, noise, seed
         See `.RateNeurons`.
 
@@ -179,13 +182,27 @@ class SoftLIF(RateNeurons):
     """
 
     def __init__(
-        self, sigma=0.02, tau_rc=0.02, tau_ref=0.002, hard_forward=True, **kwargs
+        self,
+        sigma=0.02,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        hard_forward=True,
+        loihi_dt=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.sigma = _finite("sigma", sigma, 0, low_open=True)
         self.tau_rc = _finite("tau_rc", tau_rc, 0, low_open=True)
         self.tau_ref = _finite("tau_ref", tau_ref, 0)
         self.hard_forward = bool(hard_forward)
+        self.loihi_dt = (
+            None if loihi_dt is None else _finite("loihi_dt", loihi_dt, 0, True)
+        )
+        if self.loihi_dt is not None and not self.hard_forward:
+            raise ValueError(
+                f"SoftLIF(loihi_dt={loihi_dt}) makes Loihi's LIF rate the hard "
+                "forward pass: keep hard_forward=True"
+            )
 
     @classmethod
     def from_preset(cls, preset, sigma=0.02, noise=None, **kwargs):
@@ -223,10 +240,30 @@ class SoftLIF(RateNeurons):
         )
         super().build(input_shape)
 
+    def nengo_neuron_type(self, noise):
+        """The `.SoftLIFRate` this layer computes, with training noise ``noise``.
+
+        Its sigma is the layer's times the current ``sigma_scale`` (1 before
+        the layer is built).
+        """
+        scale = float(self.sigma_scale.numpy()) if self.built else 1.0
+        return SoftLIFRate(
+            sigma=self.sigma * scale,
+            tau_rc=self.tau_rc,
+            tau_ref=self.tau_ref,
+            amplitude=self.amplitude,
+            noise=noise,
+            hard_forward=self.hard_forward,
+            loihi_dt=self.loihi_dt,
+        )
+
     def rates_hz(self, J):
         sigma = self.sigma * self.sigma_scale
         if self.hard_forward:
-            return dl.surrogate_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
+            loihi = dl.loihi_forward_constants([self], [1])
+            return dl.surrogate_lif_rates_tf(
+                J, sigma, self.tau_rc, self.tau_ref, loihi=loihi
+            )
         return dl.soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
 
     def get_config(self):
@@ -236,6 +273,7 @@ class SoftLIF(RateNeurons):
             tau_rc=self.tau_rc,
             tau_ref=self.tau_ref,
             hard_forward=self.hard_forward,
+            loihi_dt=self.loihi_dt,
         )
         return config
 

@@ -92,6 +92,7 @@ def _soft_lif(neuron_type, lif_params, name, seed):
         tau_rc=neuron_type.tau_rc,
         tau_ref=neuron_type.tau_ref,
         hard_forward=neuron_type.hard_forward,
+        loihi_dt=neuron_type.loihi_dt,
         amplitude=neuron_type.amplitude,
         gain=lif_params.gain,
         bias=lif_params.bias,

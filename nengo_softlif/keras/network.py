@@ -28,7 +28,7 @@ from nengo_softlif.keras.rewrite import rewrite_model
 from nengo_softlif.network.layers import AvgPool, Conv, Dense, Output
 from nengo_softlif.network.layers import LocallyConnected as LocallyConnectedSpec
 from nengo_softlif.network.merges import Add, Concatenate, is_merge
-from nengo_softlif.neurons.softlif import RectifiedLinear, SoftLIFRate
+from nengo_softlif.neurons.softlif import RectifiedLinear
 from nengo_softlif.transforms.sparse import AveragePoolSparse, LocallyConnectedSparse
 
 __all__ = ["from_keras", "check_model"]
@@ -89,14 +89,7 @@ def _neuron_setting(layer):
 
     noise, dropout = _split_dropout(layer.noise)
     if isinstance(layer, SoftLIF):
-        neuron_type = SoftLIFRate(
-            sigma=layer.sigma * float(layer.sigma_scale.numpy()),
-            tau_rc=layer.tau_rc,
-            tau_ref=layer.tau_ref,
-            amplitude=layer.amplitude,
-            noise=noise,
-            hard_forward=layer.hard_forward,
-        )
+        neuron_type = layer.nengo_neuron_type(noise=noise)
         lif = LIFParams(layer.tau_rc, layer.tau_ref, layer.amplitude, layer.gain, 1.0)
     else:
         neuron_type = RectifiedLinear(amplitude=layer.amplitude, noise=noise)

@@ -7,7 +7,7 @@ import numpy as np
 from nengo.params import BoolParam
 
 from nengo_softlif.neurons.noise import TrainingNoiseParam
-from nengo_softlif.neurons.spike_statistics import hard_lif_rates
+from nengo_softlif.neurons.spike_statistics import hard_lif_rates, loihi_lif_rates
 from nengo_softlif.params import FiniteNumberParam
 
 __all__ = [
@@ -117,6 +117,14 @@ class SoftLIFRate(nengo.LIFRate):
         Compute the hard LIF rate (`nengo.LIFRate`'s) in the forward pass and use
         the soft LIF derivative only for the gradient (a surrogate gradient): the
         trained network is then exactly the hard one that spikes.
+    loihi_dt : float, optional
+        With ``hard_forward``: the forward pass is the rate of Loihi's LIF
+        neuron at this time step (s) instead (nengo-loihi's ``LoihiLIF``, which
+        fires on whole steps; see
+        :func:`~nengo_softlif.neurons.spike_statistics.loihi_lif_rates`), the
+        gradient still the soft LIF's: training for the chip. Converted to
+        spikes, the network still gets `nengo.LIF` (on the Loihi backend,
+        ``LoihiLIF``).
     initial_state : dict, optional
         As for other nengo neuron types (soft LIF has no state).
 
@@ -132,6 +140,7 @@ class SoftLIFRate(nengo.LIFRate):
     amplitude = FiniteNumberParam("amplitude", low=0, low_open=True)
     noise = TrainingNoiseParam("noise", optional=True)
     hard_forward = BoolParam("hard_forward")
+    loihi_dt = FiniteNumberParam("loihi_dt", low=0, low_open=True, optional=True)
 
     def __init__(
         self,
@@ -142,6 +151,7 @@ class SoftLIFRate(nengo.LIFRate):
         noise=None,
         initial_state=None,
         hard_forward=False,
+        loihi_dt=None,
     ):
         super().__init__(
             tau_rc=tau_rc,
@@ -152,8 +162,18 @@ class SoftLIFRate(nengo.LIFRate):
         self.sigma = sigma
         self.noise = noise
         self.hard_forward = hard_forward
+        if loihi_dt is not None and not hard_forward:
+            raise ValueError(
+                f"SoftLIFRate(loihi_dt={loihi_dt}) makes Loihi's LIF rate the hard "
+                "forward pass: pass hard_forward=True too"
+            )
+        self.loihi_dt = loihi_dt
 
     def _forward(self, J):
+        if self.loihi_dt is not None:
+            return loihi_lif_rates(
+                J, self.tau_rc, self.tau_ref, self.loihi_dt, self.amplitude
+            )
         if self.hard_forward:
             return hard_lif_rates(J, self.tau_rc, self.tau_ref, self.amplitude)
         return soft_lif_rates(J, self.sigma, self.tau_rc, self.tau_ref, self.amplitude)
@@ -172,7 +192,7 @@ class SoftLIFRate(nengo.LIFRate):
         -------
         ndarray
             ``amplitude`` times the soft LIF rate at ``J = gain * x + bias`` (the
-            hard LIF rate with ``hard_forward``).
+            hard LIF rate with ``hard_forward``, Loihi's with ``loihi_dt``).
         """
         return self._forward(self.current(x, gain, bias))
 
@@ -280,10 +300,14 @@ class LIFParams:
     def _kwargs(self):
         return dict(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude)
 
-    def soft_lif(self, sigma=0.02, noise=None, hard_forward=False):
+    def soft_lif(self, sigma=0.02, noise=None, hard_forward=False, loihi_dt=None):
         """The `.SoftLIFRate` for training."""
         return SoftLIFRate(
-            sigma=sigma, noise=noise, hard_forward=hard_forward, **self._kwargs()
+            sigma=sigma,
+            noise=noise,
+            hard_forward=hard_forward,
+            loihi_dt=loihi_dt,
+            **self._kwargs(),
         )
 
     def lif_rate(self):

@@ -12,6 +12,8 @@ import numpy as np
 
 __all__ = [
     "hard_lif_rates",
+    "loihi_lif_rates",
+    "discretized_lif_time_constants",
     "lif_derivative",
     "alpha_filtered_spike_value",
     "alpha_filtered_spike_std",
@@ -24,6 +26,48 @@ def hard_lif_rates(J, tau_rc, tau_ref, amplitude=1.0):
     j = np.asarray(J, dtype=float) - 1.0
     safe = np.where(j > 0, j, 1.0)
     return np.where(j > 0, amplitude / (tau_ref + tau_rc * np.log1p(1.0 / safe)), 0.0)
+
+
+def discretized_lif_time_constants(tau_rc, tau_ref, dt):
+    """The time constants Loihi's LIF neuron really has at time step ``dt``.
+
+    Loihi stores the membrane decay per step in 12 bits and the refractory
+    period in whole steps (nengo-loihi's ``discretize_tau_rc`` and
+    ``discretize_tau_ref``).
+
+    Returns
+    -------
+    tau_rc, tau_ref : float
+    """
+    decay = -np.expm1(-dt / tau_rc)
+    decay = np.round(decay * (2**12 - 1)) / (2**12 - 1)
+    return -dt / np.log1p(-decay), dt * np.round(tau_ref / dt)
+
+
+def loihi_lif_rates(J, tau_rc, tau_ref, dt, amplitude=1.0):
+    """The rate of Loihi's LIF neuron (nengo-loihi's ``LoihiLIF``) at time step ``dt``.
+
+    Loihi's neurons fire on whole time steps: a neuron whose LIF period is ``T``
+    (with the time constants of :func:`discretized_lif_time_constants`) fires
+    every ``ceil(T / dt)`` steps, so every rate between ``1 / (2 dt)`` and
+    ``1 / dt`` becomes ``1 / (2 dt)``. As nengo-loihi's ``loihi_lif_rates``.
+
+    Parameters
+    ----------
+    J : array_like
+        Input current (threshold at 1).
+    tau_rc, tau_ref : float
+        The neuron's time constants (s), before discretization.
+    dt : float
+        The chip's time step (s).
+    amplitude : float
+        Output scale.
+    """
+    tau_rc, tau_ref = discretized_lif_time_constants(tau_rc, tau_ref, dt)
+    j = np.asarray(J, dtype=float) - 1.0
+    safe = np.where(j > 0, j, 1.0)
+    period = tau_ref + tau_rc * np.log1p(1.0 / safe)
+    return np.where(j > 0, amplitude / (dt * np.ceil(period / dt)), 0.0)
 
 
 def lif_derivative(J, tau_rc, tau_ref):
