@@ -135,8 +135,9 @@ def loihi_lif_rates_tf(J, dt, chip_tau_rc, chip_tau_ref):
     """Loihi's LIF rates in Hz (amplitude 1) at time step ``dt`` for a tensor ``J``.
 
     As :func:`nengo_softlif.neurons.spike_statistics.loihi_lif_rates`, given the
-    chip's time constants (from `.discretized_lif_time_constants`); all three may
-    be per-neuron tensors (``dt`` > 0).
+    chip's time constants (``discretized_lif_time_constants`` in
+    :mod:`nengo_softlif.neurons.spike_statistics`); all three may be per-neuron
+    tensors (``dt`` > 0).
     """
     dt, tau_rc, tau_ref = (
         tf.cast(v, tf.float64) for v in (dt, chip_tau_rc, chip_tau_ref)
@@ -193,8 +194,9 @@ def surrogate_lif_rates_tf(J, sigma, tau_rc, tau_ref, hard=1.0, loihi=None):
 
     ``hard`` may be a per-neuron 0/1 tensor (a merged group of neuron ops of
     which only some have ``hard_forward``). ``loihi``, the
-    :func:`loihi_forward_constants` of the neurons or None, makes the forward
-    pass Loihi's LIF rate where its ``dt`` is > 0.
+    :func:`~nengo_softlif.dl.neuron_builders.loihi_forward_constants` of the
+    neurons or None, makes the forward pass Loihi's LIF rate where its ``dt``
+    is > 0.
     """
     soft = soft_lif_rates_tf(J, sigma, tau_rc, tau_ref)
     hard_rates = hard_lif_rates_tf(J, tau_rc, tau_ref)
