@@ -1,0 +1,184 @@
+"""The emulator against the fast backend, image by image, in resumable chunks.
+
+Runs the first N test images of a trained network one way (``--mode``):
+``exact`` (the spiking network on the fast backend), ``chip`` (the model of the
+chip on the fast backend: every change of
+:data:`nengo_softlif.backends.loihi.CHIP_CHANGES`) or ``emulator`` (nengo-loihi,
+``target="sim"``; minutes per chunk). Each chunk of C images is one stream that
+begins with the image before its first (its output discarded), so every image
+follows its predecessor as in one long run, and each chunk ends in its own file:
+a run that stops goes on from the next chunk. The chip's options (input rates,
+signed input, pools) are chosen once and kept in ``OUT/options.json`` for every
+mode and chunk.
+
+``--compare`` prints, for the chunks done so far, the error of each mode, how
+many predictions agree and the layer rates (the exact run from ``--exact-out``,
+e.g. at another time step).
+
+Usage::
+
+    python benchmarks/loihi_chunks.py --task cifar10 --data-dir DATA/cifar10 \\
+        --cache-dir CACHE --checkpoint runs/chip-ready/checkpoint.npz \\
+        --out runs/emulator --dt 0.0005 --pool-relays pool1,pool2 --mode exact
+    # then --mode chip, --mode emulator, and --compare (same options)
+"""
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import time
+
+import numpy as np
+
+from nengo_softlif.atomic import atomic_write_bytes
+from nengo_softlif.data import load_dataset
+from nengo_softlif.evaluation.runner import evaluate
+from nengo_softlif.experiments.experiment import ExperimentConfig, checkpoint_test_data
+from nengo_softlif.experiments.tasks import get_task
+from nengo_softlif.network.convert import to_spiking
+
+MODES = ("exact", "chip", "emulator")
+
+
+def chip_options(spiking, flat, protocol, out, pool_relays):
+    """The chip's options at its ``protocol``, chosen once (``OUT/options.json``)."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.backends.loihi import choose_pools
+    from nengo_softlif.backends.loihi.simulation import choose_input_options
+
+    path = os.path.join(out, "options.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    rates, signed = choose_input_options(flat, protocol, None, None)
+    options = {"input_rates": rates, "signed_input": signed}
+    if pool_relays == "auto":
+        choice = choose_pools(spiking, flat, protocol, **options)
+        options.update(pool_relays=sorted(choice.relays), pool_spikes=choice.spikes)
+    elif pool_relays:
+        options["pool_relays"] = pool_relays.split(",")
+    atomic_write_bytes(path, json.dumps(options, indent=1).encode())
+    return options
+
+
+def run_chunks(args, spiking, flat, labels, protocol, options):
+    """Run ``args.mode`` on every chunk not done yet."""
+    # pylint: disable=import-outside-toplevel
+    from nengo_softlif.backends.loihi import CHIP_CHANGES, apply_chip_changes
+
+    network = spiking
+    if args.mode == "chip":
+        network = apply_chip_changes(spiking, tuple(CHIP_CHANGES), **options)
+    n = len(labels)
+    for start in range(0, n, args.chunk):
+        path = os.path.join(args.out, f"{args.mode}_{start:05d}.npz")
+        if os.path.exists(path):
+            continue
+        idx = np.arange(start - 1, min(start + args.chunk, n)) % n
+        t = time.time()
+        if args.mode == "emulator":
+            kwargs = {"backend": "loihi", **options}
+        else:  # one stream, as on the emulator
+            kwargs = {"backend": "fast", "minibatch_size": 1}
+        res = evaluate(network, flat[idx], labels[idx], protocol, **kwargs)
+        seconds = time.time() - t
+        tmp = path + ".tmp.npz"
+        np.savez(
+            tmp,
+            predictions=res.predictions[1:],
+            labels=labels[idx][1:],
+            seconds=seconds,
+            layer_rates=json.dumps(res.layer_rates),
+        )
+        os.replace(tmp, path)
+        error = np.mean(res.predictions[1:] != labels[idx][1:])
+        print(f"{args.mode} {start}: error {error:.3f}, {seconds:.0f} s", flush=True)
+
+
+def _load(out, mode):
+    chunks = [np.load(f) for f in sorted(glob.glob(os.path.join(out, f"{mode}_*.npz")))]
+    if not chunks:
+        return None
+    return {
+        "pred": np.concatenate([c["predictions"] for c in chunks]),
+        "labels": np.concatenate([c["labels"] for c in chunks]),
+        "rates": [json.loads(str(c["layer_rates"])) for c in chunks],
+        "seconds": [float(c["seconds"]) for c in chunks],
+    }
+
+
+def compare(out, exact_out):
+    """Errors, agreement and layer rates of the modes on the images all have."""
+    runs = {"exact": _load(exact_out, "exact")}
+    runs.update({mode: _load(out, mode) for mode in ("chip", "emulator")})
+    runs = {mode: run for mode, run in runs.items() if run is not None}
+    n = min(len(run["pred"]) for run in runs.values())
+    chunks = min(len(run["rates"]) for run in runs.values())
+    exact = runs.get("exact")
+    lines = [
+        f"first {n} test images",
+        "",
+        "| mode | error | agrees with exact | rates (Hz) | s per chunk |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, run in runs.items():
+        error = np.mean(run["pred"][:n] != run["labels"][:n])
+        agree = (
+            "-"
+            if exact is None
+            else f"{np.mean(run['pred'][:n] == exact['pred'][:n]):.1%}"
+        )
+        rates = ", ".join(
+            f"{layer} {np.mean([r[layer] for r in run['rates'][:chunks]]):.2f}"
+            for layer in run["rates"][0]
+        )
+        seconds = f"{min(run['seconds']):.0f}-{max(run['seconds']):.0f}"
+        lines.append(f"| {mode} | {error:.1%} | {agree} | {rates} | {seconds} |")
+    print("\n".join(lines))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="cifar10")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--out", required=True, help="folder of the chunks")
+    parser.add_argument("--mode", choices=MODES, default=None)
+    parser.add_argument("--n-test", type=int, default=500)
+    parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument(
+        "--dt", type=float, default=None, help="the chip's time step (chip, emulator)"
+    )
+    parser.add_argument(
+        "--pool-relays", default=None, help="auto, or pools that are relays (a,b)"
+    )
+    parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--exact-out", default=None, help="default: --out")
+    args = parser.parse_args()
+    if args.compare:
+        compare(args.out, args.exact_out or args.out)
+        return
+    if args.mode is None:
+        parser.error(f"give --mode ({', '.join(MODES)}) or --compare")
+    os.makedirs(args.out, exist_ok=True)
+    task = get_task(args.task)
+    dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    net, images, labels, _ = checkpoint_test_data(
+        task, dataset, args.checkpoint, ExperimentConfig(n_test=args.n_test)
+    )
+    chip_protocol = task.protocol
+    if args.dt is not None:
+        chip_protocol = dataclasses.replace(chip_protocol, dt=args.dt)
+    spiking = to_spiking(net)
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    options = chip_options(spiking, flat, chip_protocol, args.out, args.pool_relays)
+    print("chip options", options, flush=True)
+    protocol = task.protocol if args.mode == "exact" else chip_protocol
+    run_chunks(args, spiking, flat, labels, protocol, options)
+
+
+if __name__ == "__main__":
+    main()
