@@ -166,27 +166,21 @@ def loihi_forward_constants(neurons, sizes):
     Returns
     -------
     tuple of tf.Tensor or None
-        Per-neuron ``(1, n)`` constants (scalars when all are the same).
+        Per-neuron ``(1, n)`` constants (scalars when all neurons share them).
     """
     if all(n.loihi_dt is None for n in neurons):
         return None
-    values = []
+    rows = []
     for n in neurons:
         dt = n.loihi_dt or 0.0
         chip = discretized_lif_time_constants(n.tau_rc, n.tau_ref, dt) if dt else (1, 0)
-        values.append((dt, *chip))
-    columns = ([types.SimpleNamespace(value=v[i]) for v in values] for i in range(3))
+        rows.append((dt, *chip))
+    if len(set(rows)) == 1:
+        return tuple(tf.constant(value, dtype=tf.float64) for value in rows[0])
     return tuple(
-        _op_constant(holders, sizes, "value", tf.float64) for holders in columns
+        tf.constant(np.repeat(column, sizes)[None, :], dtype=tf.float64)
+        for column in zip(*rows, strict=True)
     )
-
-
-def _op_constant(ops, sizes, attr, dtype):
-    """nengo-dl's ``SignalDict.op_constant`` without a signal dictionary."""
-    vals = [getattr(op, attr) for op in ops]
-    if np.allclose(vals, vals[0]):
-        return tf.constant(vals[0], dtype=dtype)
-    return tf.constant(np.repeat(vals, sizes)[None, :], dtype=dtype)
 
 
 def surrogate_lif_rates_tf(J, sigma, tau_rc, tau_ref, hard=1.0, loihi=None):

@@ -238,6 +238,7 @@ class SoftLIF(RateNeurons):
         self.sigma_scale = self.add_weight(
             name="sigma_scale", shape=(), initializer="ones", trainable=False
         )
+        self._loihi = dl.loihi_forward_constants([self], [1])
         super().build(input_shape)
 
     def nengo_neuron_type(self, noise):
@@ -260,9 +261,8 @@ class SoftLIF(RateNeurons):
     def rates_hz(self, J):
         sigma = self.sigma * self.sigma_scale
         if self.hard_forward:
-            loihi = dl.loihi_forward_constants([self], [1])
             return dl.surrogate_lif_rates_tf(
-                J, sigma, self.tau_rc, self.tau_ref, loihi=loihi
+                J, sigma, self.tau_rc, self.tau_ref, loihi=self._loihi
             )
         return dl.soft_lif_rates_tf(J, sigma, self.tau_rc, self.tau_ref)
 
