@@ -61,6 +61,12 @@ def _data_checksum(data_dir):
     return file_md5(data_dir) if os.path.isfile(data_dir) else None
 
 
+def _shown(path):
+    """``path`` as the provenance shows it: from ``runs/`` on, if it is in one."""
+    parts = os.path.normpath(path).split(os.sep)
+    return "/".join(parts[parts.index("runs") :]) if "runs" in parts else path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True)
@@ -70,6 +76,12 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--out", default="runs/cifar10-headline/evaluation.json")
     parser.add_argument("--ship", action="store_true", help="write the float16 copy")
+    parser.add_argument(
+        "--ship-as",
+        default="cifar10",
+        choices=sorted(name for name in PRETRAINED if name.startswith("cifar10")),
+        help="which shipped network the float16 copy replaces",
+    )
     parser.add_argument(
         "--train-command",
         default=TRAIN_COMMAND,
@@ -106,12 +118,14 @@ def main(argv=None):
     ]
     if args.ship:
         mean = mean_image(center_crop(to_float(dataset.train_images), task.crop))
-        path = os.path.join(REPO, "nengo_softlif", "pretrained", PRETRAINED["cifar10"])
+        path = os.path.join(
+            REPO, "nengo_softlif", "pretrained", PRETRAINED[args.ship_as]
+        )
         provenance = {
             "train_command": args.train_command,
             "evaluate_command": "python benchmarks/cifar10_headline.py --data-dir "
-            "DATA/cifar10 --checkpoint runs/cifar10-headline/checkpoint.npz "
-            "--workers 2 --ship",
+            f"DATA/cifar10 --checkpoint {_shown(args.checkpoint)} --workers 2 "
+            f"--ship --ship-as {args.ship_as}",
             "epochs": record["epochs"],
             "data": os.path.basename(os.path.normpath(args.data_dir)),
             "data_md5": _data_checksum(args.data_dir),

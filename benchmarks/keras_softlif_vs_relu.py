@@ -6,7 +6,7 @@ with the Keras guide's recipe (docs/keras.rst): every ``relu`` swapped for
 ``SoftLIF.from_preset(task, noise=...)`` by :func:`nengo_softlif.keras.rewrite_model`,
 with the layer's defaults (hard LIF forward pass, soft derivative backward). Both
 start from the same initial weights and train with the same budget: ``model.fit``,
-Adam at ``--lr`` (``--lr-schedule``), minibatch ``--minibatch``, ``--epochs``
+Adam at ``--lr`` (``--lr-schedule``, ``--warmup-epochs``), minibatch ``--minibatch``, ``--epochs``
 epochs, the task's preprocessing (MNIST: scaled to [0, 1]; CIFAR-10: 24x24 random
 crops and flips, redrawn every epoch, centre crops for testing, mean image
 subtracted).
@@ -78,7 +78,7 @@ def fit(model, train_data, args, callbacks=()):
         epochs=args.epochs,
         learning_rate=args.lr,
         lr_schedule=args.lr_schedule,
-        warmup_epochs=0,
+        warmup_epochs=args.warmup_epochs,
     )
     model.compile(
         tf.keras.optimizers.Adam(args.lr),
@@ -123,6 +123,13 @@ def fit(model, train_data, args, callbacks=()):
             flush=True,
         )
     return history
+
+
+def _schedule(args):
+    """The learning-rate schedule in words."""
+    if not args.warmup_epochs:
+        return args.lr_schedule
+    return f"{args.lr_schedule}, {args.warmup_epochs:g}-epoch warm-up"
 
 
 def _given(**values):
@@ -170,6 +177,12 @@ def main(argv=None):
         default="constant",
         help="the learning rate over the run (the package's schedules: constant, "
         "a cosine decay to 0, or divided by 10 at 50%% and 75%%)",
+    )
+    parser.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=0,
+        help="epochs of a linear learning-rate warm-up from 0 to --lr",
     )
     parser.add_argument(
         "--noise", default="gaussian:10", help="the SoftLIF layers' training noise"
@@ -240,7 +253,7 @@ def main(argv=None):
     print(
         f"{args.task}: {len(dataset.train_labels)} training images, "
         f"{len(test_labels)} test images, {args.epochs} epochs, minibatch "
-        f"{args.minibatch}, Adam {args.lr:g} ({args.lr_schedule})",
+        f"{args.minibatch}, Adam {args.lr:g} ({_schedule(args)})",
         flush=True,
     )
 
@@ -323,7 +336,7 @@ def main(argv=None):
         [
             f"{args.task}: {len(dataset.train_labels)} training images, "
             f"{args.epochs} epochs, minibatch {args.minibatch}, Adam {args.lr:g} "
-            f"({args.lr_schedule}); "
+            f"({_schedule(args)}); "
             f"static on {len(test_labels)} test images, spiking on {n_spiking}",
             "",
             "| model | static % | spiking % | static on spiking images % | gap | "

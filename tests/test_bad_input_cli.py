@@ -178,6 +178,18 @@ DIAGNOSE = ["diagnose", "--task", "mnist-sample"]
             "--out {read-only}: cannot write in /proc",
         ),
         (
+            [*EVALUATE, "--pretrained"],
+            "No pretrained network 'mnist-sample'; shipped networks: ['cifar10'",
+        ),
+        (
+            [*EVALUATE, "--pretrained", "cifar10"],
+            "'cifar10' is for --task cifar10, not mnist-sample: pass --task cifar10",
+        ),
+        (
+            [*DIAGNOSE, "--pretrained", "imagenet"],
+            "No pretrained network 'imagenet'",
+        ),
+        (
             ["reproduce", "mnist-sample", "--workers", "1000000"],
             f"--workers 1000000 is more than {WORKERS_PER_CORE} per core",
         ),
@@ -199,7 +211,7 @@ def test_workers_up_to_the_limit_are_accepted():
 
     limit = WORKERS_PER_CORE * available_cores()
     args = build_parser().parse_args(
-        ["evaluate", "--task", "mnist-sample", "--pretrained", "--workers", str(limit)]
+        ["evaluate", "--task", "cifar10", "--pretrained", "--workers", str(limit)]
     )
     check_args(args)  # no error
 

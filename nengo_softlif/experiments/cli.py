@@ -173,7 +173,7 @@ def cmd_evaluate(args):
     task = get_task(args.task)
     protocol = task_protocol(args)
     dataset = _load(args)
-    checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
+    checkpoint = _network_source(args)
     record, _ = evaluate_checkpoint(
         task,
         dataset,
@@ -195,11 +195,18 @@ def cmd_evaluate(args):
     return record
 
 
-def _pretrained(task):
-    """The path of the network shipped for ``task``."""
+def _pretrained(task, name=True):
+    """The path of the shipped network ``name`` (``True``: ``task``'s main one)."""
     from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
 
-    return pretrained_path(task)
+    return pretrained_path(task if name is True else name, task=task)
+
+
+def _network_source(args):
+    """The checkpoint of ``--checkpoint`` or ``--pretrained [NAME]``."""
+    if args.pretrained:
+        return _pretrained(args.task, args.pretrained)
+    return args.checkpoint
 
 
 def _run_folder(args, checkpoint):
@@ -207,7 +214,8 @@ def _run_folder(args, checkpoint):
     if args.out:
         return args.out
     if args.pretrained:
-        return f"nengo-softlif-pretrained-{args.task}"
+        name = args.task if args.pretrained is True else args.pretrained
+        return f"nengo-softlif-pretrained-{name}"
     return os.path.dirname(os.path.abspath(checkpoint))
 
 
@@ -225,7 +233,7 @@ def cmd_diagnose(args):
     if args.changes is not None:
         changes = [c.strip() for c in args.changes.split(",") if c.strip()]
     task, dataset = get_task(args.task), _load(args)
-    checkpoint = _pretrained(args.task) if args.pretrained else args.checkpoint
+    checkpoint = _network_source(args)
     net, images, labels, source = checkpoint_test_data(
         task, dataset, checkpoint, ExperimentConfig(n_test=args.n_test)
     )

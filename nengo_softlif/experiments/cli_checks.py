@@ -84,6 +84,11 @@ def check_args(args):
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
         check_checkpoint_file(checkpoint)
+    pretrained = getattr(args, "pretrained", False)
+    if pretrained:
+        from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
+
+        pretrained_path(args.task if pretrained is True else pretrained, args.task)
     init_from = getattr(args, "init_from", None)
     if init_from is not None and init_from != "pretrained":
         check_checkpoint_file(init_from, "--init-from")

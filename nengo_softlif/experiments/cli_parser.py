@@ -445,8 +445,13 @@ def _add_network_source(parser):
     which.add_argument("--checkpoint", help="checkpoint.npz from `train`")
     which.add_argument(
         "--pretrained",
-        action="store_true",
-        help="the trained network shipped with the package for --task (cifar10)",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="NAME",
+        help="a trained network shipped with the package: alone, the one for "
+        "--task (cifar10); with a NAME, that one (see nengo_softlif.pretrained."
+        "PRETRAINED, e.g. cifar10-loihi)",
     )
 
 

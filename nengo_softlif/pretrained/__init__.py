@@ -19,6 +19,7 @@ from nengo_softlif.atomic import atomic_open
 
 __all__ = [
     "PRETRAINED",
+    "pretrained_task",
     "pretrained_path",
     "load_pretrained",
     "pretrained_preprocessing",
@@ -28,18 +29,31 @@ __all__ = [
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-#: Name -> file name of the shipped networks (in this folder).
+#: Name -> file name of the shipped networks (in this folder). A name is its
+#: task's (the task's main network) or ``TASK-VARIANT``.
 PRETRAINED = {"cifar10": "cifar10.npz"}
 
 
-def pretrained_path(name):
+def pretrained_task(name):
+    """The task (``"cifar10"``) of the shipped network ``name``."""
+    return name.split("-", 1)[0]
+
+
+def pretrained_path(name, task=None):
     """Path of a shipped network's checkpoint.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRETRAINED`.
+    task : str, optional
+        The task the network must be for (e.g. the ``--task`` of a command).
 
     Raises
     ------
     ValueError
-        If ``name`` is not one of :data:`PRETRAINED`, or its file is missing from
-        this installation.
+        If ``name`` is not one of :data:`PRETRAINED`, is for another ``task``, or
+        its file is missing from this installation.
     """
     if not isinstance(name, str):
         raise TypeError(
@@ -49,6 +63,11 @@ def pretrained_path(name):
     if name not in PRETRAINED:
         raise ValueError(
             f"No pretrained network {name!r}; shipped networks: {sorted(PRETRAINED)}"
+        )
+    if task is not None and pretrained_task(name) != task:
+        raise ValueError(
+            f"the pretrained network {name!r} is for --task {pretrained_task(name)}, "
+            f"not {task}: pass --task {pretrained_task(name)}"
         )
     path = os.path.join(_HERE, PRETRAINED[name])
     if not os.path.exists(path):
