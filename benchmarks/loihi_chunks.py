@@ -7,7 +7,8 @@ chip on the fast backend: every change of
 ``target="sim"``; minutes per chunk). Each chunk of C images is one stream that
 begins with the image before its first (its output discarded), so every image
 follows its predecessor as in one long run, and each chunk ends in its own file:
-a run that stops goes on from the next chunk. The chip's options (input rates,
+a run that stops goes on from the next chunk, and a second process on the same
+``--out`` with ``--from-the-end`` shares the chunks. The chip's options (input rates,
 signed input, pools) are chosen once and kept in ``OUT/options.json`` for every
 mode and chunk.
 
@@ -72,9 +73,10 @@ def run_chunks(args, spiking, flat, labels, protocol, options):
     if args.mode == "chip":
         network = apply_chip_changes(spiking, tuple(CHIP_CHANGES), **options)
     n = len(labels)
-    for start in range(0, n, args.chunk):
+    starts = list(range(0, n, args.chunk))
+    for start in starts[::-1] if args.from_the_end else starts:
         path = os.path.join(args.out, f"{args.mode}_{start:05d}.npz")
-        if os.path.exists(path):
+        if os.path.exists(path) or not _claim(path):
             continue
         idx = np.arange(start - 1, min(start + args.chunk, n)) % n
         t = time.time()
@@ -84,7 +86,7 @@ def run_chunks(args, spiking, flat, labels, protocol, options):
             kwargs = {"backend": "fast", "minibatch_size": 1}
         res = evaluate(network, flat[idx], labels[idx], protocol, **kwargs)
         seconds = time.time() - t
-        tmp = path + ".tmp.npz"
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
         np.savez(
             tmp,
             predictions=res.predictions[1:],
@@ -93,8 +95,32 @@ def run_chunks(args, spiking, flat, labels, protocol, options):
             layer_rates=json.dumps(res.layer_rates),
         )
         os.replace(tmp, path)
+        os.remove(path + ".lock")
         error = np.mean(res.predictions[1:] != labels[idx][1:])
         print(f"{args.mode} {start}: error {error:.3f}, {seconds:.0f} s", flush=True)
+
+
+def _claim(path):
+    """Whether this process may run the chunk ``path`` (a lock beside it).
+
+    Several processes can share the chunks of one mode: a chunk whose lock
+    names a running process is left to it; a lock of a process that is gone is
+    taken over.
+    """
+    lock = path + ".lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            with open(lock) as f:
+                os.kill(int(f.read() or 0), 0)
+            return False  # its process is running
+        except (ProcessLookupError, ValueError):
+            os.remove(lock)
+            return _claim(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def _load(out, mode):
@@ -154,6 +180,11 @@ def main():
     )
     parser.add_argument(
         "--pool-relays", default=None, help="auto, or pools that are relays (a,b)"
+    )
+    parser.add_argument(
+        "--from-the-end",
+        action="store_true",
+        help="run the chunks last first (a second process on the same --out)",
     )
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--exact-out", default=None, help="default: --out")
