@@ -216,6 +216,23 @@ def test_workers_up_to_the_limit_are_accepted():
     check_args(args)  # no error
 
 
+@pytest.mark.parametrize("command", ["evaluate", "diagnose"])
+def test_pretrained_networks_are_found_by_name(command):
+    from nengo_softlif.experiments.cli import (
+        _network_source,
+        build_parser,
+    )  # noqa: PLC0415
+    from nengo_softlif.experiments.cli_checks import check_args  # noqa: PLC0415
+    from nengo_softlif.pretrained import PRETRAINED  # noqa: PLC0415
+
+    for name in [None, *PRETRAINED]:
+        argv = [command, "--task", "cifar10", "--pretrained"]
+        args = build_parser().parse_args(argv + ([] if name is None else [name]))
+        check_args(args)  # no error
+        expected = PRETRAINED[name or "cifar10"]
+        assert os.path.basename(_network_source(args)) == expected
+
+
 @pytest.mark.skipif(HAS_NXSDK, reason="NxSDK is installed")
 def test_loihi_hardware_without_nxsdk_is_refused_at_once(capsys, tmp_path, no_work):
     """Checked before the checkpoint (which does not exist) or any data is read."""

@@ -467,7 +467,9 @@ def test_the_shipped_network_refuses_0_255_images():
 def test_load_pretrained_needs_a_name():
     from nengo_softlif.pretrained import load_pretrained  # noqa: PLC0415
 
-    with pytest.raises(TypeError, match=r"name must be a string, one of \['cifar10'\]"):
+    with pytest.raises(
+        TypeError, match=r"name must be a string, one of \['cifar10', 'cifar10-loihi'\]"
+    ):
         load_pretrained(["cifar10"])
 
 

@@ -53,7 +53,8 @@ def test_export_keeps_the_network_within_float16(tmp_path):
     assert out.stat().st_size < checkpoint.stat().st_size
 
 
-def test_the_shipped_cifar10_network_classifies_the_shipped_images():
+@pytest.mark.parametrize("name", ["cifar10", "cifar10-loihi"])
+def test_the_shipped_cifar10_networks_classify_the_shipped_images(name):
     import nengo  # noqa: PLC0415
 
     from nengo_softlif.data import center_crop, to_float  # noqa: PLC0415
@@ -65,13 +66,21 @@ def test_the_shipped_cifar10_network_classifies_the_shipped_images():
         pretrained_preprocessing,
     )
 
-    assert pretrained_path("cifar10").endswith("cifar10.npz")
-    net, meta = load_pretrained("cifar10")
+    assert pretrained_path(name, task="cifar10").endswith(f"{name}.npz")
+    net, meta = load_pretrained(name)
     provenance = meta["provenance"]
     assert provenance["epochs"] == meta["state"]["epoch"]
     assert {"train_command", "data_md5", "errors_percent"} <= set(provenance)
+    pools = [
+        layer
+        for layer in meta["architecture"]["layers"]
+        if "pool" in layer["type"].lower()
+    ]
+    # the Loihi network's pools are the ones Loihi computes exactly
+    expected = "padded" if name == "cifar10-loihi" else "clipped"
+    assert [pool.get("edges", "clipped") for pool in pools] == [expected] * 2
     images, labels = load_cifar10_sample()
-    mean = pretrained_preprocessing("cifar10")["mean_image"]
+    mean = pretrained_preprocessing(name)["mean_image"]
     prepared = center_crop(to_float(images), 24) - mean
     static = evaluate(net, prepared, labels, backend="nengo")
     assert static.error < 0.35  # 23.7% on the whole test set

@@ -31,7 +31,12 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: Name -> file name of the shipped networks (in this folder). A name is its
 #: task's (the task's main network) or ``TASK-VARIANT``.
-PRETRAINED = {"cifar10": "cifar10.npz"}
+PRETRAINED = {
+    "cifar10": "cifar10.npz",
+    # fine-tuned from "cifar10" with padded pools (whose edges Loihi computes
+    # exactly), for the Loihi backend
+    "cifar10-loihi": "cifar10-loihi.npz",
+}
 
 
 def pretrained_task(name):
