@@ -102,3 +102,35 @@ def test_spiking_progress_counts_images_and_the_running_error(monkeypatch):
         assert bar.done == bar.scored == 7, backend
         assert bar.done * bar.seconds_per_image == pytest.approx(0.14)
         assert bar.wrong / bar.scored == pytest.approx(result.error), backend
+
+
+def test_progress_bars_are_text_outside_a_notebook(monkeypatch, recwarn):
+    """A process that imported ipykernel's shell (Jupyter installed) is no notebook."""
+    import types  # noqa: PLC0415
+
+    import tqdm  # noqa: PLC0415
+
+    from nengo_softlif.evaluation.backend import (
+        ImageProgress,
+        progress,
+    )  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("zmqshell"))
+    monkeypatch.delitem(sys.modules, "tqdm.auto", raising=False)
+    monkeypatch.delitem(sys.modules, "tqdm.autonotebook", raising=False)
+    bar = ImageProgress(3, True, "fast", 0.2).bar
+    assert type(bar) is tqdm.std.tqdm
+    bar.close()
+    assert type(progress([1, 2], True, "x")) is tqdm.std.tqdm
+    assert not [w for w in recwarn if "IProgress" in str(w.message)]
+
+    class ZMQInteractiveShell:  # the shell of a Jupyter kernel
+        pass
+
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = ZMQInteractiveShell
+    fake_auto = types.ModuleType("tqdm.auto")
+    fake_auto.tqdm = lambda iterable, **kwargs: ("notebook bar", iterable)
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake_auto)
+    assert progress([1], True, "x") == ("notebook bar", [1])

@@ -37,6 +37,7 @@ TensorFlow nor nengo-loihi.
 """
 
 import importlib
+import sys
 
 import numpy as np
 
@@ -95,13 +96,28 @@ def get_backend(name):
     return BACKENDS[name]
 
 
+def _tqdm():
+    """tqdm's notebook bar in a Jupyter kernel, its text bar anywhere else.
+
+    ``tqdm.auto`` takes any process that has imported ``ipykernel.zmqshell`` for
+    a notebook (some libraries import it whenever Jupyter is installed), and then
+    warns on the console that ipywidgets is missing or draws widgets as text.
+    """
+    # pylint: disable=import-outside-toplevel
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if type(shell).__name__ == "ZMQInteractiveShell":
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def progress(iterable, enabled, desc, unit="image"):
     """``iterable`` with a progress bar (tqdm) if ``enabled``, else unchanged."""
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
-
-    return tqdm(iterable, desc=desc, unit=unit)
+    return _tqdm()(iterable, desc=desc, unit=unit)
 
 
 class ImageProgress:
@@ -137,9 +153,7 @@ class ImageProgress:
         self.done = self.scored = self.wrong = 0
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
-
-            self.bar = tqdm(total=int(n_images), desc=desc, unit="image")
+            self.bar = _tqdm()(total=int(n_images), desc=desc, unit="image")
 
     @property
     def wants_traces(self):
