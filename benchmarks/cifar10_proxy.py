@@ -94,6 +94,11 @@ LONG_RUN_SETTINGS = {
         {},
         "softlif",
     ),
+    "fast-hard, lr 6e-3, EMA 0.999": (
+        {"learning_rate": 6e-3, "ema_decay": 0.999},
+        {},
+        "softlif",
+    ),
     "SGD Nesterov 0.05, EMA 0.999": (
         {
             "optimizer": "sgd",
