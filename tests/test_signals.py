@@ -133,8 +133,8 @@ def run_on_workers(workers=2):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_workers_end_with_the_process_that_started_them(sig):
     script = EVALUATE_PARALLEL + "\nrun_on_workers()\n"
-    code, _, survivors = _start_and_kill([sys.executable, "-c", script], sig, 4)
-    assert code != 0
+    code, err, survivors = _start_and_kill([sys.executable, "-c", script], sig, 4)
+    assert code != 0, err
     assert survivors == []
 
 
