@@ -66,6 +66,10 @@ def _running(pid):
     return stat[stat.rindex(")") + 2] != "Z"
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_kill(argv, sig, n_descendants, env=None, timeout=60.0):
     """Run ``argv``; once it has ``n_descendants``, send ``sig``.
 
@@ -83,6 +87,9 @@ def _start_and_kill(argv, sig, n_descendants, env=None, timeout=60.0):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        # Ctrl-C as in a terminal, whatever this process's own handler is (an
+        # inherited SIG_IGN would keep the child running to its end)
+        preexec_fn=_default_sigint,
     )
     seen = set()
     try:
@@ -134,7 +141,7 @@ def run_on_workers(workers=2):
 def test_workers_end_with_the_process_that_started_them(sig):
     script = EVALUATE_PARALLEL + "\nrun_on_workers()\n"
     code, err, survivors = _start_and_kill([sys.executable, "-c", script], sig, 4)
-    assert code != 0, err
+    assert code != 0, (err, "SIGINT here:", signal.getsignal(signal.SIGINT))
     assert survivors == []
 
 
