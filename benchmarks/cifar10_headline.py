@@ -46,6 +46,7 @@ from nengo_softlif.pretrained import (
     PRETRAINED,
     export_pretrained,
     file_md5,
+    pretrained_task,
 )
 
 _STATIC, _SPIKING = headline_errors("cifar10")
@@ -79,7 +80,9 @@ def main(argv=None):
     parser.add_argument(
         "--ship-as",
         default="cifar10",
-        choices=sorted(name for name in PRETRAINED if name.startswith("cifar10")),
+        choices=sorted(
+            name for name in PRETRAINED if pretrained_task(name) == "cifar10"
+        ),
         help="which shipped network the float16 copy replaces",
     )
     parser.add_argument(

@@ -76,7 +76,10 @@ def run_chunks(args, spiking, flat, labels, protocol, options):
     starts = list(range(0, n, args.chunk))
     for start in starts[::-1] if args.from_the_end else starts:
         path = os.path.join(args.out, f"{args.mode}_{start:05d}.npz")
-        if os.path.exists(path) or not _claim(path):
+        if not _claim(path):
+            continue
+        if os.path.exists(path):  # done (by another process before the claim)
+            os.remove(path + ".lock")
             continue
         idx = np.arange(start - 1, min(start + args.chunk, n)) % n
         t = time.time()

@@ -12,7 +12,11 @@ import sys
 import time
 
 from nengo_softlif.atomic import atomic_write_bytes
-from nengo_softlif.experiments.cli_checks import check_args, task_protocol
+from nengo_softlif.experiments.cli_checks import (
+    check_args,
+    pretrained_name,
+    task_protocol,
+)
 from nengo_softlif.experiments.cli_parser import RECIPE_TRAIN_OPTIONS, build_parser
 
 __all__ = ["main", "build_parser"]
@@ -195,26 +199,25 @@ def cmd_evaluate(args):
     return record
 
 
-def _pretrained(task, name=True):
-    """The path of the shipped network ``name`` (``True``: ``task``'s main one)."""
+def _pretrained(task, name=None):
+    """The path of the shipped network ``name`` (default: ``task``'s main one)."""
     from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
 
-    return pretrained_path(task if name is True else name, task=task)
+    return pretrained_path(name or task, task=task)
 
 
 def _network_source(args):
     """The checkpoint of ``--checkpoint`` or ``--pretrained [NAME]``."""
-    if args.pretrained:
-        return _pretrained(args.task, args.pretrained)
-    return args.checkpoint
+    name = pretrained_name(args)
+    return args.checkpoint if name is None else _pretrained(args.task, name)
 
 
 def _run_folder(args, checkpoint):
     """``--out``, or the checkpoint's folder (a folder of its own when pretrained)."""
     if args.out:
         return args.out
-    if args.pretrained:
-        name = args.task if args.pretrained is True else args.pretrained
+    name = pretrained_name(args)
+    if name is not None:
         return f"nengo-softlif-pretrained-{name}"
     return os.path.dirname(os.path.abspath(checkpoint))
 

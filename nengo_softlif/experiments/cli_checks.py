@@ -19,6 +19,17 @@ __all__ = [
 ]
 
 
+def pretrained_name(args):
+    """The shipped network ``--pretrained [NAME]`` asks for (alone: ``--task``'s).
+
+    None without ``--pretrained``.
+    """
+    value = getattr(args, "pretrained", False)
+    if not value:
+        return None
+    return args.task if value is True else value
+
+
 def check_args(args):
     """Checks of option combinations, before any work is done.
 
@@ -84,11 +95,11 @@ def check_args(args):
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None:
         check_checkpoint_file(checkpoint)
-    pretrained = getattr(args, "pretrained", False)
-    if pretrained:
+    name = pretrained_name(args)
+    if name is not None:
         from nengo_softlif.pretrained import pretrained_path  # noqa: PLC0415
 
-        pretrained_path(args.task if pretrained is True else pretrained, args.task)
+        pretrained_path(name, args.task)
     init_from = getattr(args, "init_from", None)
     if init_from is not None and init_from != "pretrained":
         check_checkpoint_file(init_from, "--init-from")
