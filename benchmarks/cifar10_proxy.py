@@ -13,9 +13,10 @@ pass (learning rate and schedule, warm-up, weight decay, label smoothing, initia
 weight scale, noise, annealing). ``--study long-run`` (a mid budget, for example
 10,000 images for 60 epochs): the ``fast-hard`` recipe against the levers that
 pay off only in long runs (a moving average of the weights, SGD with Nesterov
-momentum, the peak learning rate, label smoothing and cutout, weight decay) and
-the width of the soft LIF gradient (sigma: with the hard forward pass it acts on
-the gradient only),
+momentum, the peak learning rate, label smoothing and cutout, weight decay), the
+width of the soft LIF gradient (sigma: with the hard forward pass it acts on
+the gradient only) and the scale of the first layer's inputs
+(``first_layer_scale``: the papers' networks read pixel values of 0-255),
 with the ReLU max-pooling network (the papers' original ANN) as the yardstick.
 
 Examples::
@@ -119,6 +120,9 @@ LONG_RUN_SETTINGS = {
         {},
         "softlif",
     ),
+    # the papers' networks read pixel values of 0-255 (minus the mean)
+    "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
+    "fast-hard, first layer x8": ({"first_layer_scale": 8.0}, {}, "softlif"),
 }
 STUDIES = {"proxy": PROXY_SETTINGS, "long-run": LONG_RUN_SETTINGS}
 #: The settings of the ``proxy`` study (as before the long-run study existed).

@@ -182,6 +182,14 @@ def main():
         "--dt", type=float, default=None, help="the chip's time step (chip, emulator)"
     )
     parser.add_argument(
+        "--exact-dt",
+        type=float,
+        default=None,
+        help="the exact run's time step (default: the task's; give --dt's value "
+        "to compare the emulator with the exact network at its own time step, "
+        "with --out another folder and --exact-out it in --compare)",
+    )
+    parser.add_argument(
         "--pool-relays", default=None, help="auto, or pools that are relays (a,b)"
     )
     parser.add_argument(
@@ -210,7 +218,11 @@ def main():
     flat = images.reshape(len(images), -1).astype(np.float32)
     options = chip_options(spiking, flat, chip_protocol, args.out, args.pool_relays)
     print("chip options", options, flush=True)
-    protocol = task.protocol if args.mode == "exact" else chip_protocol
+    protocol = chip_protocol
+    if args.mode == "exact":
+        protocol = task.protocol
+        if args.exact_dt is not None:
+            protocol = dataclasses.replace(protocol, dt=args.exact_dt)
     run_chunks(args, spiking, flat, labels, protocol, options)
 
 

@@ -6,13 +6,17 @@ top level are still importable under their old names: ``import
 nengo_softlif.evaluate_fast`` gives the package now at
 ``nengo_softlif.backends.fast`` (the same module object, so an attribute set
 through either name is set on both), with a `DeprecationWarning` naming the new
-path.
+path. A moved module does not replace a name of the package it is imported
+under: after ``import nengo_softlif.evaluate`` (the old name of
+``nengo_softlif.evaluation.runner``), ``nengo_softlif.evaluate`` is still the
+function.
 """
 
 import importlib
 import importlib.abc
 import importlib.util
 import sys
+import types
 import warnings
 
 __all__ = ["MOVED", "new_name", "install"]
@@ -77,7 +81,30 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__spec__ = module.__spec__.loader_state
 
 
-def install():
-    """Put the finder in place (idempotent)."""
+class _Package(types.ModuleType):
+    """A package whose names are not replaced by moved modules imported under it.
+
+    The import system sets a submodule as an attribute of its parent once it is
+    imported; for a moved module whose old name is also one of the package's
+    functions, that would replace the function by the module.
+    """
+
+    def __setattr__(self, name, value):
+        current = self.__dict__.get(name)
+        if (
+            isinstance(value, types.ModuleType)
+            and current is not None
+            and not isinstance(current, types.ModuleType)
+            and f"{self.__name__}.{name}" in MOVED
+        ):
+            return
+        super().__setattr__(name, value)
+
+
+def install(package="nengo_softlif"):
+    """Put the finder in place and guard ``package``'s names (idempotent)."""
     if not any(isinstance(f, _MovedFinder) for f in sys.meta_path):
         sys.meta_path.append(_MovedFinder())
+    module = sys.modules.get(package)
+    if module is not None and type(module) is types.ModuleType:
+        module.__class__ = _Package

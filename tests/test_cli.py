@@ -443,6 +443,11 @@ def test_train_init_from_starts_at_the_checkpoints_weights(
     assert code == 2 and "--init-from" in err and "same task" in err
     code, _, err = run(capsys, *argv, "--init-from", tmp_path / "missing.npz")
     assert code == 2 and "--init-from" in err and "does not exist" in err
+    # a first-layer scale rescales weights as built, not trained ones
+    argv[argv.index(tuned)] = tmp_path / "scaled"
+    code, _, err = run(capsys, *argv, "--init-from", first, "--first-layer-scale", "4")
+    assert code == 2 and "first_layer_scale=4" in err and "--first-layer-scale 1" in err
+    assert not (tmp_path / "scaled").exists()
 
 
 def test_train_pool_edges_fine_tunes_with_other_pools(

@@ -822,6 +822,7 @@ def config_cases(tmp):
         ("rate_penalty", 0.0),
         ("rate_target", 0.0),
         ("ema_decay", 0.0),
+        ("first_layer_scale", 1.0),
     ]:
         for bad in ("0.1", None, float("nan"), float("inf"), -5.0, [0.1], True):
             cases.append(

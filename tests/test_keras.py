@@ -571,3 +571,39 @@ def test_moving_average_is_the_network_and_leaves_training_alone(tmp_path, rng):
     assert np.allclose(
         np.abs(stored).sum(), np.abs(plain_params["output.weights"]).sum(), rtol=1e-6
     )
+
+
+def test_first_layer_scale_trains_as_if_the_images_were_larger(rng):
+    """With Adam, scaling the first layer's initial weights and learning rate by
+    s is training on images s times larger, with s folded into its weights."""
+    from nengo_softlif.training.loop import input_layers  # noqa: PLC0415
+
+    images, labels = _data(rng)
+    base = {"epochs": 2, "minibatch_size": 50, "engine": "keras"}
+    scaled, larger = _net(noise=None), _net(noise=None)
+    first = input_layers(scaled)
+    assert first == ["conv1"]
+    train(
+        scaled,
+        ArrayData(images, labels),
+        TrainConfig(first_layer_scale=4.0, **base),
+        verbose=0,
+    )
+    train(larger, ArrayData(4 * images, labels), TrainConfig(**base), verbose=0)
+    initial = get_params(_net(noise=None))
+    a, b = get_params(scaled), get_params(larger)
+    for key, value in b.items():
+        factor = 4.0 if key.split(".")[0] in first and key.endswith("weights") else 1
+        assert not np.allclose(value, initial[key]) or "pool" in key, key  # trained
+        np.testing.assert_allclose(a[key], factor * value, rtol=1e-3, atol=1e-5)
+
+
+def test_first_layer_scale_needs_the_keras_engine(rng):
+    images, labels = _data(rng)
+    with pytest.raises(ValueError, match="first_layer_scale needs engine='keras'"):
+        train(
+            _net(),
+            ArrayData(images, labels),
+            TrainConfig(epochs=1, first_layer_scale=2.0),
+            verbose=0,
+        )

@@ -70,6 +70,25 @@ def test_old_import_paths_still_work(old):
         assert old in importlib.sys.modules
 
 
+def test_old_module_names_leave_the_packages_functions_alone():
+    """``nengo_softlif.evaluate`` was a module; it is now the function, and
+    importing the old module name does not replace the function."""
+    import nengo_softlif  # noqa: PLC0415
+
+    function = nengo_softlif.evaluate
+    assert callable(function)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module("nengo_softlif.evaluate")
+        from nengo_softlif.evaluate import Protocol  # noqa: PLC0415
+    assert module is importlib.import_module("nengo_softlif.evaluation.runner")
+    assert nengo_softlif.evaluate is function
+    assert Protocol is nengo_softlif.Protocol
+    nengo_softlif.other = module  # other names are set as usual
+    assert nengo_softlif.other is module
+    del nengo_softlif.other
+
+
 def test_old_names_resolve_to_their_new_modules():
     assert new_name("nengo_softlif.loihi.conversion") == (
         "nengo_softlif.backends.loihi.conversion"

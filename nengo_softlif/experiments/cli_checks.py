@@ -103,6 +103,14 @@ def check_args(args):
     init_from = getattr(args, "init_from", None)
     if init_from is not None and init_from != "pretrained":
         check_checkpoint_file(init_from, "--init-from")
+    if init_from is not None and not os.path.exists(
+        os.path.join(args.out, "checkpoint.npz")
+    ):
+        from nengo_softlif.experiments.experiment import (  # noqa: PLC0415
+            check_init_from,
+        )
+
+        check_init_from(init_from, args.first_layer_scale)
     run_dir = getattr(args, "run_dir", None)
     if run_dir is not None:
         if not os.path.isdir(run_dir):

@@ -110,6 +110,7 @@ RECIPE_TRAIN_OPTIONS = {
     "nesterov": "nesterov",
     "ema_decay": "ema_decay",
     "cutout": "cutout",
+    "first_layer_scale": "first_layer_scale",
 }
 #: Options whose default comes from --recipe.
 RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
@@ -196,6 +197,17 @@ def _add_optimizer(parser):
         "[default: recipe]",
     )
     parser.add_argument(
+        "--engine",
+        choices=["nengo-dl", "keras"],
+        default=None,
+        help="train the network in nengo-dl, or as its tf.keras model (the same "
+        "network; faster, and resumes exactly) [default: recipe]",
+    )
+
+
+def _add_initial_weights(parser):
+    """Options of ``train`` that scale the initial weights."""
+    parser.add_argument(
         "--init-scale",
         type=finite(0, low_open=True),
         default=None,
@@ -203,11 +215,13 @@ def _add_optimizer(parser):
         "[default: recipe]",
     )
     parser.add_argument(
-        "--engine",
-        choices=["nengo-dl", "keras"],
+        "--first-layer-scale",
+        type=finite(0, low_open=True),
         default=None,
-        help="train the network in nengo-dl, or as its tf.keras model (the same "
-        "network; faster, and resumes exactly) [default: recipe]",
+        help="train the layers that read the images as if the images were this "
+        "many times larger: their initial weights and learning rate times this "
+        "(--engine keras; the trained network reads the usual images) "
+        "[default: recipe]",
     )
 
 
@@ -268,6 +282,7 @@ def _add_training(parser):
         help="with --anneal-sigma: change sigma once per epoch, not every step",
     )
     _add_optimizer(parser)
+    _add_initial_weights(parser)
     parser.add_argument(
         "--epochs-this-run",
         type=POSITIVE,

@@ -41,6 +41,7 @@ __all__ = [
     "train_task",
     "evaluate_checkpoint",
     "checkpoint_test_data",
+    "check_init_from",
     "static_error_on_spiking_images",
     "gap_text",
 ]
@@ -186,6 +187,7 @@ def train_task(
     net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
     checkpoint = os.path.join(out_dir, "checkpoint.npz")
     if init_from is not None and not os.path.exists(checkpoint):
+        check_init_from(init_from, train_config.first_layer_scale)
         _initialise_from(net, init_from)
         train_config = dataclasses.replace(train_config, init_scale=1.0)
     train_data, _, _ = task.training_data(dataset)
@@ -208,6 +210,23 @@ def train_task(
         max_epochs=max_epochs,
     )
     return net, result
+
+
+def check_init_from(init_from, first_layer_scale):
+    """Refuse training settings that need the weights of a network as built.
+
+    Raises
+    ------
+    ValueError
+        If ``first_layer_scale`` is not 1 (it scales initial weights as built;
+        those of ``init_from`` are trained).
+    """
+    if first_layer_scale != 1:
+        raise ValueError(
+            f"first_layer_scale={first_layer_scale:g} scales the initial weights of "
+            f"a network as built; those of --init-from {init_from} are trained: "
+            "leave it at 1 (--first-layer-scale 1), or train without --init-from"
+        )
 
 
 def _initialise_from(net, checkpoint):

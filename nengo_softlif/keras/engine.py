@@ -50,6 +50,17 @@ def _forward(tf, model, rate_penalty, rate_target):
     return forward
 
 
+def _input_kernels(model, net):
+    """The Keras variables of the weight layers that read the network's input."""
+    from nengo_softlif.training.loop import input_layers  # noqa: PLC0415  (a cycle)
+
+    return [
+        weight
+        for name in input_layers(net)
+        for weight in model.get_layer(name).trainable_weights
+    ]
+
+
 class KerasEngine:
     """Trains a `.SoftLIFNetwork` as its Keras model (see the module docstring)."""
 
@@ -76,6 +87,9 @@ class KerasEngine:
             tf.Variable(v, trainable=False) for v in variables if config.ema_decay
         ]
         averages, decay = self.averages, float(config.ema_decay)
+        # `TrainConfig.first_layer_scale`: these variables' updates scaled
+        scale = float(config.first_layer_scale)
+        scaled = _input_kernels(model, net) if scale != 1 else []
 
         @tf.function
         def step(x, y, lr):
@@ -84,7 +98,10 @@ class KerasEngine:
                 logits, penalty = forward(x)
                 loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
             grads = tape.gradient(loss, variables)
+            before = [v.read_value() for v in scaled]
             optimizer.apply_gradients(zip(grads, variables, strict=True))
+            for var, old in zip(scaled, before, strict=True):
+                var.assign(old + scale * (var - old))
             if averages:
                 t = tf.cast(optimizer.iterations, tf.float32) - 1.0
                 d = tf.minimum(decay, (1.0 + t) / (10.0 + t))

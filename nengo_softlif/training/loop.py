@@ -8,7 +8,6 @@ TensorFlow is imported only when :func:`train` runs.
 import contextlib
 import dataclasses
 import importlib
-import math
 import os
 import time
 
@@ -23,6 +22,7 @@ from nengo_softlif.network.checkpoint import (
     save_checkpoint,
     set_params,
 )
+from nengo_softlif.training.config import LR_SCHEDULES, TRAINING_ENGINES, TrainConfig
 from nengo_softlif.training.optimizer import make_optimizer
 from nengo_softlif.training.settings import (
     RESUMABLE_CHANGES,
@@ -40,176 +40,6 @@ __all__ = [
     "make_optimizer",
     "RESUMABLE_CHANGES",
 ]
-
-
-def _constant(epoch, epochs):
-    return 1.0
-
-
-def _cosine(epoch, epochs):
-    return 0.5 * (1 + math.cos(math.pi * min(epoch / max(epochs, 1), 1.0)))
-
-
-def _step(epoch, epochs):
-    # divide by 10 at 50% and 75% of training (cuda-convnet style)
-    return 0.1 ** (int(epoch >= 0.5 * epochs) + int(epoch >= 0.75 * epochs))
-
-
-#: Learning-rate schedules: name -> ``factor(epoch, epochs)``, where ``epoch`` is
-#: the (fractional) number of epochs done when the step starts.
-LR_SCHEDULES = {"constant": _constant, "cosine": _cosine, "step": _step}
-
-_OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-#: Training engines: name -> ``"module:class"`` (imported when used).
-TRAINING_ENGINES = {
-    "nengo-dl": "nengo_softlif.training.nengo_dl_engine:NengoDLEngine",
-    "keras": "nengo_softlif.keras.engine:KerasEngine",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Training settings (the defaults are ours; see the docs for the paper's).
-
-    Parameters
-    ----------
-    epochs : int
-        Total number of epochs (resuming continues up to this number).
-    minibatch_size : int
-        Images per gradient step.
-    optimizer : str
-        ``"adam"``, ``"sgd"`` (with ``momentum``) or ``"rmsprop"``.
-    learning_rate : float
-        Peak learning rate.
-    lr_schedule : str
-        One of :data:`LR_SCHEDULES`, evaluated before every step at the
-        fractional epoch.
-    momentum : float
-        SGD momentum.
-    seed : int
-        Seed of the initialisation-independent randomness: data order,
-        augmentation, training noise.
-    warmup_epochs : float
-        Linear learning-rate warm-up from 0 over this many epochs.
-    weight_decay : float
-        Decoupled weight decay (AdamW / SGDW style) on the weights (not biases).
-    label_smoothing : float
-        Label smoothing of the cross-entropy loss.
-    init_scale : float
-        Factor on the initial weights of every layer with neurons (fresh runs
-        only): with the paper's bias at the threshold, it sets how far from the
-        threshold the neurons start.
-    engine : str
-        ``"nengo-dl"`` (the network simulated by nengo-dl) or ``"keras"`` (the
-        same network as a tf.keras model, `nengo_softlif.keras.keras_model`:
-        the same computation, faster, with exactly resumable training noise).
-    rate_penalty : float
-        Weight (per Hz squared) of a firing-rate penalty added to the loss: the
-        mean over the neuron layers of the mean squared rate above
-        ``rate_target`` (``engine="keras"``). Lower rates mean fewer spikes,
-        fewer synaptic events and less energy on neuromorphic hardware.
-    rate_target : float
-        Rates (Hz) up to which the penalty is zero.
-    nesterov : bool
-        Nesterov momentum (``optimizer="sgd"``).
-    ema_decay : float
-        Keep an exponential moving average of the parameters with this decay
-        per step (0: off; ``engine="keras"``); the averaged parameters are the
-        network's (what checkpoints hold, what is evaluated and converted),
-        the raw ones stay in the checkpoint's training state. The decay is
-        ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t``, so that the
-        average forgets the initial weights early in training.
-    cutout : int
-        Side in pixels of a square set to zero (the mean image, after mean
-        subtraction) at a random position of every training image (0: off;
-        image tasks).
-    """
-
-    epochs: int = 10
-    minibatch_size: int = 100
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"
-    momentum: float = 0.9
-    seed: int = 0
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    init_scale: float = 1.0
-    engine: str = "nengo-dl"
-    rate_penalty: float = 0.0
-    rate_target: float = 0.0
-    nesterov: bool = False
-    ema_decay: float = 0.0
-    cutout: int = 0
-
-    def __post_init__(self):
-        for name in ("epochs", "minibatch_size", "seed", "cutout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
-        if self.epochs < 0 or self.minibatch_size < 1 or self.seed < 0:
-            raise ValueError(
-                f"epochs and seed must be >= 0 and minibatch_size >= 1, got epochs="
-                f"{self.epochs}, minibatch_size={self.minibatch_size}, seed={self.seed}"
-            )
-        if self.cutout < 0:
-            raise ValueError(f"cutout must be >= 0 pixels, got {self.cutout}")
-        if not isinstance(self.nesterov, bool):
-            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
-        if self.nesterov and self.optimizer != "sgd":
-            raise ValueError(
-                f"nesterov applies to optimizer='sgd', not {self.optimizer!r}; "
-                "set optimizer='sgd' or nesterov=False"
-            )
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(
-                f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
-            )
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {self.lr_schedule!r}"
-            )
-        if self.engine not in TRAINING_ENGINES:
-            raise ValueError(
-                f"engine must be one of {sorted(TRAINING_ENGINES)}, got {self.engine!r}"
-            )
-        checks = {
-            "learning_rate": (self.learning_rate, 0, True, None),
-            "momentum": (self.momentum, 0, False, 1),
-            "warmup_epochs": (self.warmup_epochs, 0, False, None),
-            "weight_decay": (self.weight_decay, 0, False, None),
-            "label_smoothing": (self.label_smoothing, 0, False, 1),
-            "init_scale": (self.init_scale, 0, True, None),
-            "rate_penalty": (self.rate_penalty, 0, False, None),
-            "rate_target": (self.rate_target, 0, False, None),
-            "ema_decay": (self.ema_decay, 0, False, 1),
-        }
-        for name, (value, low, low_open, high) in checks.items():
-            if isinstance(value, bool) or not isinstance(
-                value, (int, float, np.number)
-            ):
-                raise TypeError(
-                    f"TrainConfig {name} must be a number, got {value!r} (a "
-                    f"{type(value).__name__}); e.g. {name}="
-                    f"{TrainConfig.__dataclass_fields__[name].default!r}"
-                )
-            ok = np.isfinite(value) and (value > low if low_open else value >= low)
-            if not ok or (high is not None and not value < high):
-                bound = f"{'>' if low_open else '>='} {low}" + (
-                    f" and < {high}" if high is not None else ""
-                )
-                raise ValueError(
-                    f"TrainConfig {name} must be finite and {bound}, got {value}"
-                )
-
-    def learning_rate_at(self, epoch):
-        """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""
-        factor = LR_SCHEDULES[self.lr_schedule](epoch, self.epochs)
-        if self.warmup_epochs > 0:
-            factor *= min(1.0, epoch / self.warmup_epochs)
-        return self.learning_rate * factor
 
 
 @dataclasses.dataclass
@@ -284,17 +114,38 @@ def _engine_class(name):
     return getattr(importlib.import_module(module), cls)
 
 
-def _init_scale(net, scale):
-    """Multiply the initial weights of every hidden weight layer by ``scale``."""
+def input_layers(net):
+    """The names of the weight layers that read the network's input."""
+    from nengo_softlif.network.architectures import INPUT  # noqa: PLC0415
+    from nengo_softlif.network.checkpoint import get_params  # noqa: PLC0415
+
+    params = get_params(net)
+    architecture = net.architecture
+    return [
+        name
+        for name, inputs in zip(
+            architecture.layer_names(), architecture.layer_inputs(), strict=True
+        )
+        if inputs == (INPUT,) and f"{name}.weights" in params
+    ]
+
+
+def _init_scale(net, scale, first_layer_scale=1.0):
+    """Multiply the initial weights of every hidden weight layer by ``scale``,
+    and those of the layers that read the input by ``first_layer_scale`` too."""
     from nengo_softlif.network.checkpoint import get_params, set_params  # noqa: PLC0415
 
     params = get_params(net)
     specs = dict(zip(net.layers, net.architecture.layers, strict=True))
+    first = set(input_layers(net))
     for name, built in net.layers.items():
         linear = getattr(specs[name], "neurons", True) is False
         hidden = built.ensemble is not None or linear
-        if hidden and f"{name}.weights" in params:
-            params[f"{name}.weights"] = params[f"{name}.weights"] * scale
+        factor = (scale if hidden else 1.0) * (
+            first_layer_scale if name in first else 1.0
+        )
+        if factor != 1 and f"{name}.weights" in params:
+            params[f"{name}.weights"] = params[f"{name}.weights"] * factor
     set_params(net, params)
 
 
@@ -518,8 +369,8 @@ def _train(
         fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
-    if fresh and config.init_scale != 1:
-        _init_scale(net, config.init_scale)
+    if fresh and (config.init_scale != 1 or config.first_layer_scale != 1):
+        _init_scale(net, config.init_scale, config.first_layer_scale)
     stop_epoch = config.epochs
     if max_epochs is not None:
         if max_epochs < 1:

@@ -31,6 +31,8 @@ class NengoDLEngine:
             raise ValueError("rate_penalty needs engine='keras'")
         if config.ema_decay:
             raise ValueError("ema_decay needs engine='keras'")
+        if config.first_layer_scale != 1:
+            raise ValueError("first_layer_scale needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,

@@ -9,6 +9,8 @@ checkpoint's settings and the current ones (settings that may change on resume,
 
 import dataclasses
 
+from nengo_softlif.training.config import TrainConfig
+
 __all__ = [
     "RESUMABLE_CHANGES",
     "describe_callbacks",
@@ -22,8 +24,6 @@ RESUMABLE_CHANGES = ("epochs",)
 
 
 def _train_config_default(name):
-    from nengo_softlif.training.loop import TrainConfig  # noqa: PLC0415  (a cycle)
-
     return TrainConfig.__dataclass_fields__[name].default
 
 
