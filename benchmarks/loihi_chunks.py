@@ -173,7 +173,7 @@ def main():
     parser.add_argument("--task", default="cifar10")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", help="the network (not for --compare)")
     parser.add_argument("--out", required=True, help="folder of the chunks")
     parser.add_argument("--mode", choices=MODES, default=None)
     parser.add_argument("--n-test", type=int, default=500)
@@ -205,6 +205,8 @@ def main():
         return
     if args.mode is None:
         parser.error(f"give --mode ({', '.join(MODES)}) or --compare")
+    if args.checkpoint is None:
+        parser.error("--mode needs --checkpoint (the network's checkpoint.npz)")
     os.makedirs(args.out, exist_ok=True)
     task = get_task(args.task)
     dataset = load_dataset(args.task, data_dir=args.data_dir, cache_dir=args.cache_dir)
