@@ -120,6 +120,29 @@ LONG_RUN_SETTINGS = {
         {},
         "softlif",
     ),
+    # SGD with L2 weight decay, as cuda-convnet trained the papers' networks
+    # (for SGD, decoupled weight decay per unit of learning rate is L2)
+    "ReLU, max pooling, SGD Nesterov 0.05, weight decay 5e-4": (
+        {
+            "init_scale": 1.0,
+            "optimizer": "sgd",
+            "nesterov": True,
+            "learning_rate": 0.05,
+            "weight_decay": 5e-4,
+        },
+        {"noise": "none"},
+        "relu-maxpool",
+    ),
+    "SGD Nesterov 0.05, weight decay 5e-4": (
+        {
+            "optimizer": "sgd",
+            "nesterov": True,
+            "learning_rate": 0.05,
+            "weight_decay": 5e-4,
+        },
+        {},
+        "softlif",
+    ),
     # the papers' networks read pixel values of 0-255 (minus the mean)
     "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
     "fast-hard, first layer x8": ({"first_layer_scale": 8.0}, {}, "softlif"),
