@@ -143,6 +143,26 @@ LONG_RUN_SETTINGS = {
         {},
         "softlif",
     ),
+    "SGD Nesterov 0.1, weight decay 5e-4": (
+        {
+            "optimizer": "sgd",
+            "nesterov": True,
+            "learning_rate": 0.1,
+            "weight_decay": 5e-4,
+        },
+        {},
+        "softlif",
+    ),
+    "SGD Nesterov 0.2, weight decay 5e-4": (
+        {
+            "optimizer": "sgd",
+            "nesterov": True,
+            "learning_rate": 0.2,
+            "weight_decay": 5e-4,
+        },
+        {},
+        "softlif",
+    ),
     # the papers' networks read pixel values of 0-255 (minus the mean)
     "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
     "fast-hard, first layer x8": ({"first_layer_scale": 8.0}, {}, "softlif"),
