@@ -22,7 +22,14 @@ from nengo_softlif.network.checkpoint import (
     save_checkpoint,
     set_params,
 )
-from nengo_softlif.training.config import LR_SCHEDULES, TRAINING_ENGINES, TrainConfig
+
+# TrainConfig, the schedules and the engines (training.config) stay importable
+# from this module, their former home
+from nengo_softlif.training.config import (  # noqa: F401
+    LR_SCHEDULES,
+    TRAINING_ENGINES,
+    TrainConfig,
+)
 from nengo_softlif.training.optimizer import make_optimizer
 from nengo_softlif.training.settings import (
     RESUMABLE_CHANGES,
@@ -31,12 +38,9 @@ from nengo_softlif.training.settings import (
 )
 
 __all__ = [
-    "TrainConfig",
     "TrainResult",
     "ArrayData",
     "train",
-    "LR_SCHEDULES",
-    "TRAINING_ENGINES",
     "make_optimizer",
     "RESUMABLE_CHANGES",
 ]
