@@ -143,6 +143,16 @@ LONG_RUN_SETTINGS = {
         {},
         "softlif",
     ),
+    "SGD Nesterov 0.02, weight decay 5e-4": (
+        {
+            "optimizer": "sgd",
+            "nesterov": True,
+            "learning_rate": 0.02,
+            "weight_decay": 5e-4,
+        },
+        {},
+        "softlif",
+    ),
     "SGD Nesterov 0.1, weight decay 5e-4": (
         {
             "optimizer": "sgd",
