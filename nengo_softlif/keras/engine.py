@@ -15,6 +15,7 @@ from nengo_softlif.console import Progress
 from nengo_softlif.keras.layers import RateNeurons, SoftLIF
 from nengo_softlif.keras.models import keras_model, keras_params
 from nengo_softlif.training.anneal import set_sigma
+from nengo_softlif.training.loop import input_layers
 from nengo_softlif.training.optimizer import (
     make_optimizer,
     optimizer_state,
@@ -52,8 +53,6 @@ def _forward(tf, model, rate_penalty, rate_target):
 
 def _input_kernels(model, net):
     """The Keras variables of the weight layers that read the network's input."""
-    from nengo_softlif.training.loop import input_layers  # noqa: PLC0415  (a cycle)
-
     return [
         weight
         for name in input_layers(net)

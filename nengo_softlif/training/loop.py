@@ -15,8 +15,10 @@ import numpy as np
 
 from nengo_softlif.atomic import FileLock
 from nengo_softlif.data.validate import checked_images, checked_labels
+from nengo_softlif.network.architectures import INPUT
 from nengo_softlif.network.checkpoint import (
     CheckpointError,
+    get_params,
     load_checkpoint,
     load_preprocessing,
     save_checkpoint,
@@ -120,9 +122,6 @@ def _engine_class(name):
 
 def input_layers(net):
     """The names of the weight layers that read the network's input."""
-    from nengo_softlif.network.architectures import INPUT  # noqa: PLC0415
-    from nengo_softlif.network.checkpoint import get_params  # noqa: PLC0415
-
     params = get_params(net)
     architecture = net.architecture
     return [
@@ -137,8 +136,6 @@ def input_layers(net):
 def _init_scale(net, scale, first_layer_scale=1.0):
     """Multiply the initial weights of every hidden weight layer by ``scale``,
     and those of the layers that read the input by ``first_layer_scale`` too."""
-    from nengo_softlif.network.checkpoint import get_params, set_params  # noqa: PLC0415
-
     params = get_params(net)
     specs = dict(zip(net.layers, net.architecture.layers, strict=True))
     first = set(input_layers(net))
