@@ -57,6 +57,17 @@ BASES = {
     "long-run": (get_recipe("fast-hard").train, {"hard_forward": True}),
 }
 
+
+def _sgd(learning_rate, weight_decay):
+    """TrainConfig changes for SGD with Nesterov momentum and weight decay."""
+    return {
+        "optimizer": "sgd",
+        "nesterov": True,
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+    }
+
+
 #: name -> (TrainConfig changes, ExperimentConfig changes, neuron: softlif | relu
 #: | relu-maxpool)
 PROXY_SETTINGS = {
@@ -101,12 +112,7 @@ LONG_RUN_SETTINGS = {
         "softlif",
     ),
     "SGD Nesterov 0.05, EMA 0.999": (
-        {
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.05,
-            "ema_decay": 0.999,
-        },
+        {**_sgd(0.05, 0.0), "ema_decay": 0.999},
         {},
         "softlif",
     ),
@@ -123,56 +129,26 @@ LONG_RUN_SETTINGS = {
     # SGD with L2 weight decay, as cuda-convnet trained the papers' networks
     # (for SGD, decoupled weight decay per unit of learning rate is L2)
     "ReLU, max pooling, SGD Nesterov 0.05, weight decay 5e-4": (
-        {
-            "init_scale": 1.0,
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.05,
-            "weight_decay": 5e-4,
-        },
+        {**_sgd(0.05, 5e-4), "init_scale": 1.0},
         {"noise": "none"},
         "relu-maxpool",
     ),
-    "SGD Nesterov 0.05, weight decay 5e-4": (
-        {
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.05,
-            "weight_decay": 5e-4,
-        },
-        {},
-        "softlif",
-    ),
-    "SGD Nesterov 0.02, weight decay 5e-4": (
-        {
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.02,
-            "weight_decay": 5e-4,
-        },
-        {},
-        "softlif",
-    ),
-    "SGD Nesterov 0.1, weight decay 5e-4": (
-        {
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.1,
-            "weight_decay": 5e-4,
-        },
-        {},
-        "softlif",
-    ),
-    "SGD Nesterov 0.2, weight decay 5e-4": (
-        {
-            "optimizer": "sgd",
-            "nesterov": True,
-            "learning_rate": 0.2,
-            "weight_decay": 5e-4,
-        },
-        {},
-        "softlif",
-    ),
+    **{
+        f"SGD Nesterov {lr:g}, weight decay 5e-4": (_sgd(lr, 5e-4), {}, "softlif")
+        # the soft LIF network's gradients, relative to its weights, are 10-100
+        # times the ReLU network's: SGD needs a learning rate that much smaller
+        for lr in (0.05, 0.02, 0.1, 0.2, 0.01, 0.005, 0.002, 0.001)
+    },
+    # every parameter array's gradient divided by its root mean square: one
+    # learning rate suits every layer (decoupled weight decay per step as above)
+    **{
+        f"SGD Nesterov {lr:g}, normalized gradients, weight decay {wd:g}": (
+            {**_sgd(lr, wd), "normalize_gradients": True},
+            {},
+            "softlif",
+        )
+        for lr, wd in ((3e-4, 0.1), (1e-3, 0.025))
+    },
     # the papers' networks read pixel values of 0-255 (minus the mean)
     "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
     "fast-hard, first layer x8": ({"first_layer_scale": 8.0}, {}, "softlif"),

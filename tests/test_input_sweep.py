@@ -841,6 +841,15 @@ def config_cases(tmp):
                 check=lambda c: True,
             )
         )
+    for field in ("nesterov", "normalize_gradients"):
+        cases.append(
+            Case(
+                group,
+                f"{field}='yes'",
+                lambda f=field: TrainConfig(**{f: "yes"}),
+                names=(field, "True or False"),
+            )
+        )
     for field in ("epochs", "minibatch_size", "seed"):
         for bad in (1.5, "3", None, -1, True):
             cases.append(

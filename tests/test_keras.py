@@ -598,6 +598,42 @@ def test_first_layer_scale_trains_as_if_the_images_were_larger(rng):
         np.testing.assert_allclose(a[key], factor * value, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_normalize_gradients_gives_every_parameter_array_the_same_step(rng, normalize):
+    """With plain SGD, one step changes every trained array by a root mean square
+    of exactly the learning rate; without the option the steps differ by layer."""
+    images, labels = _data(rng, n=50)
+    net = _net(noise=None)
+    before = get_params(net)
+    config = TrainConfig(
+        epochs=1,
+        minibatch_size=50,
+        engine="keras",
+        optimizer="sgd",
+        momentum=0.0,
+        learning_rate=1e-3,
+        lr_schedule="constant",
+        normalize_gradients=normalize,
+    )
+    train(net, ArrayData(images, labels), config, verbose=0)
+    after = get_params(net)
+    steps = {
+        key: np.sqrt(np.mean((after[key] - before[key]) ** 2))
+        for key in before
+        if "pool" not in key
+    }
+    kernels = [key for key in steps if key.endswith(".weights")]
+    assert len(kernels) == 4 and all(steps[key] > 0 for key in kernels), steps
+    if normalize:
+        # the Keras kernel of a padded locally connected layer also holds the
+        # taps on the padding (no gradient, not in the network's weights)
+        padded = steps.pop("local1.weights")
+        assert 1e-3 < padded < 1.5e-3, padded
+        np.testing.assert_allclose(list(steps.values()), 1e-3, rtol=1e-3)
+    else:
+        assert max(steps.values()) > 5 * min(steps.values()), steps
+
+
 def test_first_layer_scale_needs_the_keras_engine(rng):
     images, labels = _data(rng)
     with pytest.raises(ValueError, match="first_layer_scale needs engine='keras'"):
@@ -605,5 +641,12 @@ def test_first_layer_scale_needs_the_keras_engine(rng):
             _net(),
             ArrayData(images, labels),
             TrainConfig(epochs=1, first_layer_scale=2.0),
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="normalize_gradients needs engine='keras'"):
+        train(
+            _net(),
+            ArrayData(images, labels),
+            TrainConfig(epochs=1, normalize_gradients=True),
             verbose=0,
         )

@@ -111,6 +111,7 @@ RECIPE_TRAIN_OPTIONS = {
     "ema_decay": "ema_decay",
     "cutout": "cutout",
     "first_layer_scale": "first_layer_scale",
+    "normalize_gradients": "normalize_gradients",
 }
 #: Options whose default comes from --recipe.
 RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
@@ -222,6 +223,14 @@ def _add_initial_weights(parser):
         "many times larger: their initial weights and learning rate times this "
         "(--engine keras; the trained network reads the usual images) "
         "[default: recipe]",
+    )
+    parser.add_argument(
+        "--normalize-gradients",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="divide every parameter array's gradient by its root mean square "
+        "before the optimizer's step: steps of the same relative size in every "
+        "layer (--engine keras) [default: recipe]",
     )
 
 

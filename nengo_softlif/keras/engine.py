@@ -51,6 +51,14 @@ def _forward(tf, model, rate_penalty, rate_target):
     return forward
 
 
+def _normalized(tf, grad):
+    """``grad`` divided by its root mean square (`.TrainConfig.normalize_gradients`)."""
+    if grad is None:
+        return None
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grad)))
+    return tf.math.divide_no_nan(grad, rms)
+
+
 def _input_kernels(model, net):
     """The Keras variables of the weight layers that read the network's input."""
     return [
@@ -89,6 +97,7 @@ class KerasEngine:
         # `TrainConfig.first_layer_scale`: these variables' updates scaled
         scale = float(config.first_layer_scale)
         scaled = _input_kernels(model, net) if scale != 1 else []
+        normalize = bool(config.normalize_gradients)
 
         @tf.function
         def step(x, y, lr):
@@ -97,6 +106,8 @@ class KerasEngine:
                 logits, penalty = forward(x)
                 loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
             grads = tape.gradient(loss, variables)
+            if normalize:
+                grads = [_normalized(tf, g) for g in grads]
             before = [v.read_value() for v in scaled]
             optimizer.apply_gradients(zip(grads, variables, strict=True))
             for var, old in zip(scaled, before, strict=True):

@@ -99,6 +99,14 @@ class TrainConfig:
         networks read pixel values of 0-255 minus the mean, where the
         package's images are on a 0-1 scale), folded into its first weights:
         the trained network reads the usual images.
+    normalize_gradients : bool
+        Divide the gradient of every parameter array (a layer's kernel, its
+        biases) by its root mean square before the optimizer's step
+        (``engine="keras"``), so that every layer takes steps of the same
+        relative size whatever the scale of its gradient. A soft LIF network's
+        gradients, relative to its weights, differ from layer to layer by
+        more than a ReLU network's (its neurons' outputs grow from layer to
+        layer); with plain SGD one learning rate cannot suit them all.
     """
 
     epochs: int = 10
@@ -119,6 +127,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     cutout: int = 0
     first_layer_scale: float = 1.0
+    normalize_gradients: bool = False
 
     def __post_init__(self):
         for name in ("epochs", "minibatch_size", "seed", "cutout"):
@@ -132,8 +141,11 @@ class TrainConfig:
             )
         if self.cutout < 0:
             raise ValueError(f"cutout must be >= 0 pixels, got {self.cutout}")
-        if not isinstance(self.nesterov, bool):
-            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
+        for name in ("nesterov", "normalize_gradients"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
         if self.nesterov and self.optimizer != "sgd":
             raise ValueError(
                 f"nesterov applies to optimizer='sgd', not {self.optimizer!r}; "

@@ -33,6 +33,8 @@ class NengoDLEngine:
             raise ValueError("ema_decay needs engine='keras'")
         if config.first_layer_scale != 1:
             raise ValueError("first_layer_scale needs engine='keras'")
+        if config.normalize_gradients:
+            raise ValueError("normalize_gradients needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,
