@@ -340,6 +340,11 @@ def test_loihi_options_need_the_loihi_backend(capsys, tmp_path, option, value):
         ),
         (["--no-hard-forward"], {"hard_forward": False, "engine": "keras"}),
         (["--recipe", "fast", "--anneal-sigma", "none"], {"anneal_sigma": None}),
+        (["--recipe", "fast-hard"], {"normalize_gradients": False}),
+        (
+            ["--optimizer", "sgd", "--nesterov", "--normalize-gradients"],
+            {"normalize_gradients": True, "nesterov": True, "optimizer": "sgd"},
+        ),
     ],
 )
 def test_train_defaults_come_from_the_recipe(argv, expected):
