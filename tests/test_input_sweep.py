@@ -850,6 +850,18 @@ def config_cases(tmp):
                 names=(field, "True or False"),
             )
         )
+    for bad, names in (
+        (1.5, ("weight_levels", "integer")),
+        (-1, ("weight_levels", "0")),
+    ):
+        cases.append(
+            Case(
+                group,
+                f"weight_levels={bad!r}",
+                lambda b=bad: TrainConfig(weight_levels=b),
+                names=names,
+            )
+        )
     for field in ("epochs", "minibatch_size", "seed"):
         for bad in (1.5, "3", None, -1, True):
             cases.append(

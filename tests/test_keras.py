@@ -10,6 +10,7 @@ from nengo_softlif.network.checkpoint import (
     get_params,
     load_checkpoint,
     load_training_state,
+    set_params,
 )
 from nengo_softlif.network.convert import to_spiking
 from nengo_softlif.network.layers import AvgPool, Conv, Dense, LocallyConnected, Output
@@ -46,8 +47,6 @@ def _net(neuron="softlif", noise=GaussianNoise(10), seed=0, architecture=ARCH):
     rng = np.random.default_rng(seed + 1)
     params["output.weights"] = rng.normal(0, 0.5, params["output.weights"].shape)
     params["output.bias"] = rng.normal(0, 0.5, params["output.bias"].shape)
-    from nengo_softlif.network.checkpoint import set_params  # noqa: PLC0415
-
     set_params(net, params)
     return net
 
@@ -634,6 +633,43 @@ def test_normalize_gradients_gives_every_parameter_array_the_same_step(rng, norm
         assert max(steps.values()) > 5 * min(steps.values()), steps
 
 
+def test_weight_levels_take_the_gradient_at_the_rounded_weights(rng):
+    """A step with weight_levels is the step of the network whose kernels into
+    neurons are rounded, applied to the unrounded kernels."""
+    images, labels = _data(rng, n=50)
+    config = {
+        "epochs": 1,
+        "minibatch_size": 50,
+        "engine": "keras",
+        "optimizer": "sgd",
+        "momentum": 0.0,
+        "learning_rate": 1e-2,
+        "lr_schedule": "constant",
+    }
+    levels, neurons = 3, ("conv1.weights", "local1.weights", "fc1.weights")
+    quantised, rounded = _net(noise=None), _net(noise=None)
+    start = get_params(quantised)
+    params = dict(start)
+    for key in neurons:
+        step = np.abs(start[key]).max() / levels
+        params[key] = np.round(start[key] / step) * step
+    set_params(rounded, params)
+    train(
+        quantised,
+        ArrayData(images, labels),
+        TrainConfig(weight_levels=levels, **config),
+        verbose=0,
+    )
+    train(rounded, ArrayData(images, labels), TrainConfig(**config), verbose=0)
+    a, b = get_params(quantised), get_params(rounded)
+    for key in start:
+        np.testing.assert_allclose(
+            a[key] - start[key], b[key] - params[key], atol=1e-6, err_msg=key
+        )
+    for key in neurons:
+        assert not np.allclose(a[key], b[key]), key  # the raw weights are kept
+
+
 def test_first_layer_scale_needs_the_keras_engine(rng):
     images, labels = _data(rng)
     with pytest.raises(ValueError, match="first_layer_scale needs engine='keras'"):
@@ -648,5 +684,12 @@ def test_first_layer_scale_needs_the_keras_engine(rng):
             _net(),
             ArrayData(images, labels),
             TrainConfig(epochs=1, normalize_gradients=True),
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="weight_levels needs engine='keras'"):
+        train(
+            _net(),
+            ArrayData(images, labels),
+            TrainConfig(epochs=1, weight_levels=127),
             verbose=0,
         )

@@ -112,6 +112,7 @@ RECIPE_TRAIN_OPTIONS = {
     "cutout": "cutout",
     "first_layer_scale": "first_layer_scale",
     "normalize_gradients": "normalize_gradients",
+    "weight_levels": "weight_levels",
 }
 #: Options whose default comes from --recipe.
 RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
@@ -231,6 +232,15 @@ def _add_initial_weights(parser):
         help="divide every parameter array's gradient by its root mean square "
         "before the optimizer's step: steps of the same relative size in every "
         "layer (--engine keras) [default: recipe]",
+    )
+    parser.add_argument(
+        "--weight-levels",
+        type=int_at_least(0),
+        default=None,
+        metavar="N",
+        help="train with the weights into neurons rounded, in the forward pass, to "
+        "multiples of each layer's largest weight / N (127: Loihi's 8-bit weights; "
+        "0: off; --engine keras) [default: recipe]",
     )
 
 

@@ -59,6 +59,22 @@ def _normalized(tf, grad):
     return tf.math.divide_no_nan(grad, rms)
 
 
+def _neuron_kernels(model, net):
+    """The Keras kernels of the weight layers whose outputs go to neurons."""
+    return [
+        weight
+        for name, built in net.layers.items()
+        if built.ensemble is not None
+        for weight in model.get_layer(name).trainable_weights
+    ]
+
+
+def _rounded(tf, kernel, levels):
+    """``kernel`` rounded to multiples of ``max|kernel| / levels``."""
+    step = tf.reduce_max(tf.abs(kernel)) / levels
+    return tf.math.multiply_no_nan(tf.round(tf.math.divide_no_nan(kernel, step)), step)
+
+
 def _input_kernels(model, net):
     """The Keras variables of the weight layers that read the network's input."""
     return [
@@ -98,14 +114,22 @@ class KerasEngine:
         scale = float(config.first_layer_scale)
         scaled = _input_kernels(model, net) if scale != 1 else []
         normalize = bool(config.normalize_gradients)
+        # `TrainConfig.weight_levels`: the forward pass sees rounded kernels
+        levels = int(config.weight_levels)
+        rounded = _neuron_kernels(model, net) if levels else []
 
         @tf.function
         def step(x, y, lr):
             optimizer.learning_rate.assign(lr)
+            exact = [v.read_value() for v in rounded]
+            for var in rounded:
+                var.assign(_rounded(tf, var, levels))
             with tf.GradientTape() as tape:
                 logits, penalty = forward(x)
                 loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
             grads = tape.gradient(loss, variables)
+            for var, value in zip(rounded, exact, strict=True):
+                var.assign(value)
             if normalize:
                 grads = [_normalized(tf, g) for g in grads]
             before = [v.read_value() for v in scaled]

@@ -107,6 +107,15 @@ class TrainConfig:
         gradients, relative to its weights, differ from layer to layer by
         more than a ReLU network's (its neurons' outputs grow from layer to
         layer); with plain SGD one learning rate cannot suit them all.
+    weight_levels : int
+        Train with the weights of every layer with neurons rounded, in the
+        forward pass, to multiples of its largest magnitude divided by this
+        number (the gradient passes straight through the rounding, and the
+        optimizer updates the unrounded weights; ``engine="keras"``; 0: off).
+        127 is Loihi's signed 8-bit weights as the ``"weights"`` chip change
+        models them: a network fine-tuned this way keeps its accuracy when its
+        weights are rounded on the chip. The trained network holds the
+        unrounded weights.
     """
 
     epochs: int = 10
@@ -128,6 +137,7 @@ class TrainConfig:
     cutout: int = 0
     first_layer_scale: float = 1.0
     normalize_gradients: bool = False
+    weight_levels: int = 0
 
     def __post_init__(self):
         for name in ("epochs", "minibatch_size", "seed", "cutout"):
@@ -141,6 +151,7 @@ class TrainConfig:
             )
         if self.cutout < 0:
             raise ValueError(f"cutout must be >= 0 pixels, got {self.cutout}")
+        self._check_weight_levels()
         for name in ("nesterov", "normalize_gradients"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(
@@ -192,6 +203,19 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig {name} must be finite and {bound}, got {value}"
                 )
+
+    def _check_weight_levels(self):
+        value = self.weight_levels
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(
+                f"TrainConfig weight_levels must be an integer, got {value!r}; e.g. "
+                "weight_levels=127 (Loihi's 8-bit weights) or 0 (off)"
+            )
+        if value < 0:
+            raise ValueError(
+                f"TrainConfig weight_levels must be >= 0, got {value}; 0 turns the "
+                "rounding off"
+            )
 
     def learning_rate_at(self, epoch):
         """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""

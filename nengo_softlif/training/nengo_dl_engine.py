@@ -35,6 +35,8 @@ class NengoDLEngine:
             raise ValueError("first_layer_scale needs engine='keras'")
         if config.normalize_gradients:
             raise ValueError("normalize_gradients needs engine='keras'")
+        if config.weight_levels:
+            raise ValueError("weight_levels needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,
