@@ -670,26 +670,16 @@ def test_weight_levels_take_the_gradient_at_the_rounded_weights(rng):
         assert not np.allclose(a[key], b[key]), key  # the raw weights are kept
 
 
-def test_first_layer_scale_needs_the_keras_engine(rng):
+@pytest.mark.parametrize(
+    "option, value",
+    [("first_layer_scale", 2.0), ("normalize_gradients", True), ("weight_levels", 127)],
+)
+def test_keras_engine_options_are_refused_by_the_nengo_dl_engine(rng, option, value):
     images, labels = _data(rng)
-    with pytest.raises(ValueError, match="first_layer_scale needs engine='keras'"):
+    with pytest.raises(ValueError, match=f"{option} needs engine='keras'"):
         train(
             _net(),
             ArrayData(images, labels),
-            TrainConfig(epochs=1, first_layer_scale=2.0),
-            verbose=0,
-        )
-    with pytest.raises(ValueError, match="normalize_gradients needs engine='keras'"):
-        train(
-            _net(),
-            ArrayData(images, labels),
-            TrainConfig(epochs=1, normalize_gradients=True),
-            verbose=0,
-        )
-    with pytest.raises(ValueError, match="weight_levels needs engine='keras'"):
-        train(
-            _net(),
-            ArrayData(images, labels),
-            TrainConfig(epochs=1, weight_levels=127),
+            TrainConfig(epochs=1, **{option: value}),
             verbose=0,
         )
