@@ -97,22 +97,15 @@ def _noise_help():
 #: recipe's"), with the `.TrainConfig` field each sets.
 RECIPE_TRAIN_OPTIONS = {
     "lr": "learning_rate",
-    "optimizer": "optimizer",
     "schedule": "lr_schedule",
-    "minibatch_size": "minibatch_size",
-    "warmup_epochs": "warmup_epochs",
-    "weight_decay": "weight_decay",
-    "label_smoothing": "label_smoothing",
-    "rate_penalty": "rate_penalty",
-    "rate_target": "rate_target",
-    "init_scale": "init_scale",
-    "engine": "engine",
-    "nesterov": "nesterov",
-    "ema_decay": "ema_decay",
-    "cutout": "cutout",
-    "first_layer_scale": "first_layer_scale",
-    "normalize_gradients": "normalize_gradients",
-    "weight_levels": "weight_levels",
+    **{
+        name: name
+        for name in (
+            "optimizer minibatch_size warmup_epochs weight_decay label_smoothing "
+            "rate_penalty rate_target init_scale engine nesterov ema_decay cutout "
+            "first_layer_scale normalize_gradients weight_levels"
+        ).split()
+    },
 }
 #: Options whose default comes from --recipe.
 RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
