@@ -147,7 +147,7 @@ LONG_RUN_SETTINGS = {
             {},
             "softlif",
         )
-        for lr, wd in ((3e-4, 0.1), (1e-3, 0.025))
+        for lr, wd in ((3e-4, 0.1), (1e-3, 0.025), (1.5e-4, 0.2))
     },
     # the papers' networks read pixel values of 0-255 (minus the mean)
     "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
