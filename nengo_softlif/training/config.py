@@ -140,7 +140,7 @@ class TrainConfig:
     weight_levels: int = 0
 
     def __post_init__(self):
-        for name in ("epochs", "minibatch_size", "seed", "cutout"):
+        for name in ("epochs", "minibatch_size", "seed", "cutout", "weight_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -151,7 +151,11 @@ class TrainConfig:
             )
         if self.cutout < 0:
             raise ValueError(f"cutout must be >= 0 pixels, got {self.cutout}")
-        self._check_weight_levels()
+        if self.weight_levels < 0:
+            raise ValueError(
+                f"weight_levels must be >= 0, got {self.weight_levels}; 0 turns the "
+                "rounding off, 127 is Loihi's 8-bit weights"
+            )
         for name in ("nesterov", "normalize_gradients"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(
@@ -203,19 +207,6 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig {name} must be finite and {bound}, got {value}"
                 )
-
-    def _check_weight_levels(self):
-        value = self.weight_levels
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(
-                f"TrainConfig weight_levels must be an integer, got {value!r}; e.g. "
-                "weight_levels=127 (Loihi's 8-bit weights) or 0 (off)"
-            )
-        if value < 0:
-            raise ValueError(
-                f"TrainConfig weight_levels must be >= 0, got {value}; 0 turns the "
-                "rounding off"
-            )
 
     def learning_rate_at(self, epoch):
         """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""
