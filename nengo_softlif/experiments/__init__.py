@@ -17,6 +17,7 @@
     A run's one-page report.
 ``run_folder``
     A run folder's results and checkpoint header, read and checked for a report.
-``cli``, ``cli_parser``
-    The ``nengo-softlif`` command.
+``cli``, ``cli_parser``, ``cli_training``, ``cli_values``, ``cli_checks``
+    The ``nengo-softlif`` command: what it runs, its parser, the options of
+    ``train``, the checked value types, the checks across options.
 """

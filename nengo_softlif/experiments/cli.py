@@ -17,7 +17,8 @@ from nengo_softlif.experiments.cli_checks import (
     pretrained_name,
     task_protocol,
 )
-from nengo_softlif.experiments.cli_parser import RECIPE_TRAIN_OPTIONS, build_parser
+from nengo_softlif.experiments.cli_parser import build_parser
+from nengo_softlif.experiments.cli_training import RECIPE_TRAIN_OPTIONS
 
 __all__ = ["main", "build_parser"]
 

@@ -7,31 +7,21 @@ with its name before anything runs.
 
 import argparse
 
+from nengo_softlif.experiments.cli_training import add_train_options
 from nengo_softlif.experiments.cli_values import (
     MAX_DT,
     MAX_IMAGE_SIZE,
     MAX_PRESENTATION_TIME,
     MAX_SYNAPSE_TAU,
-    NON_NEGATIVE,
     POSITIVE,
-    SIGMA,
     TIME_STEP,
-    anneal_end,
     finite,
     int_at_least,
     pool_relays_value,
 )
 from nengo_softlif.params import SEED_LIMIT
-from nengo_softlif.transforms.sparse import POOL_EDGES
 
-__all__ = [
-    "build_parser",
-    "POSITIVE",
-    "NON_NEGATIVE",
-    "finite",
-    "RECIPE_OPTIONS",
-    "RECIPE_TRAIN_OPTIONS",
-]
+__all__ = ["build_parser"]
 
 
 def _add_common(parser):
@@ -80,251 +70,6 @@ def _add_data(parser, required=True):
         metavar="N",
         help=f"--task folder: resize the images to NxN, N at most {MAX_IMAGE_SIZE} "
         "(default: keep their size)",
-    )
-
-
-def _noise_help():
-    from nengo_softlif.neurons.noise import NOISE_MODELS  # noqa: PLC0415
-
-    return (
-        "training noise on the neurons' rates: none, or one of the registered "
-        f"models {', '.join(sorted(NOISE_MODELS))} (gaussian:STD in Hz, "
-        "dropout:RATE, ...; several joined with +)"
-    )
-
-
-#: Training options whose default comes from --recipe (None here: "the
-#: recipe's"), with the `.TrainConfig` field each sets.
-RECIPE_TRAIN_OPTIONS = {
-    "lr": "learning_rate",
-    "schedule": "lr_schedule",
-    **{
-        name: name
-        for name in (
-            "optimizer minibatch_size warmup_epochs weight_decay label_smoothing "
-            "rate_penalty rate_target init_scale engine nesterov ema_decay cutout "
-            "first_layer_scale normalize_gradients weight_levels"
-        ).split()
-    },
-}
-#: Options whose default comes from --recipe.
-RECIPE_OPTIONS = (*RECIPE_TRAIN_OPTIONS, "anneal_sigma", "hard_forward")
-
-
-def _add_optimizer(parser):
-    """Learning rate, optimizer, schedule and engine options of ``train``."""
-    parser.add_argument(
-        "--lr",
-        type=finite(0, low_open=True),
-        default=None,
-        help="peak learning rate [default: recipe]",
-    )
-    parser.add_argument(
-        "--optimizer",
-        choices=["adam", "sgd", "rmsprop"],
-        default=None,
-        help="optimizer [default: recipe]",
-    )
-    parser.add_argument(
-        "--schedule",
-        choices=["constant", "cosine", "step"],
-        default=None,
-        help="learning-rate schedule over the epochs [default: recipe]",
-    )
-    parser.add_argument(
-        "--minibatch-size",
-        type=POSITIVE,
-        default=None,
-        help="images per step [default: recipe]",
-    )
-    parser.add_argument(
-        "--warmup-epochs",
-        type=finite(0),
-        default=None,
-        help="linear learning-rate warm-up over this many epochs [default: recipe]",
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=finite(0),
-        default=None,
-        help="decoupled weight decay on the weights, per unit of learning rate "
-        "(--engine keras) [default: recipe]",
-    )
-    parser.add_argument(
-        "--label-smoothing",
-        type=finite(0, high=1, high_open=True),
-        default=None,
-        help="label smoothing of the loss (--engine keras) [default: recipe]",
-    )
-    parser.add_argument(
-        "--rate-penalty",
-        type=finite(0),
-        default=None,
-        help="weight (per Hz^2) of a penalty on firing rates above --rate-target "
-        "(--engine keras): fewer spikes per answer [default: recipe]",
-    )
-    parser.add_argument(
-        "--rate-target",
-        type=finite(0),
-        default=None,
-        help="rate (Hz) up to which --rate-penalty is zero [default: recipe]",
-    )
-    parser.add_argument(
-        "--nesterov",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Nesterov momentum (--optimizer sgd) [default: recipe]",
-    )
-    parser.add_argument(
-        "--ema-decay",
-        type=finite(0, high=1, high_open=True),
-        default=None,
-        help="keep a moving average of the parameters with this decay per step "
-        "and use it as the trained network (--engine keras; 0: off) "
-        "[default: recipe]",
-    )
-    parser.add_argument(
-        "--cutout",
-        type=NON_NEGATIVE,
-        default=None,
-        metavar="PIXELS",
-        help="zero a random square of this side in every training image (0: off) "
-        "[default: recipe]",
-    )
-    parser.add_argument(
-        "--engine",
-        choices=["nengo-dl", "keras"],
-        default=None,
-        help="train the network in nengo-dl, or as its tf.keras model (the same "
-        "network; faster, and resumes exactly) [default: recipe]",
-    )
-
-
-def _add_initial_weights(parser):
-    """Options of ``train`` that scale the initial weights."""
-    parser.add_argument(
-        "--init-scale",
-        type=finite(0, low_open=True),
-        default=None,
-        help="factor on the initial weights of the layers with neurons "
-        "[default: recipe]",
-    )
-    parser.add_argument(
-        "--first-layer-scale",
-        type=finite(0, low_open=True),
-        default=None,
-        help="train the layers that read the images as if the images were this "
-        "many times larger: their initial weights and learning rate times this "
-        "(--engine keras; the trained network reads the usual images) "
-        "[default: recipe]",
-    )
-    parser.add_argument(
-        "--normalize-gradients",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="divide every parameter array's gradient by its root mean square "
-        "before the optimizer's step: steps of the same relative size in every "
-        "layer (--engine keras) [default: recipe]",
-    )
-    parser.add_argument(
-        "--weight-levels",
-        type=int_at_least(0),
-        default=None,
-        metavar="N",
-        help="train with the weights into neurons rounded, in the forward pass, to "
-        "multiples of each layer's largest weight / N (127: Loihi's 8-bit weights; "
-        "0: off; --engine keras) [default: recipe]",
-    )
-
-
-def _add_training(parser):
-    from nengo_softlif.training.recipes import RECIPES  # noqa: PLC0415
-
-    parser.add_argument(
-        "--recipe",
-        default="default",
-        choices=sorted(RECIPES),
-        help="named training settings (the options marked 'recipe' below take "
-        "their values from it unless given): default (hard LIF forward, soft "
-        "gradient: the trained network is the one that spikes), paper (the "
-        "papers' settings: sigma 0.02 throughout), fast (initial weights x2, "
-        "warm-up, larger learning rate, sigma annealed), fast-hard (fast's "
-        "optimizer with hard LIF forward: the shipped CIFAR-10 network's); see "
-        "nengo_softlif.training.recipes",
-    )
-    parser.add_argument(
-        "--epochs", type=POSITIVE, default=10, help="total training epochs"
-    )
-    parser.add_argument("--noise", default="gaussian:10", help=_noise_help())
-    parser.add_argument(
-        "--sigma",
-        type=SIGMA,
-        default=0.02,
-        help="soft LIF smoothing (the softplus width of the threshold, in units of "
-        "the threshold current), at most 1",
-    )
-    parser.add_argument(
-        "--anneal-sigma",
-        type=anneal_end,
-        default=None,
-        metavar="END",
-        help="anneal sigma geometrically to END over training, every step, or "
-        "none [default: recipe]",
-    )
-    parser.add_argument(
-        "--hard-forward",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="hard LIF rates in the forward pass, the soft derivative for the "
-        "gradient (the trained network is the one that spikes, on average) "
-        "[default: recipe]",
-    )
-    parser.add_argument(
-        "--loihi-dt",
-        type=TIME_STEP,
-        default=None,
-        metavar="DT",
-        help="train for Loihi: the hard forward pass is the rate of Loihi's LIF "
-        "neuron at time step DT seconds (it fires on whole steps), the gradient "
-        "the soft LIF's (default: nengo's LIF)",
-    )
-    parser.add_argument(
-        "--anneal-per-epoch",
-        action="store_true",
-        help="with --anneal-sigma: change sigma once per epoch, not every step",
-    )
-    _add_optimizer(parser)
-    _add_initial_weights(parser)
-    parser.add_argument(
-        "--epochs-this-run",
-        type=POSITIVE,
-        default=None,
-        metavar="N",
-        help="stop after N epochs (a chunk of --epochs; run again to go on)",
-    )
-    parser.add_argument(
-        "--train-images",
-        type=POSITIVE,
-        default=None,
-        help="use only the first N training images (default: all)",
-    )
-    parser.add_argument(
-        "--init-from",
-        default=None,
-        metavar="CHECKPOINT",
-        help="start from the weights of this checkpoint (of the same network), "
-        "e.g. to fine-tune it, with a new training state and no rescaling of "
-        "the weights; 'pretrained' for the network shipped for --task "
-        "(default: fresh weights; a checkpoint in --out is resumed instead)",
-    )
-    parser.add_argument(
-        "--pool-edges",
-        choices=list(POOL_EDGES),
-        default=None,
-        help="what the average pools' windows past the image edge divide by: the "
-        "pixels they cover (clipped, the papers') or the full window (padded, "
-        "what Loihi computes exactly); with --init-from, fine-tunes a network "
-        "trained with the other kind [default: clipped]",
     )
 
 
@@ -572,7 +317,7 @@ def build_parser():
 
     train = command("train", help="train a network (resumes from --out/checkpoint.npz)")
     _add_data(train)
-    _add_training(train)
+    add_train_options(train)
     train.add_argument(
         "--out", required=True, help="output folder (checkpoint.npz, results)"
     )
