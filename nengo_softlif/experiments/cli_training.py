@@ -116,8 +116,8 @@ def _add_optimizer(group):
         action=argparse.BooleanOptionalAction,
         default=None,
         help="divide every parameter array's gradient by its root mean square "
-        "before the optimizer's step: steps of the same relative size in every "
-        "layer (--engine keras) [default: recipe]",
+        "before the optimizer's step: steps of the same size (--lr, before "
+        "momentum) in every layer (--engine keras) [default: recipe]",
     )
     group.add_argument(
         "--schedule",

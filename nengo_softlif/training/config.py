@@ -102,8 +102,9 @@ class TrainConfig:
     normalize_gradients : bool
         Divide the gradient of every parameter array (a layer's kernel, its
         biases) by its root mean square before the optimizer's step
-        (``engine="keras"``), so that every layer takes steps of the same
-        relative size whatever the scale of its gradient. A soft LIF network's
+        (``engine="keras"``), so that every array takes steps of the same size
+        (a root mean square of the learning rate, before momentum), as with
+        Adam, whatever the scale of its gradient. A soft LIF network's
         gradients, relative to its weights, differ from layer to layer by
         more than a ReLU network's (its neurons' outputs grow from layer to
         layer); with plain SGD one learning rate cannot suit them all.
