@@ -116,7 +116,12 @@ NOT_EXECUTED = (
 def _with_notice(text):
     """The notebook JSON with a first markdown cell saying it was not executed."""
     notebook = json.loads(text)
-    cell = {"cell_type": "markdown", "metadata": {}, "source": NOT_EXECUTED}
+    cell = {
+        "cell_type": "markdown",
+        "id": "not-executed-notice",  # nbformat 4.5 cells need an id
+        "metadata": {},
+        "source": NOT_EXECUTED,
+    }
     cells = notebook["cells"]
     # after the title cell, so that the page keeps its heading
     notebook["cells"] = cells[:1] + [cell] + cells[1:]
