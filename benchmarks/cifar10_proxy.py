@@ -68,6 +68,24 @@ def _sgd(learning_rate, weight_decay):
     }
 
 
+#: The papers' training, from the authors' cuda-convnet2 configuration
+#: (layer-params-cifar10-11pct.cfg): SGD with momentum 0.9 at 1e-3 on the mean
+#: gradient, minibatches of 128, images of 0-255 minus the mean, L2 of 0.004 on the
+#: locally connected layers and 0.01 on the read-out (none on the convolutions),
+#: 500 epochs and then 10 at a tenth and 10 at a hundredth of the learning rate.
+PAPERS_TRAINING = {
+    "optimizer": "sgd",
+    "nesterov": False,
+    "momentum": 0.9,
+    "learning_rate": 1e-3,
+    "minibatch_size": 128,
+    "input_scale": 255.0,
+    "l2": {"local1": 0.004, "local2": 0.004, "output": 0.01},
+    "lr_schedule": "papers",
+    "warmup_epochs": 0.0,
+    "init_scale": 1.0,
+}
+
 #: name -> (TrainConfig changes, ExperimentConfig changes, neuron: softlif | relu
 #: | relu-maxpool)
 PROXY_SETTINGS = {
@@ -152,6 +170,12 @@ LONG_RUN_SETTINGS = {
     # the papers' networks read pixel values of 0-255 (minus the mean)
     "fast-hard, first layer x4": ({"first_layer_scale": 4.0}, {}, "softlif"),
     "fast-hard, first layer x8": ({"first_layer_scale": 8.0}, {}, "softlif"),
+    "the papers' training": (PAPERS_TRAINING, {}, "softlif"),
+    "ReLU, max pooling, the papers' training": (
+        PAPERS_TRAINING,
+        {"noise": "none"},
+        "relu-maxpool",
+    ),
 }
 STUDIES = {"proxy": PROXY_SETTINGS, "long-run": LONG_RUN_SETTINGS}
 #: The settings of the ``proxy`` study (as before the long-run study existed).
@@ -162,7 +186,12 @@ def run_setting(name, task, dataset, out, args):
     changes, exp_changes, neuron = STUDIES[args.study][name]
     base_train, base_experiment = BASES[args.study]
     folder = os.path.join(
-        out, name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+        out,
+        name.replace(" ", "_")
+        .replace(",", "")
+        .replace("(", "")
+        .replace(")", "")
+        .replace("'", ""),
     )
     result_path = os.path.join(folder, "results.json")
     if os.path.exists(result_path):

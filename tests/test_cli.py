@@ -345,6 +345,15 @@ def test_loihi_options_need_the_loihi_backend(capsys, tmp_path, option, value):
             ["--optimizer", "sgd", "--nesterov", "--normalize-gradients"],
             {"normalize_gradients": True, "nesterov": True, "optimizer": "sgd"},
         ),
+        (["--recipe", "fast-hard"], {"l2": 0.0, "input_scale": 1.0}),
+        (
+            ["--l2", "local1=0.004, output=0.01", "--input-scale", "255"],
+            {"l2": {"local1": 0.004, "output": 0.01}, "input_scale": 255.0},
+        ),
+        (
+            ["--l2", "0.004", "--schedule", "papers"],
+            {"l2": 0.004, "schedule": "papers"},
+        ),
     ],
 )
 def test_train_defaults_come_from_the_recipe(argv, expected):
@@ -481,3 +490,18 @@ def test_train_pool_edges_fine_tunes_with_other_pools(
     assert code == 2 and "another architecture" in err and "'padded'" in err
     code, _, err = run(capsys, *argv, *edges)  # the same command goes on
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("local1=-1", ["--l2", "local1", ">= 0"]),
+        ("local1=x", ["--l2", "local1", "number"]),
+        ("local1", ["--l2", "number"]),
+        ("=0.1", ["--l2", "layer=coefficient"]),
+        ("local1=0.1,output", ["--l2", "layer=coefficient"]),
+    ],
+)
+def test_a_bad_l2_is_refused_with_its_option(capsys, value, words):
+    code, _, err = run(capsys, "train", "--out", "x", "--l2", value)
+    assert code == 2 and all(w in err for w in words), err

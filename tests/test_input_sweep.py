@@ -823,6 +823,8 @@ def config_cases(tmp):
         ("rate_target", 0.0),
         ("ema_decay", 0.0),
         ("first_layer_scale", 1.0),
+        ("input_scale", 1.0),
+        ("l2", 0.0),
     ]:
         for bad in ("0.1", None, float("nan"), float("inf"), -5.0, [0.1], True):
             cases.append(
@@ -862,6 +864,22 @@ def config_cases(tmp):
                 names=names,
             )
         )
+    for bad, names in (
+        ({"local1": -1.0}, ("l2['local1']", ">= 0")),
+        ({"local1": "0.1"}, ("l2['local1']", "number")),
+        ({1: 0.1}, ("l2", "layer names")),
+    ):
+        cases.append(
+            Case(group, f"l2={bad!r}", lambda b=bad: TrainConfig(l2=b), names=names)
+        )
+    cases.append(
+        Case(
+            group,
+            "l2={'output': 0.01}",
+            lambda: TrainConfig(l2={"output": 0.01}),
+            check=lambda c: c.l2_of("output") == 0.01 and c.l2_of("conv1") == 0,
+        )
+    )
     for field in ("epochs", "minibatch_size", "seed"):
         for bad in (1.5, "3", None, -1, True):
             cases.append(

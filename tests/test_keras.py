@@ -572,13 +572,18 @@ def test_moving_average_is_the_network_and_leaves_training_alone(tmp_path, rng):
     )
 
 
-def test_first_layer_scale_trains_as_if_the_images_were_larger(rng):
-    """With Adam, scaling the first layer's initial weights and learning rate by
-    s is training on images s times larger, with s folded into its weights."""
+_SGD = {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9}
+
+
+@pytest.mark.parametrize("optimizer", [{}, _SGD], ids=["adam", "sgd"])
+def test_first_layer_scale_trains_as_if_the_images_were_larger(rng, optimizer):
+    """Scaling the first layer's initial weights by s, and training it in the
+    units of images s times larger, is training on those images, with s folded
+    into its weights (with Adam and with SGD)."""
     from nengo_softlif.training.loop import input_layers  # noqa: PLC0415
 
     images, labels = _data(rng)
-    base = {"epochs": 2, "minibatch_size": 50, "engine": "keras"}
+    base = {"epochs": 2, "minibatch_size": 50, "engine": "keras", **optimizer}
     scaled, larger = _net(noise=None), _net(noise=None)
     first = input_layers(scaled)
     assert first == ["conv1"]
@@ -595,6 +600,73 @@ def test_first_layer_scale_trains_as_if_the_images_were_larger(rng):
         factor = 4.0 if key.split(".")[0] in first and key.endswith("weights") else 1
         assert not np.allclose(value, initial[key]) or "pool" in key, key  # trained
         np.testing.assert_allclose(a[key], factor * value, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", [{}, _SGD], ids=["adam", "sgd"])
+def test_input_scale_trains_from_the_same_network_as_if_the_images_were_larger(
+    rng, optimizer
+):
+    """input_scale=s from a network is training on images s times larger from
+    that network with its first weights divided by s, L2 penalty included."""
+    images, labels = _data(rng)
+    l2 = {"conv1": 0.01, "output": 0.01}
+    base = {"epochs": 2, "minibatch_size": 50, "engine": "keras", "l2": l2}
+    scaled, larger = _net(noise=None), _net(noise=None)
+    params = get_params(larger)
+    params["conv1.weights"] = params["conv1.weights"] / 4.0
+    set_params(larger, params)
+    config = TrainConfig(input_scale=4.0, **base, **optimizer)
+    train(scaled, ArrayData(images, labels), config, verbose=0)
+    config = TrainConfig(**base, **optimizer)
+    train(larger, ArrayData(4 * images, labels), config, verbose=0)
+    initial = get_params(_net(noise=None))
+    a, b = get_params(scaled), get_params(larger)
+    for key, value in b.items():
+        factor = 4.0 if key == "conv1.weights" else 1.0
+        assert not np.allclose(a[key], initial[key]) or "pool" in key, key
+        np.testing.assert_allclose(a[key], factor * value, rtol=1e-3, atol=1e-5)
+
+
+def test_l2_adds_its_penalty_to_the_named_kernels_gradient(rng):
+    """One plain SGD step with l2 is the step without it, minus lr * c * w on the
+    kernels of the named layers only (not on biases, not on other layers)."""
+    images, labels = _data(rng, n=50)
+    base = {
+        "epochs": 1,
+        "minibatch_size": 50,
+        "engine": "keras",
+        "optimizer": "sgd",
+        "momentum": 0.0,
+        "learning_rate": 1e-2,
+        "lr_schedule": "constant",
+    }
+    penalised, plain = _net(noise=None), _net(noise=None)
+    start = get_params(plain)
+    config = TrainConfig(l2={"conv1": 0.5, "output": 2.0}, **base)
+    train(penalised, ArrayData(images, labels), config, verbose=0)
+    train(plain, ArrayData(images, labels), TrainConfig(**base), verbose=0)
+    a, b = get_params(penalised), get_params(plain)
+    for key in start:
+        c = {"conv1.weights": 0.5, "output.weights": 2.0}.get(key, 0.0)
+        np.testing.assert_allclose(
+            a[key], b[key] - 1e-2 * c * start[key], rtol=1e-4, atol=1e-6, err_msg=key
+        )
+    assert not np.allclose(a["output.weights"], b["output.weights"])
+
+
+def test_l2_of_a_layer_the_network_lacks_is_refused(rng):
+    images, labels = _data(rng, n=50)
+    config = TrainConfig(
+        epochs=1, minibatch_size=50, engine="keras", l2={"local9": 0.01}
+    )
+    with pytest.raises(ValueError, match="local9.*weight layers are.*conv1"):
+        train(_net(), ArrayData(images, labels), config, verbose=0)
+
+
+def test_papers_schedule_drops_the_rate_for_the_last_20_of_520_epochs():
+    config = TrainConfig(epochs=520, learning_rate=1.0, lr_schedule="papers")
+    rates = [config.learning_rate_at(e) for e in (0, 499.9, 500, 509.9, 510, 519)]
+    np.testing.assert_allclose(rates, [1, 1, 0.1, 0.1, 0.01, 0.01])
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -672,11 +744,17 @@ def test_weight_levels_take_the_gradient_at_the_rounded_weights(rng):
 
 @pytest.mark.parametrize(
     "option, value",
-    [("first_layer_scale", 2.0), ("normalize_gradients", True), ("weight_levels", 127)],
+    [
+        ("first_layer_scale", 2.0),
+        ("input_scale", 255.0),
+        ("normalize_gradients", True),
+        ("weight_levels", 127),
+        ("l2", {"output": 0.01}),
+    ],
 )
 def test_keras_engine_options_are_refused_by_the_nengo_dl_engine(rng, option, value):
     images, labels = _data(rng)
-    with pytest.raises(ValueError, match=f"{option} needs engine='keras'"):
+    with pytest.raises(ValueError, match=f"{option}.* needs? engine='keras'"):
         train(
             _net(),
             ArrayData(images, labels),

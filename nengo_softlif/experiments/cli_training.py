@@ -16,6 +16,7 @@ from nengo_softlif.experiments.cli_values import (
     anneal_end,
     finite,
     int_at_least,
+    l2_value,
 )
 from nengo_softlif.transforms.sparse import POOL_EDGES
 
@@ -31,7 +32,7 @@ RECIPE_TRAIN_OPTIONS = {
         for name in (
             "optimizer minibatch_size warmup_epochs weight_decay label_smoothing "
             "rate_penalty rate_target init_scale engine nesterov ema_decay cutout "
-            "first_layer_scale normalize_gradients weight_levels"
+            "first_layer_scale normalize_gradients weight_levels input_scale l2"
         ).split()
     },
 }
@@ -121,9 +122,11 @@ def _add_optimizer(group):
     )
     group.add_argument(
         "--schedule",
-        choices=["constant", "cosine", "step"],
+        choices=["constant", "cosine", "step", "papers"],
         default=None,
-        help="learning-rate schedule over the epochs [default: recipe]",
+        help="learning-rate schedule over the epochs: cosine (to 0), step (/10 at "
+        "50%% and 75%%), papers (/10 for the last 20/520 of the epochs, /100 for "
+        "the last 10/520, as the papers' runs) [default: recipe]",
     )
     group.add_argument(
         "--warmup-epochs",
@@ -154,6 +157,15 @@ def _add_regularisation(group):
         default=None,
         help="decoupled weight decay on the weights, per unit of learning rate "
         "(--engine keras) [default: recipe]",
+    )
+    group.add_argument(
+        "--l2",
+        type=l2_value,
+        default=None,
+        metavar="C|LAYER=C,...",
+        help="L2 penalty on the weights, added to their gradient (as the papers' "
+        "cuda-convnet wc): one coefficient, or per layer, e.g. "
+        "local1=0.004,local2=0.004,output=0.01 (--engine keras) [default: recipe]",
     )
     group.add_argument(
         "--label-smoothing",
@@ -211,12 +223,21 @@ def _add_starting_network(group):
         "[default: recipe]",
     )
     group.add_argument(
+        "--input-scale",
+        type=finite(0, low_open=True),
+        default=None,
+        help="train as if the images were this many times larger, from the same "
+        "initial network: the layers that read them take the optimizer's steps "
+        "for that input (255: the papers' pixel values of 0-255; with SGD their "
+        "learning rate x this squared; --engine keras) [default: recipe]",
+    )
+    group.add_argument(
         "--first-layer-scale",
         type=finite(0, low_open=True),
         default=None,
-        help="train the layers that read the images as if the images were this "
-        "many times larger: their initial weights and learning rate times this "
-        "(--engine keras; the trained network reads the usual images) "
+        help="as --input-scale, with the package's initial weights for images "
+        "that many times larger (the first layers' initial weights times this; "
+        "--engine keras; the trained network reads the usual images) "
         "[default: recipe]",
     )
     group.add_argument(

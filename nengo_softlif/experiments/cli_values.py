@@ -12,6 +12,7 @@ __all__ = [
     "finite",
     "anneal_end",
     "pool_relays_value",
+    "l2_value",
     "POSITIVE",
     "NON_NEGATIVE",
     "SIGMA",
@@ -118,3 +119,32 @@ def pool_relays_value(text):
             "give all, none, auto or pool names separated by commas (e.g. pool1)"
         )
     return names
+
+
+def l2_value(text):
+    """``--l2``: one coefficient >= 0, or ``NAME=VALUE`` pairs separated by commas."""
+    coefficient = finite(0)
+    if "=" not in text:
+        try:
+            return coefficient(text)
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(
+                f"{error} (or layer=coefficient pairs separated by commas, e.g. "
+                "local1=0.004,output=0.01)"
+            ) from None
+    values = {}
+    for pair in text.split(","):
+        name, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(
+                f"give one coefficient (0.004) or layer=coefficient pairs separated "
+                f"by commas (local1=0.004,output=0.01), got {text!r}"
+            )
+        try:
+            values[name] = coefficient(value)
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"{name}: {error}") from None
+    return values
+
+
+l2_value.__name__ = "coefficient or layer=coefficient,..."

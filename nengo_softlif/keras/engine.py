@@ -75,13 +75,29 @@ def _rounded(tf, kernel, levels):
     return tf.math.multiply_no_nan(tf.round(tf.math.divide_no_nan(kernel, step)), step)
 
 
+def _kernels(model, names):
+    """The Keras kernels (not biases) of the layers ``names`` that have one."""
+    layers = (model.get_layer(name) for name in names)
+    return {layer.name: layer.kernel for layer in layers if hasattr(layer, "kernel")}
+
+
 def _input_kernels(model, net):
-    """The Keras variables of the weight layers that read the network's input."""
-    return [
-        weight
-        for name in input_layers(net)
-        for weight in model.get_layer(name).trainable_weights
-    ]
+    """The Keras kernels of the weight layers that read the network's input."""
+    return list(_kernels(model, input_layers(net)).values())
+
+
+def _l2_coefficients(model, net, config, variables):
+    """`.TrainConfig.l2` per variable of ``variables`` (the weight layers' kernels)."""
+    kernels = _kernels(model, net.layers)
+    if isinstance(config.l2, dict):
+        unknown = sorted(set(config.l2) - set(kernels))
+        if unknown:
+            raise ValueError(
+                f"TrainConfig l2 names {unknown}, not weight layers of this network; "
+                f"its weight layers are {list(kernels)}"
+            )
+    coefficient = {kernel.ref(): config.l2_of(name) for name, kernel in kernels.items()}
+    return [coefficient.get(v.ref(), 0.0) for v in variables]
 
 
 class KerasEngine:
@@ -110,9 +126,14 @@ class KerasEngine:
             tf.Variable(v, trainable=False) for v in variables if config.ema_decay
         ]
         averages, decay = self.averages, float(config.ema_decay)
-        # `TrainConfig.first_layer_scale`: these variables' updates scaled
-        scale = float(config.first_layer_scale)
+        # `TrainConfig.input_scale` (and `first_layer_scale`): these variables are
+        # trained in the units of the scaled input
+        scale = float(config.first_layer_scale) * float(config.input_scale)
         scaled = _input_kernels(model, net) if scale != 1 else []
+        gradient_scales = [
+            scale if any(v is s for s in scaled) else 1.0 for v in variables
+        ]
+        l2 = _l2_coefficients(model, net, config, variables)
         normalize = bool(config.normalize_gradients)
         # `TrainConfig.weight_levels`: the forward pass sees rounded kernels
         levels = int(config.weight_levels)
@@ -130,6 +151,14 @@ class KerasEngine:
             grads = tape.gradient(loss, variables)
             for var, value in zip(rounded, exact, strict=True):
                 var.assign(value)
+            if scaled or any(l2):
+                # in the scaled input's units: gradient x s, weights / s
+                grads = [
+                    g if g is None else s * g + (c / s) * v if c else s * g
+                    for g, v, s, c in zip(
+                        grads, variables, gradient_scales, l2, strict=True
+                    )
+                ]
             if normalize:
                 grads = [_normalized(tf, g) for g in grads]
             before = [v.read_value() for v in scaled]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -21,9 +22,20 @@ def _step(epoch, epochs):
     return 0.1 ** (int(epoch >= 0.5 * epochs) + int(epoch >= 0.75 * epochs))
 
 
+def _papers(epoch, epochs):
+    # the papers' cuda-convnet runs: 500 epochs at the learning rate, then 10 at a
+    # tenth of it and 10 at a hundredth (520 in all), scaled to ``epochs``
+    return 0.1 ** (int(epoch >= 500 / 520 * epochs) + int(epoch >= 510 / 520 * epochs))
+
+
 #: Learning-rate schedules: name -> ``factor(epoch, epochs)``, where ``epoch`` is
 #: the (fractional) number of epochs done when the step starts.
-LR_SCHEDULES = {"constant": _constant, "cosine": _cosine, "step": _step}
+LR_SCHEDULES = {
+    "constant": _constant,
+    "cosine": _cosine,
+    "step": _step,
+    "papers": _papers,
+}
 
 _OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -50,7 +62,10 @@ class TrainConfig:
         Peak learning rate.
     lr_schedule : str
         One of :data:`LR_SCHEDULES`, evaluated before every step at the
-        fractional epoch.
+        fractional epoch: ``"constant"``, ``"cosine"`` (to 0 at the end),
+        ``"step"`` (divided by 10 at 50% and 75% of training) or ``"papers"``
+        (the papers' cuda-convnet runs: divided by 10 for the last 20/520 of
+        training and by 100 for the last 10/520).
     momentum : float
         SGD momentum.
     seed : int
@@ -60,6 +75,14 @@ class TrainConfig:
         Linear learning-rate warm-up from 0 over this many epochs.
     weight_decay : float
         Decoupled weight decay (AdamW / SGDW style) on the weights (not biases).
+    l2 : float or dict of str -> float
+        L2 penalty on the weights (not biases), added to their gradient before
+        the optimizer's step (coupled, as cuda-convnet's ``wc`` with which the
+        papers trained: with momentum it decays the weights ``1 / (1 -
+        momentum)`` times faster per step than the same ``weight_decay``;
+        ``engine="keras"``): one coefficient for every weight layer, or one
+        per layer name (``{"local1": 0.004, "local2": 0.004, "output": 0.01}``,
+        the papers' CIFAR-10 settings; layers not named: 0).
     label_smoothing : float
         Label smoothing of the cross-entropy loss.
     init_scale : float
@@ -91,14 +114,23 @@ class TrainConfig:
         subtraction) at a random position of every training image (0: off;
         image tasks).
     first_layer_scale : float
-        Train the layers that read the network's input as if the input were
-        this many times larger (``engine="keras"``): their initial weights
-        (fresh runs, after ``init_scale``) and their learning rate are
-        multiplied by it. With Adam and no weight decay this is the training
-        of a network that reads the images scaled by this factor (the papers'
-        networks read pixel values of 0-255 minus the mean, where the
-        package's images are on a 0-1 scale), folded into its first weights:
-        the trained network reads the usual images.
+        As ``input_scale`` (the two multiply), and the initial weights of the
+        layers that read the input (fresh runs, after ``init_scale``) times
+        this too: the training of a network that reads input this many times
+        larger, initialised as the package initialises it for the usual
+        input (``engine="keras"``).
+    input_scale : float
+        Train as if the network's input were this many times larger, from the
+        same initial network (``engine="keras"``): the layers that read the
+        input are trained in that input's units (the gradient of their weights
+        times this before the optimizer's step, the step times this after it,
+        an ``l2`` penalty applied in those units), so that every optimizer
+        takes the steps it would take on that input. With SGD their learning
+        rate is in effect multiplied by the square of this, with Adam by this
+        (decoupled ``weight_decay`` on those layers too). The papers' networks
+        read pixel values of 0-255 minus the mean where the package's images
+        are on a 0-1 scale: 255 trains as they did. The trained network reads
+        the usual input.
     normalize_gradients : bool
         Divide the gradient of every parameter array (a layer's kernel, its
         biases) by its root mean square before the optimizer's step
@@ -139,8 +171,11 @@ class TrainConfig:
     first_layer_scale: float = 1.0
     normalize_gradients: bool = False
     weight_levels: int = 0
+    input_scale: float = 1.0
+    l2: float | dict = 0.0
 
     def __post_init__(self):
+        self._check_l2()
         for name in ("epochs", "minibatch_size", "seed", "cutout", "weight_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -190,6 +225,7 @@ class TrainConfig:
             "rate_target": (self.rate_target, 0, False, None),
             "ema_decay": (self.ema_decay, 0, False, 1),
             "first_layer_scale": (self.first_layer_scale, 0, True, None),
+            "input_scale": (self.input_scale, 0, True, None),
         }
         for name, (value, low, low_open, high) in checks.items():
             if isinstance(value, bool) or not isinstance(
@@ -208,6 +244,37 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig {name} must be finite and {bound}, got {value}"
                 )
+
+    def _check_l2(self):
+        """``l2``: a coefficient >= 0, or layer names -> coefficients (a plain dict)."""
+        values = self.l2.items() if isinstance(self.l2, Mapping) else [(None, self.l2)]
+        for name, value in values:
+            where = "l2" if name is None else f"l2[{name!r}]"
+            if name is not None and not isinstance(name, str):
+                raise TypeError(
+                    f"l2 maps layer names to coefficients, got key {name!r}"
+                )
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.number)
+            ):
+                raise TypeError(
+                    f"TrainConfig {where} must be a number, got {value!r}; e.g. "
+                    'l2=0.004 or l2={"local1": 0.004, "output": 0.01}'
+                )
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(
+                    f"TrainConfig {where} must be finite and >= 0, got {value}"
+                )
+        if isinstance(self.l2, Mapping):  # a plain, ordered dict (settings, JSON)
+            object.__setattr__(
+                self, "l2", {k: float(v) for k, v in sorted(self.l2.items())}
+            )
+
+    def l2_of(self, layer):
+        """The L2 coefficient of the weights of layer ``layer``."""
+        if isinstance(self.l2, Mapping):
+            return self.l2.get(layer, 0.0)
+        return float(self.l2)
 
     def learning_rate_at(self, epoch):
         """Learning rate of a step that starts after ``epoch`` (fractional) epochs."""

@@ -20,23 +20,24 @@ class NengoDLEngine:
     """
 
     def __init__(self, net, config, tf, nengo_dl):
-        if config.weight_decay:
+        l2 = any(config.l2.values()) if isinstance(config.l2, dict) else config.l2
+        if config.weight_decay or l2:
             raise ValueError(
-                "weight_decay needs engine='keras' (nengo-dl merges weights and "
-                "biases into shared variables)"
+                "weight_decay and l2 need engine='keras' (nengo-dl merges weights "
+                "and biases into shared variables)"
             )
-        if config.label_smoothing:
-            raise ValueError("label_smoothing needs engine='keras'")
-        if config.rate_penalty:
-            raise ValueError("rate_penalty needs engine='keras'")
-        if config.ema_decay:
-            raise ValueError("ema_decay needs engine='keras'")
-        if config.first_layer_scale != 1:
-            raise ValueError("first_layer_scale needs engine='keras'")
-        if config.normalize_gradients:
-            raise ValueError("normalize_gradients needs engine='keras'")
-        if config.weight_levels:
-            raise ValueError("weight_levels needs engine='keras'")
+        keras_only = {
+            "label_smoothing": config.label_smoothing,
+            "rate_penalty": config.rate_penalty,
+            "ema_decay": config.ema_decay,
+            "first_layer_scale": config.first_layer_scale != 1,
+            "input_scale": config.input_scale != 1,
+            "normalize_gradients": config.normalize_gradients,
+            "weight_levels": config.weight_levels,
+        }
+        for name, used in keras_only.items():
+            if used:
+                raise ValueError(f"{name} needs engine='keras'")
         self.tf, self.net, self.config = tf, net, config
         self.sim = nengo_dl.Simulator(
             net,
