@@ -59,14 +59,16 @@ def _normalized(tf, grad):
     return tf.math.divide_no_nan(grad, rms)
 
 
+def _kernels(model, names):
+    """The Keras kernels (not biases) of the layers ``names`` that have one."""
+    layers = (model.get_layer(name) for name in names)
+    return {layer.name: layer.kernel for layer in layers if hasattr(layer, "kernel")}
+
+
 def _neuron_kernels(model, net):
     """The Keras kernels of the weight layers whose outputs go to neurons."""
-    return [
-        weight
-        for name, built in net.layers.items()
-        if built.ensemble is not None
-        for weight in model.get_layer(name).trainable_weights
-    ]
+    names = [name for name, built in net.layers.items() if built.ensemble is not None]
+    return list(_kernels(model, names).values())
 
 
 def _rounded(tf, kernel, levels):
@@ -75,15 +77,19 @@ def _rounded(tf, kernel, levels):
     return tf.math.multiply_no_nan(tf.round(tf.math.divide_no_nan(kernel, step)), step)
 
 
-def _kernels(model, names):
-    """The Keras kernels (not biases) of the layers ``names`` that have one."""
-    layers = (model.get_layer(name) for name in names)
-    return {layer.name: layer.kernel for layer in layers if hasattr(layer, "kernel")}
-
-
 def _input_kernels(model, net):
     """The Keras kernels of the weight layers that read the network's input."""
     return list(_kernels(model, input_layers(net)).values())
+
+
+def _penalised(grad, var, scale, l2):
+    """The gradient of ``var`` in the units of an input ``scale`` times larger
+    (the gradient times ``scale``, the weights divided by it), with its L2
+    penalty ``l2`` (`.TrainConfig.input_scale`, `.TrainConfig.l2`)."""
+    if grad is None:
+        return None
+    grad = scale * grad
+    return grad + (l2 / scale) * var if l2 else grad
 
 
 def _l2_coefficients(model, net, config, variables):
@@ -152,9 +158,8 @@ class KerasEngine:
             for var, value in zip(rounded, exact, strict=True):
                 var.assign(value)
             if scaled or any(l2):
-                # in the scaled input's units: gradient x s, weights / s
                 grads = [
-                    g if g is None else s * g + (c / s) * v if c else s * g
+                    _penalised(g, v, s, c)
                     for g, v, s, c in zip(
                         grads, variables, gradient_scales, l2, strict=True
                     )
