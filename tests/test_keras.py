@@ -573,6 +573,16 @@ def test_moving_average_is_the_network_and_leaves_training_alone(tmp_path, rng):
 
 
 _SGD = {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9}
+#: one plain SGD step on 50 images (the ``n=50`` data of the tests that use it)
+_ONE_SGD_STEP = {
+    "epochs": 1,
+    "minibatch_size": 50,
+    "engine": "keras",
+    "optimizer": "sgd",
+    "momentum": 0.0,
+    "learning_rate": 1e-2,
+    "lr_schedule": "constant",
+}
 
 
 @pytest.mark.parametrize("optimizer", [{}, _SGD], ids=["adam", "sgd"])
@@ -631,15 +641,7 @@ def test_l2_adds_its_penalty_to_the_named_kernels_gradient(rng):
     """One plain SGD step with l2 is the step without it, minus lr * c * w on the
     kernels of the named layers only (not on biases, not on other layers)."""
     images, labels = _data(rng, n=50)
-    base = {
-        "epochs": 1,
-        "minibatch_size": 50,
-        "engine": "keras",
-        "optimizer": "sgd",
-        "momentum": 0.0,
-        "learning_rate": 1e-2,
-        "lr_schedule": "constant",
-    }
+    base = _ONE_SGD_STEP
     penalised, plain = _net(noise=None), _net(noise=None)
     start = get_params(plain)
     config = TrainConfig(l2={"conv1": 0.5, "output": 2.0}, **base)
@@ -709,15 +711,7 @@ def test_weight_levels_take_the_gradient_at_the_rounded_weights(rng):
     """A step with weight_levels is the step of the network whose kernels into
     neurons are rounded, applied to the unrounded kernels."""
     images, labels = _data(rng, n=50)
-    config = {
-        "epochs": 1,
-        "minibatch_size": 50,
-        "engine": "keras",
-        "optimizer": "sgd",
-        "momentum": 0.0,
-        "learning_rate": 1e-2,
-        "lr_schedule": "constant",
-    }
+    config = _ONE_SGD_STEP
     levels, neurons = 3, ("conv1.weights", "local1.weights", "fc1.weights")
     quantised, rounded = _net(noise=None), _net(noise=None)
     start = get_params(quantised)
