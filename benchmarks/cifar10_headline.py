@@ -132,7 +132,7 @@ def main(argv=None):
             "epochs": record["epochs"],
             "data": os.path.basename(os.path.normpath(args.data_dir)),
             "data_md5": _data_checksum(args.data_dir),
-            "errors_percent": {
+            "errors_percent_float32": {
                 "static_soft": soft,
                 "static_hard": hard,
                 "spiking": spiking,
@@ -154,7 +154,6 @@ def main(argv=None):
             "static_hard": 100 * static_error_on_spiking_images(shipped, "static_hard"),
             "spiking": 100 * shipped["spiking"]["error"],
         }
-        provenance["errors_percent_float32"] = provenance.pop("errors_percent")
         provenance["errors_percent"] = shipped_errors
         export_pretrained(
             args.checkpoint, path, provenance, preprocessing={"mean_image": mean}

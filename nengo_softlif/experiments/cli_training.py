@@ -18,6 +18,7 @@ from nengo_softlif.experiments.cli_values import (
     int_at_least,
     l2_value,
 )
+from nengo_softlif.training.config import LR_SCHEDULES
 from nengo_softlif.transforms.sparse import POOL_EDGES
 
 __all__ = ["RECIPE_OPTIONS", "RECIPE_TRAIN_OPTIONS", "add_train_options"]
@@ -122,7 +123,7 @@ def _add_optimizer(group):
     )
     group.add_argument(
         "--schedule",
-        choices=["constant", "cosine", "step", "papers"],
+        choices=list(LR_SCHEDULES),
         default=None,
         help="learning-rate schedule over the epochs: cosine (to 0), step (/10 at "
         "50%% and 75%%), papers (/10 for the last 20/520 of the epochs, /100 for "
