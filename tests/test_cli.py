@@ -366,6 +366,36 @@ def test_train_defaults_come_from_the_recipe(argv, expected):
         assert getattr(args, name) == value, name
 
 
+def test_the_sgd_hard_recipe_is_the_shipped_cifar10_networks_command():
+    """``--recipe sgd-hard`` parses to the options the shipped network was trained with."""
+    from nengo_softlif.experiments.cli import apply_recipe  # noqa: PLC0415
+    from nengo_softlif.experiments.cli_parser import build_parser  # noqa: PLC0415
+    from nengo_softlif.experiments.cli_training import (  # noqa: PLC0415
+        RECIPE_TRAIN_OPTIONS,
+    )
+    from nengo_softlif.pretrained import load_pretrained  # noqa: PLC0415
+
+    _, meta = load_pretrained("cifar10")
+    shipped_command = meta["provenance"]["train_command"].split()[1:]
+    parser = build_parser()
+    explicit = parser.parse_args(shipped_command)
+    by_recipe = parser.parse_args(
+        ["train", "--task", "cifar10", "--data-dir", "DATA/cifar10", "--out",
+         "runs/cifar10-nsgd", "--recipe", "sgd-hard", "--noise", "gaussian:10",
+         "--epochs", "120", "--epochs-this-run", "5"]
+    )  # fmt: skip
+    for args in (explicit, by_recipe):
+        apply_recipe(args)
+    explicit, by_recipe = vars(explicit), vars(by_recipe)
+    assert explicit.pop("recipe") == "fast-hard"
+    assert by_recipe.pop("recipe") == "sgd-hard"
+    assert explicit == by_recipe
+    shipped = meta["state"]["config"]  # the TrainConfig it was trained with
+    for option, field in RECIPE_TRAIN_OPTIONS.items():
+        if field in shipped:
+            assert by_recipe[option] == shipped[field], option
+
+
 def test_the_default_recipe_is_the_python_api_default():
     from nengo_softlif.experiments.experiment import ExperimentConfig  # noqa: PLC0415
     from nengo_softlif.training.recipes import get_recipe  # noqa: PLC0415
