@@ -522,6 +522,26 @@ def test_train_pool_edges_fine_tunes_with_other_pools(
     assert code == 0, err
 
 
+def test_a_run_from_init_from_resumes_with_the_same_command(
+    capsys, tmp_path, sample_checkpoint
+):
+    """A fine-tuning run in chunks (``--init-from`` with ``--epochs-this-run``)
+    goes on with its own command, also under a recipe that scales the initial
+    weights of a network as built (which --init-from's weights are not)."""
+    from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
+
+    out = tmp_path / "tuned"
+    argv = ["train", *SAMPLE, "--out", out, "--epochs", "2", "--lr", "1e-12"]
+    argv += ["--init-scale", "2", "--init-from", sample_checkpoint]
+    argv += ["--epochs-this-run", "1"]
+    for epoch in (1, 2):
+        code, _, err = run(capsys, *argv)
+        assert code == 0, err
+        _, meta = load_checkpoint(out / "checkpoint.npz")
+        assert meta["state"]["epoch"] == epoch
+        assert meta["state"]["config"]["init_scale"] == 1.0
+
+
 @pytest.mark.parametrize(
     "value, words",
     [

@@ -186,10 +186,13 @@ def train_task(
         architecture = task.build_architecture(dataset)
     net = build_network(architecture, neuron_type, preset, seed=train_config.seed)
     checkpoint = os.path.join(out_dir, "checkpoint.npz")
-    if init_from is not None and not os.path.exists(checkpoint):
-        check_init_from(init_from, train_config.first_layer_scale)
-        _initialise_from(net, init_from)
+    if init_from is not None:
+        # the trained weights are not rescaled, in the first chunk of the run
+        # and in the chunks that resume it with the same command
         train_config = dataclasses.replace(train_config, init_scale=1.0)
+        if not os.path.exists(checkpoint):
+            check_init_from(init_from, train_config.first_layer_scale)
+            _initialise_from(net, init_from)
     train_data, _, _ = task.training_data(dataset)
     callbacks = []
     if config.anneal_to is not None:
