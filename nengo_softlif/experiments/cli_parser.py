@@ -193,7 +193,7 @@ def _add_reproduce(command):
         default="paper",
         choices=sorted(RECIPES),
         help="training recipe of every row (see train --help): paper (the papers' "
-        "settings, default), fast, fast-hard or default; the extra row "
+        "settings, default), fast, fast-hard, sgd-hard or default; the extra row "
         "'hard-forward' trains with the recipe's optimizer and hard LIF forward",
     )
     reproduce.add_argument(

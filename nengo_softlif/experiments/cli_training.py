@@ -280,8 +280,9 @@ def add_train_options(parser):
         "gradient: the trained network is the one that spikes), paper (the "
         "papers' settings: sigma 0.02 throughout), fast (initial weights x2, "
         "warm-up, larger learning rate, sigma annealed), fast-hard (fast's "
-        "optimizer with hard LIF forward: the shipped CIFAR-10 network's); see "
-        "nengo_softlif.training.recipes",
+        "optimizer with hard LIF forward), sgd-hard (fast-hard with Nesterov SGD "
+        "on normalized gradients and weight decay: the shipped CIFAR-10 "
+        "network's); see nengo_softlif.training.recipes",
     )
     parser.add_argument(
         "--epochs", type=POSITIVE, default=10, help="total training epochs"
