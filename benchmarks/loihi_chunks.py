@@ -127,44 +127,59 @@ def _claim(path):
 
 
 def _load(out, mode):
-    chunks = [np.load(f) for f in sorted(glob.glob(os.path.join(out, f"{mode}_*.npz")))]
-    if not chunks:
-        return None
-    return {
-        "pred": np.concatenate([c["predictions"] for c in chunks]),
-        "labels": np.concatenate([c["labels"] for c in chunks]),
-        "rates": [json.loads(str(c["layer_rates"])) for c in chunks],
-        "seconds": [float(c["seconds"]) for c in chunks],
-    }
+    """The chunks of ``mode`` done in ``out``, by the index of their first image."""
+    chunks = {}
+    for path in glob.glob(os.path.join(out, f"{mode}_*.npz")):
+        first = int(os.path.basename(path)[len(mode) + 1 : -len(".npz")])
+        chunks[first] = np.load(path)
+    return chunks
 
 
 def compare(out, exact_out):
-    """Errors, agreement and layer rates of the modes on the images all have."""
+    """Errors, agreement and layer rates of the modes on the chunks all have.
+
+    With two processes sharing the chunks (``--from-the-end``), the chunks
+    done so far need not be the first ones: only chunks that every mode has
+    are compared, image by image.
+    """
     runs = {"exact": _load(exact_out, "exact")}
     runs.update({mode: _load(out, mode) for mode in ("chip", "emulator")})
-    runs = {mode: run for mode, run in runs.items() if run is not None}
-    n = min(len(run["pred"]) for run in runs.values())
-    chunks = min(len(run["rates"]) for run in runs.values())
-    exact = runs.get("exact")
+    runs = {mode: chunks for mode, chunks in runs.items() if chunks}
+    common = sorted(set.intersection(*(set(chunks) for chunks in runs.values())))
+    if not common:
+        print("no chunk is done in every mode yet")
+        return
+    merged = {
+        mode: {
+            key: np.concatenate([chunks[first][key] for first in common])
+            for key in ("predictions", "labels")
+        }
+        for mode, chunks in runs.items()
+    }
+    exact = merged.get("exact")
+    n = len(exact["labels"] if exact else next(iter(merged.values()))["labels"])
     lines = [
-        f"first {n} test images",
+        f"{n} test images (the chunks every mode has, from image {common[0]})",
         "",
         "| mode | error | agrees with exact | rates (Hz) | s per chunk |",
         "|---|---|---|---|---|",
     ]
-    for mode, run in runs.items():
-        error = np.mean(run["pred"][:n] != run["labels"][:n])
+    for mode, run in merged.items():
+        error = np.mean(run["predictions"] != run["labels"])
         agree = (
             "-"
             if exact is None
-            else f"{np.mean(run['pred'][:n] == exact['pred'][:n]):.1%}"
+            else f"{np.mean(run['predictions'] == exact['predictions']):.1%}"
         )
+        rates = [json.loads(str(runs[mode][first]["layer_rates"])) for first in common]
         rates = ", ".join(
-            f"{layer} {np.mean([r[layer] for r in run['rates'][:chunks]]):.2f}"
-            for layer in run["rates"][0]
+            f"{layer} {np.mean([r[layer] for r in rates]):.2f}" for layer in rates[0]
         )
-        seconds = f"{min(run['seconds']):.0f}-{max(run['seconds']):.0f}"
-        lines.append(f"| {mode} | {error:.1%} | {agree} | {rates} | {seconds} |")
+        seconds = [float(runs[mode][first]["seconds"]) for first in common]
+        lines.append(
+            f"| {mode} | {error:.1%} | {agree} | {rates} | "
+            f"{min(seconds):.0f}-{max(seconds):.0f} |"
+        )
     print("\n".join(lines))
 
 
