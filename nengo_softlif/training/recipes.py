@@ -26,10 +26,10 @@ the paper's ladder has its own).
     forward pass instead of annealing.
 ``sgd-hard``
     ``fast-hard`` with SGD in place of Adam: Nesterov momentum 0.9 on
-    normalized gradients (each layer's gradient scaled to unit RMS), a step of
-    3e-4 per element after a one-epoch warm-up, cosine decay, decoupled weight
-    decay 0.1. The recipe of the shipped CIFAR-10 network
-    (docs/results/cifar10.md).
+    normalized gradients (each parameter array's gradient divided by its root
+    mean square), a step of 3e-4 per element after a one-epoch warm-up, cosine
+    decay, decoupled weight decay 0.1. The recipe of the shipped CIFAR-10
+    network (docs/results/cifar10.md).
 
 New recipes are added with :func:`register_recipe`.
 """
