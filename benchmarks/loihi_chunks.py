@@ -157,7 +157,7 @@ def compare(out, exact_out):
         for mode, chunks in runs.items()
     }
     exact = merged.get("exact")
-    n = len(exact["labels"] if exact else next(iter(merged.values()))["labels"])
+    n = len(next(iter(merged.values()))["labels"])  # the same images in every mode
     lines = [
         f"{n} test images (the chunks every mode has, from image {common[0]})",
         "",
@@ -171,9 +171,12 @@ def compare(out, exact_out):
             if exact is None
             else f"{np.mean(run['predictions'] == exact['predictions']):.1%}"
         )
-        rates = [json.loads(str(runs[mode][first]["layer_rates"])) for first in common]
+        per_chunk = [
+            json.loads(str(runs[mode][first]["layer_rates"])) for first in common
+        ]
         rates = ", ".join(
-            f"{layer} {np.mean([r[layer] for r in rates]):.2f}" for layer in rates[0]
+            f"{layer} {np.mean([r[layer] for r in per_chunk]):.2f}"
+            for layer in per_chunk[0]
         )
         seconds = [float(runs[mode][first]["seconds"]) for first in common]
         lines.append(
