@@ -15,7 +15,9 @@ subtracted).
 ``--first-scale``, ``--hidden-scale``, ``--readout-scale``
 (:func:`~nengo_softlif.keras.scale_initial_weights`) change one setting of the
 recipe at a time; ``--first-in-kernel`` puts the first scale in the kernels of
-the layers that see the data rather than in their neurons' gain.
+the layers that see the data rather than in their neurons' gain. ``--ema``
+evaluates both models with a moving average of their trainable weights
+(updated after every step, the same warm-up as ``TrainConfig.ema_decay``).
 
 Printed for each: the static test error on all test images (``model.predict``),
 and for ``softlif`` the spiking error on the first ``--spiking-n-test`` test images
@@ -125,11 +127,46 @@ def fit(model, train_data, args, callbacks=()):
     return history
 
 
+def weight_average(model, decay):
+    """A callback keeping a moving average of ``model``'s trainable weights.
+
+    Its ``assign()`` puts the averages into the model (for evaluation).
+    """
+    import tensorflow as tf
+
+    class WeightAverage(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.steps = 0
+            self.averages = [v.numpy() for v in model.trainable_variables]
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            t = self.steps - 1
+            d = min(decay, (1.0 + t) / (10.0 + t))
+            for average, v in zip(
+                self.averages, model.trainable_variables, strict=True
+            ):
+                average *= d
+                average += (1.0 - d) * v.numpy()
+
+        def assign(self):
+            for average, v in zip(
+                self.averages, model.trainable_variables, strict=True
+            ):
+                v.assign(average)
+
+    return WeightAverage()
+
+
 def _schedule(args):
-    """The learning-rate schedule in words."""
-    if not args.warmup_epochs:
-        return args.lr_schedule
-    return f"{args.lr_schedule}, {args.warmup_epochs:g}-epoch warm-up"
+    """The learning-rate schedule (and weight averaging) in words."""
+    words = args.lr_schedule
+    if args.warmup_epochs:
+        words += f", {args.warmup_epochs:g}-epoch warm-up"
+    if args.ema:
+        words += f"; evaluated with weights averaged (EMA {args.ema:g})"
+    return words
 
 
 def _given(**values):
@@ -221,6 +258,13 @@ def main(argv=None):
         help="multiply the kernels of the layers that see the data by the first "
         "scale (default 8) instead of their neurons' gain",
     )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="evaluate with a moving average of the weights of this decay "
+        "(e.g. 0.999; 0: the weights as trained)",
+    )
     parser.add_argument("--train-images", type=int, help="default: all")
     parser.add_argument("--spiking-n-test", type=int, default=1000)
     parser.add_argument("--variants", default="relu,softlif")
@@ -290,7 +334,10 @@ def main(argv=None):
                             changes.append(f"{layer.name}: kernel x {first:g}")
                 changes += scale_initial_weights(trained, **scales)
                 print("  " + ", ".join(changes), flush=True)
-        history = fit(trained, train_data, args, callbacks)
+        average = weight_average(trained, args.ema) if args.ema else None
+        history = fit(trained, train_data, args, [*callbacks, *filter(None, [average])])
+        if average is not None:
+            average.assign()
         predictions = np.argmax(
             trained.predict(test_images, batch_size=500, verbose=0), 1
         )
