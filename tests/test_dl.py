@@ -260,7 +260,7 @@ def test_max_pool_network_copies_and_evaluates_statically(rng):
 @pytest.mark.parametrize("dtype", [tf.float64, tf.float32])
 def test_closed_form_gradients_match_automatic_differentiation(dtype):
     """Soft and hard-forward gradients: autodiff of the soft formula, or better."""
-    from nengo_softlif.dl import neuron_builders as nb  # noqa: PLC0415
+    from nengo_softlif.dl import lif_rates as nb  # noqa: PLC0415
 
     def formula(J, sigma):  # the rates as written, differentiated by TensorFlow
         x = (J - 1.0) / sigma

@@ -1,5 +1,7 @@
 """nengo-dl builders of this package (imported when ``nengo_dl`` is first imported).
 
+``lif_rates``
+    The LIF neurons' rates and the soft LIF gradient in TensorFlow.
 ``neuron_builders``
     `.SoftLIFRate`, `.RectifiedLinear` and the refractory ReLU in TensorFlow,
     with the training noise models (``TF_NOISE_IMPL``).
@@ -9,9 +11,11 @@
 Importing this package imports TensorFlow and nengo-dl.
 """
 
+from nengo_softlif.dl.lif_rates import *  # noqa: F401,F403
+from nengo_softlif.dl.lif_rates import __all__ as _rates_all
 from nengo_softlif.dl.neuron_builders import *  # noqa: F401,F403
 from nengo_softlif.dl.neuron_builders import __all__ as _neuron_all
 from nengo_softlif.dl.transform_builders import *  # noqa: F401,F403
 from nengo_softlif.dl.transform_builders import __all__ as _transform_all
 
-__all__ = list(_neuron_all) + list(_transform_all)
+__all__ = list(_rates_all) + list(_neuron_all) + list(_transform_all)

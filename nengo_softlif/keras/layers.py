@@ -2,7 +2,7 @@
 
 The neuron layers compute ``J = gain * x + bias`` (a trainable bias per neuron, as
 the package's ensembles have), the neurons' rates with the same TensorFlow
-functions as the nengo-dl builders (:mod:`nengo_softlif.dl.neuron_builders`), the training noise
+functions as the nengo-dl builders (:mod:`nengo_softlif.dl.lif_rates`), the training noise
 of the neuron type (only when ``training=True``; straight-through, as in the
 builders) and the amplitude. Noise is drawn with stateless random ops seeded by
 the layer's seed and a step counter that is one of the layer's weights, so a model
