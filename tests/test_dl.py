@@ -216,6 +216,19 @@ def test_builders_register_when_nengo_dl_is_imported_first_or_later():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize(
+    "module", ["nengo_softlif.dl", "nengo_softlif.dl.lif_rates", "nengo_softlif.keras"]
+)
+def test_each_tensorflow_module_imports_first_in_a_fresh_process(module):
+    code = (
+        f"import {module}, sys\n"
+        "from nengo_dl.neuron_builders import SimNeuronsBuilder\n"
+        "from nengo_softlif import SoftLIFRate\n"
+        "assert SoftLIFRate in SimNeuronsBuilder.TF_NEURON_IMPL\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_version_is_exposed():
     assert isinstance(nengo_softlif.__version__, str)
 

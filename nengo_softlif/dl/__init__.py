@@ -11,10 +11,12 @@
 Importing this package imports TensorFlow and nengo-dl.
 """
 
-from nengo_softlif.dl.lif_rates import *  # noqa: F401,F403
-from nengo_softlif.dl.lif_rates import __all__ as _rates_all
-from nengo_softlif.dl.neuron_builders import *  # noqa: F401,F403
-from nengo_softlif.dl.neuron_builders import __all__ as _neuron_all
+# neuron_builders first: it imports nengo-dl (whose import registers the
+# builders) before lif_rates
+from nengo_softlif.dl.neuron_builders import *  # noqa: F401,F403  # isort: skip
+from nengo_softlif.dl.neuron_builders import __all__ as _neuron_all  # isort: skip
+from nengo_softlif.dl.lif_rates import *  # noqa: F401,F403  # isort: skip
+from nengo_softlif.dl.lif_rates import __all__ as _rates_all  # isort: skip
 from nengo_softlif.dl.transform_builders import *  # noqa: F401,F403
 from nengo_softlif.dl.transform_builders import __all__ as _transform_all
 
