@@ -187,7 +187,8 @@ DIAGNOSE = ["diagnose", "--task", "mnist-sample"]
         ),
         (
             [*DIAGNOSE, "--pretrained", "imagenet"],
-            "No pretrained network 'imagenet'",
+            "No pretrained network 'imagenet'; shipped networks: ['cifar10', "
+            "'cifar10-loihi']. For another network, train one",
         ),
         (
             ["reproduce", "mnist-sample", "--workers", "1000000"],

@@ -67,7 +67,10 @@ def pretrained_path(name, task=None):
         )
     if name not in PRETRAINED:
         raise ValueError(
-            f"No pretrained network {name!r}; shipped networks: {sorted(PRETRAINED)}"
+            f"No pretrained network {name!r}; shipped networks: {sorted(PRETRAINED)}. "
+            "For another network, train one (`nengo-softlif train --task TASK --out "
+            "DIR`) and pass its checkpoint (`--checkpoint DIR/checkpoint.npz`, or "
+            "nengo_softlif.network.checkpoint.load_network in Python)"
         )
     if task is not None and pretrained_task(name) != task:
         raise ValueError(
