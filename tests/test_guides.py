@@ -1,4 +1,4 @@
-"""The guides' Python examples run as written (docs/guides/*.rst)."""
+"""The guides' Python examples run as written (docs/guides/*.rst, docs/keras.rst)."""
 
 import pathlib
 import re
@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-GUIDES = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guides"
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+GUIDES = sorted((DOCS / "guides").glob("*.rst")) + [DOCS / "keras.rst"]
 
 
 def python_blocks(path):
@@ -19,10 +20,10 @@ def python_blocks(path):
 
 
 @pytest.mark.parametrize(
-    "guide", sorted(p.name for p in GUIDES.glob("*.rst")) if GUIDES.exists() else []
+    "guide", [str(p.relative_to(DOCS)) for p in GUIDES if p.exists()]
 )
 def test_guide_examples_run(guide, tmp_path, monkeypatch):
-    blocks = python_blocks(GUIDES / guide)
+    blocks = python_blocks(DOCS / guide)
     if not blocks:
         pytest.skip(f"{guide} has no Python example")
     if "nengo_loihi" in "".join(blocks) or 'backend="loihi"' in "".join(blocks):
