@@ -376,7 +376,8 @@ def test_the_sgd_hard_recipe_is_the_shipped_cifar10_networks_command():
     from nengo_softlif.pretrained import load_pretrained  # noqa: PLC0415
 
     _, meta = load_pretrained("cifar10")
-    # "COMMAND" or "COMMAND, then the same command with --epochs N" (continued)
+    # "COMMAND" or "COMMAND, then the same command with --epochs N[, then ...]"
+    # (continued, each time to more epochs)
     first, *continued = meta["provenance"]["train_command"].split(", then ")
     shipped_command = first.split()[1:]
     parser = build_parser()
@@ -393,9 +394,13 @@ def test_the_sgd_hard_recipe_is_the_shipped_cifar10_networks_command():
     assert by_recipe.pop("recipe") == "sgd-hard"
     assert explicit == by_recipe
     shipped = dict(meta["state"]["config"])  # the TrainConfig it was trained with
-    if continued:  # only the number of epochs may change
-        assert continued == [f"the same command with --epochs {shipped['epochs']}"]
-        shipped.pop("epochs")
+    if continued:  # only the number of epochs may change, and only grow
+        epochs = [int(explicit["epochs"])]
+        for step in continued:
+            assert step.startswith("the same command with --epochs "), step
+            epochs.append(int(step.rsplit(" ", 1)[1]))
+        assert epochs == sorted(set(epochs)), epochs
+        assert epochs[-1] == shipped.pop("epochs")
     for option, field in RECIPE_TRAIN_OPTIONS.items():
         if field in shipped:
             assert by_recipe[option] == shipped[field], option
