@@ -221,7 +221,7 @@ def test_builders_register_when_nengo_dl_is_imported_first_or_later():
 )
 def test_each_tensorflow_module_imports_first_in_a_fresh_process(module):
     code = (
-        f"import {module}, sys\n"
+        f"import {module}\n"
         "from nengo_dl.neuron_builders import SimNeuronsBuilder\n"
         "from nengo_softlif import SoftLIFRate\n"
         "assert SoftLIFRate in SimNeuronsBuilder.TF_NEURON_IMPL\n"
@@ -273,13 +273,13 @@ def test_max_pool_network_copies_and_evaluates_statically(rng):
 @pytest.mark.parametrize("dtype", [tf.float64, tf.float32])
 def test_closed_form_gradients_match_automatic_differentiation(dtype):
     """Soft and hard-forward gradients: autodiff of the soft formula, or better."""
-    from nengo_softlif.dl import lif_rates as nb  # noqa: PLC0415
+    from nengo_softlif.dl import lif_rates  # noqa: PLC0415
 
     def formula(J, sigma):  # the rates as written, differentiated by TensorFlow
         x = (J - 1.0) / sigma
-        safe = tf.maximum(x, nb._ASYMPTOTIC_X)
+        safe = tf.maximum(x, lif_rates._ASYMPTOTIC_X)
         log_softplus = tf.where(
-            x > nb._ASYMPTOTIC_X, tf.math.log(tf.nn.softplus(safe)), x
+            x > lif_rates._ASYMPTOTIC_X, tf.math.log(tf.nn.softplus(safe)), x
         )
         log_rho = tf.math.log(sigma) + log_softplus
         log_term = tf.math.log1p(tf.exp(log_rho)) - log_rho
@@ -290,11 +290,11 @@ def test_closed_form_gradients_match_automatic_differentiation(dtype):
     grads = {}
     for name, f in {
         "autodiff": lambda v: formula(v, sigma),
-        "soft": lambda v: nb.soft_lif_rates_tf(v, sigma, TAU_RC, TAU_REF),
-        "hard fast path": lambda v: nb.surrogate_lif_rates_tf(
+        "soft": lambda v: lif_rates.soft_lif_rates_tf(v, sigma, TAU_RC, TAU_REF),
+        "hard fast path": lambda v: lif_rates.surrogate_lif_rates_tf(
             v, sigma, TAU_RC, TAU_REF
         ),
-        "hard per-neuron mask": lambda v: nb.surrogate_lif_rates_tf(
+        "hard per-neuron mask": lambda v: lif_rates.surrogate_lif_rates_tf(
             v, sigma, TAU_RC, TAU_REF, hard=tf.ones_like(v)
         ),
     }.items():
@@ -311,7 +311,7 @@ def test_closed_form_gradients_match_automatic_differentiation(dtype):
             assert np.allclose(grad, grads["autodiff"], rtol=1e-10, atol=0), name
         elif name != "autodiff":
             assert np.allclose(grad, exact, rtol=1e-5, atol=0), name
-    hard = nb.hard_lif_rates_tf(J, TAU_RC, TAU_REF).numpy()
+    hard = lif_rates.hard_lif_rates_tf(J, TAU_RC, TAU_REF).numpy()
     assert np.array_equal(
-        nb.surrogate_lif_rates_tf(J, 0.02, TAU_RC, TAU_REF).numpy(), hard
+        lif_rates.surrogate_lif_rates_tf(J, 0.02, TAU_RC, TAU_REF).numpy(), hard
     )
