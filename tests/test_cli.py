@@ -367,7 +367,13 @@ def test_train_defaults_come_from_the_recipe(argv, expected):
 
 
 def test_the_sgd_hard_recipe_is_the_shipped_cifar10_networks_command():
-    """``--recipe sgd-hard`` parses to the options the shipped network was trained with."""
+    """``--recipe sgd-hard`` parses to the options the shipped network was trained with.
+
+    The provenance is ``COMMAND`` followed by continuations, each ``the same
+    command with --epochs N`` (to more epochs) or a new ``nengo-softlif train``
+    command that starts from the network so far (``--init-from pretrained``); the
+    training settings in the shipped file are what the last command parses to.
+    """
     from nengo_softlif.experiments.cli import apply_recipe  # noqa: PLC0415
     from nengo_softlif.experiments.cli_parser import build_parser  # noqa: PLC0415
     from nengo_softlif.experiments.cli_training import (  # noqa: PLC0415
@@ -375,35 +381,40 @@ def test_the_sgd_hard_recipe_is_the_shipped_cifar10_networks_command():
     )
     from nengo_softlif.pretrained import load_pretrained  # noqa: PLC0415
 
-    _, meta = load_pretrained("cifar10")
-    # "COMMAND" or "COMMAND, then the same command with --epochs N[, then ...]"
-    # (continued, each time to more epochs)
-    first, *continued = meta["provenance"]["train_command"].split(", then ")
-    shipped_command = first.split()[1:]
     parser = build_parser()
-    explicit = parser.parse_args(shipped_command)
-    by_recipe = parser.parse_args(
-        ["train", "--task", "cifar10", "--data-dir", "DATA/cifar10", "--out",
-         "runs/cifar10-nsgd", "--recipe", "sgd-hard", "--noise", "gaussian:10",
-         "--epochs", "120", "--epochs-this-run", "5"]
-    )  # fmt: skip
-    for args in (explicit, by_recipe):
+
+    def parsed(command):
+        args = parser.parse_args(command.split()[1:])
         apply_recipe(args)
-    explicit, by_recipe = vars(explicit), vars(by_recipe)
+        return vars(args)
+
+    _, meta = load_pretrained("cifar10")
+    first, *continued = meta["provenance"]["train_command"].split(", then ")
+    explicit = parsed(first)
+    by_recipe = parsed(
+        "nengo-softlif train --task cifar10 --data-dir DATA/cifar10 --out "
+        "runs/cifar10-nsgd --recipe sgd-hard --noise gaussian:10 --epochs 120 "
+        "--epochs-this-run 5"
+    )
     assert explicit.pop("recipe") == "fast-hard"
     assert by_recipe.pop("recipe") == "sgd-hard"
     assert explicit == by_recipe
-    shipped = dict(meta["state"]["config"])  # the TrainConfig it was trained with
-    if continued:  # only the number of epochs may change, and only grow
-        epochs = [int(explicit["epochs"])]
-        for step in continued:
-            assert step.startswith("the same command with --epochs "), step
+    last, epochs = by_recipe, [by_recipe["epochs"]]
+    for step in continued:
+        if step.startswith("the same command with --epochs "):
             epochs.append(int(step.rsplit(" ", 1)[1]))
-        assert epochs == sorted(set(epochs)), epochs
-        assert epochs[-1] == shipped.pop("epochs")
+            last = {**last, "epochs": epochs[-1]}
+        else:  # fine-tuned: a new command from the network trained so far
+            assert epochs == sorted(set(epochs)), epochs
+            last = parsed(step)
+            assert last["init_from"] == "pretrained", step
+            epochs = [last["epochs"]]
+    assert epochs == sorted(set(epochs)), epochs
+    shipped = dict(meta["state"]["config"])  # the TrainConfig it was trained with
+    assert shipped.pop("epochs") == last["epochs"] == meta["state"]["epoch"]
     for option, field in RECIPE_TRAIN_OPTIONS.items():
         if field in shipped:
-            assert by_recipe[option] == shipped[field], option
+            assert last[option] == shipped[field], option
 
 
 def test_the_default_recipe_is_the_python_api_default():
