@@ -577,3 +577,30 @@ def test_a_run_from_init_from_resumes_with_the_same_command(
 def test_a_bad_l2_is_refused_with_its_option(capsys, value, words):
     code, _, err = run(capsys, "train", "--out", "x", "--l2", value)
     assert code == 2 and all(w in err for w in words), err
+
+
+def test_train_with_teachers(capsys, tmp_path, sample_checkpoint):
+    """--teacher trains against a checkpoint's answers, recorded in the run's
+    settings; its options without a teacher, or a missing teacher, are refused."""
+    from nengo_softlif.network.checkpoint import load_checkpoint  # noqa: PLC0415
+
+    out = tmp_path / "taught"
+    argv = ["train", *SAMPLE, "--out", out, "--epochs", "1", "--engine", "keras"]
+    code, _, err = run(
+        capsys, *argv, "--teacher", sample_checkpoint, "--distill-temperature", "3"
+    )
+    assert code == 0, err
+    settings = load_checkpoint(out / "checkpoint.npz")[1]["state"]["settings"]
+    assert settings["train_config"]["teachers"] == [str(sample_checkpoint)]
+    assert settings["train_config"]["distill_temperature"] == 3
+    assert settings["teachers"][0].startswith(f"{sample_checkpoint} (sha256 ")
+    argv[argv.index(out)] = tmp_path / "refused"
+    code, _, err = run(capsys, *argv, "--distill-weight", "0.5")
+    assert code == 2 and "--distill-weight sets how teachers are learnt" in err
+    code, _, err = run(capsys, *argv, "--teacher", tmp_path / "missing.npz")
+    assert code == 2 and "missing.npz" in err and "not found" in err
+    code, _, err = run(
+        capsys, *argv[:-2], "--engine", "nengo-dl", "--teacher", sample_checkpoint
+    )
+    assert code == 2 and "--engine keras" in err
+    assert not (tmp_path / "refused" / "checkpoint.npz").exists()

@@ -107,6 +107,24 @@ def _experiment_config(args):
     )
 
 
+def _distillation_options(args):
+    """The `.TrainConfig` fields of ``--teacher`` and its settings."""
+    teachers = [
+        _pretrained(args.task) if t == "pretrained" else t for t in args.teacher or ()
+    ]
+    options = {"distill_weight": args.distill_weight}
+    options["distill_temperature"] = args.distill_temperature
+    given = [k for k, v in options.items() if v is not None]
+    if given and not teachers:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(
+            f"{flags} {'sets' if len(given) == 1 else 'set'} how teachers are "
+            f"learnt, and no --teacher is given: add --teacher CHECKPOINT, or drop "
+            f"{flags}"
+        )
+    return {"teachers": tuple(teachers), **{k: options[k] for k in given}}
+
+
 def cmd_train(args):
     """``nengo-softlif train``."""
     # pylint: disable=import-outside-toplevel
@@ -122,6 +140,7 @@ def cmd_train(args):
             field: getattr(args, option)
             for option, field in RECIPE_TRAIN_OPTIONS.items()
         },
+        **_distillation_options(args),
     )
     init_from = args.init_from
     if init_from == "pretrained":

@@ -262,6 +262,34 @@ def _add_starting_network(group):
     )
 
 
+def _add_distillation(group):
+    """Teachers: trained networks whose answers the network also learns."""
+    group.add_argument(
+        "--teacher",
+        action="append",
+        default=None,
+        metavar="CHECKPOINT",
+        help="also learn this trained network's class probabilities on every "
+        "training image (knowledge distillation; repeat for several, whose "
+        "probabilities are averaged; 'pretrained' for the network shipped for "
+        "--task; --engine keras)",
+    )
+    group.add_argument(
+        "--distill-weight",
+        type=finite(0, high=1),
+        default=None,
+        help="weight of the teachers' term in the loss, the labels' having 1 minus "
+        "it (with --teacher) [default: 0.9]",
+    )
+    group.add_argument(
+        "--distill-temperature",
+        type=finite(0, low_open=True),
+        default=None,
+        help="temperature of the softmaxes compared with the teachers' (with "
+        "--teacher) [default: 2]",
+    )
+
+
 def add_train_options(parser):
     """Add the options of ``train`` to ``parser``, in groups.
 
@@ -305,3 +333,4 @@ def add_train_options(parser):
     _add_optimizer(parser.add_argument_group("optimizer"))
     _add_regularisation(parser.add_argument_group("regularisation"))
     _add_starting_network(parser.add_argument_group("starting network"))
+    _add_distillation(parser.add_argument_group("teachers (distillation)"))

@@ -106,6 +106,27 @@ def _l2_coefficients(model, net, config, variables):
     return [coefficient.get(v.ref(), 0.0) for v in variables]
 
 
+def _loss(tf, net, config, loss_fn, n_classes):
+    """``loss(x, y, logits)``: the labels' cross-entropy, with the teachers'
+    term if `.TrainConfig.teachers` names any (`.distillation_loss`)."""
+
+    def hard(x, y, logits):
+        return loss_fn(tf.one_hot(y, n_classes), logits)
+
+    if not config.teachers:
+        return hard
+    from nengo_softlif.training.distillation import (  # noqa: PLC0415
+        distillation_loss,
+        load_teachers,
+    )
+
+    teachers = [keras_model(t) for t in load_teachers(config.teachers, net)]
+    distill = distillation_loss(
+        tf, teachers, config.distill_temperature, config.distill_weight
+    )
+    return lambda x, y, logits: distill(x, logits, hard(x, y, logits))
+
+
 class KerasEngine:
     """Trains a `.SoftLIFNetwork` as its Keras model (see the module docstring)."""
 
@@ -126,6 +147,7 @@ class KerasEngine:
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
         forward = _forward(tf, model, config.rate_penalty, config.rate_target)
+        loss_of = _loss(tf, net, config, loss_fn, n_classes)
         # the moving average starts at the network's parameters (on resume, the
         # averaged ones the checkpoint holds; `load_state` restores the raw ones)
         self.averages = [
@@ -153,7 +175,7 @@ class KerasEngine:
                 var.assign(_rounded(tf, var, levels))
             with tf.GradientTape() as tape:
                 logits, penalty = forward(x)
-                loss = loss_fn(tf.one_hot(y, n_classes), logits) + penalty
+                loss = loss_of(x, y, logits) + penalty
             grads = tape.gradient(loss, variables)
             for var, value in zip(rounded, exact, strict=True):
                 var.assign(value)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -173,9 +174,13 @@ class TrainConfig:
     weight_levels: int = 0
     input_scale: float = 1.0
     l2: float | dict = 0.0
+    teachers: tuple = ()
+    distill_weight: float = 0.9
+    distill_temperature: float = 2.0
 
     def __post_init__(self):
         self._check_l2()
+        self._check_teachers()
         for name in ("epochs", "minibatch_size", "seed", "cutout", "weight_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -226,6 +231,8 @@ class TrainConfig:
             "ema_decay": (self.ema_decay, 0, False, 1),
             "first_layer_scale": (self.first_layer_scale, 0, True, None),
             "input_scale": (self.input_scale, 0, True, None),
+            "distill_weight": (self.distill_weight, 0, False, None),
+            "distill_temperature": (self.distill_temperature, 0, True, None),
         }
         for name, (value, low, low_open, high) in checks.items():
             if isinstance(value, bool) or not isinstance(
@@ -244,6 +251,36 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig {name} must be finite and {bound}, got {value}"
                 )
+        if self.distill_weight > 1:
+            raise ValueError(
+                f"TrainConfig distill_weight must be in [0, 1], got "
+                f"{self.distill_weight} (1: the teachers' answers only)"
+            )
+
+    def _check_teachers(self):
+        """``teachers``: checkpoint paths, as a tuple of str; keras engine only."""
+        teachers = self.teachers
+        if isinstance(teachers, (str, bytes)) or not isinstance(
+            teachers, (tuple, list)
+        ):
+            raise TypeError(
+                f"teachers must be a sequence of checkpoint paths, got {teachers!r}; "
+                'e.g. teachers=("runs/a/checkpoint.npz",)'
+            )
+        paths = []
+        for path in teachers:
+            try:
+                paths.append(str(os.fspath(path)))
+            except TypeError:
+                raise TypeError(
+                    f"teachers must be checkpoint paths, got {path!r}"
+                ) from None
+        object.__setattr__(self, "teachers", tuple(paths))
+        if paths and self.engine != "keras":
+            raise ValueError(
+                f"teachers need engine='keras' (the engine is {self.engine!r}); "
+                "set engine='keras' (--engine keras)"
+            )
 
     def _check_l2(self):
         """``l2``: a coefficient >= 0, or layer names -> coefficients (a plain dict)."""

@@ -370,6 +370,12 @@ def _train(
         fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
+    if config.teachers:
+        from nengo_softlif.training.distillation import (  # noqa: PLC0415
+            check_teacher_data,
+        )
+
+        check_teacher_data(config.teachers, data)
     if fresh and (config.init_scale != 1 or config.first_layer_scale != 1):
         _init_scale(net, config.init_scale, config.first_layer_scale)
     stop_epoch = config.epochs

@@ -38,11 +38,23 @@ def training_settings(net, config, callbacks):
     """Everything that decides a run's result besides the data: compared on resume."""
     from nengo_softlif.network.checkpoint import describe_neuron_type  # noqa: PLC0415
 
-    return {
-        "train_config": dataclasses.asdict(config),
+    train_config = dataclasses.asdict(config)
+    # as JSON stores them; absent without teachers, as in earlier checkpoints
+    train_config.pop("teachers")
+    if config.teachers:
+        train_config["teachers"] = list(config.teachers)
+    settings = {
+        "train_config": train_config,
         "neuron_type": describe_neuron_type(net.neuron_type),
         "callbacks": describe_callbacks(callbacks),
     }
+    if config.teachers:
+        from nengo_softlif.training.distillation import (  # noqa: PLC0415
+            teacher_digests,
+        )
+
+        settings["teachers"] = teacher_digests(config.teachers)
+    return settings
 
 
 def follow_run_length(settings):

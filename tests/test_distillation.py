@@ -1,0 +1,177 @@
+"""Training against teachers (`TrainConfig.teachers`, knowledge distillation)."""
+
+import numpy as np
+import pytest
+
+from nengo_softlif import PRESETS, GaussianNoise
+from nengo_softlif.network.architectures import Architecture, build_network
+from nengo_softlif.network.checkpoint import CheckpointError, get_params
+from nengo_softlif.network.layers import Dense, Output
+from nengo_softlif.training.loop import ArrayData, TrainConfig, train
+
+from architectures import TINY
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("nengo_softlif.keras")
+
+BASE = {"minibatch_size": 50, "engine": "keras", "learning_rate": 1e-2}
+
+
+def _net(seed=0, architecture=TINY):
+    preset = PRESETS["cifar10"]
+    neuron_type = preset.soft_lif(sigma=0.02, noise=GaussianNoise(10))
+    return build_network(architecture, neuron_type, preset, seed=seed)
+
+
+def _data(rng, n=300):
+    """Three classes: which third of the image rows is brighter."""
+    labels = rng.integers(0, 3, n)
+    images = rng.uniform(-0.5, 0.5, (n, 8, 8, 2))
+    for k in range(3):
+        images[labels == k, 3 * k : 3 * k + 2] += 0.8
+    return images.reshape(n, -1).astype(np.float32), labels
+
+
+@pytest.fixture(name="teacher")
+def fixture_teacher(tmp_path, rng):
+    """A checkpoint of a network trained on the task of `_data`, and that data."""
+    images, labels = _data(rng)
+    path = str(tmp_path / "teacher.npz")
+    train(
+        _net(seed=1),
+        ArrayData(images, labels),
+        TrainConfig(epochs=4, **BASE),
+        path,
+        verbose=0,
+    )
+    return path, images, labels
+
+
+def _predictions(net, images):
+    from nengo_softlif.keras import keras_model  # noqa: PLC0415
+
+    return keras_model(net)(images, training=False).numpy().argmax(-1)
+
+
+def test_the_network_learns_the_teachers_answers(teacher, rng):
+    """Trained on labels that are noise, with only the teacher's term, the
+    network gives the teacher's answers; with only the labels' term it does not."""
+    path, images, labels = teacher
+    noise_labels = rng.permutation(labels)
+    answers = _predictions(_load(path), images)
+    assert np.mean(answers == labels) > 0.9  # the teacher learnt the task
+    agreement = {}
+    for weight in (0.0, 1.0):
+        net = _net(seed=2)
+        config = TrainConfig(
+            epochs=8,
+            teachers=(path,),
+            distill_weight=weight,
+            distill_temperature=1.0,
+            **BASE,
+        )
+        train(net, ArrayData(images, noise_labels), config, verbose=0)
+        agreement[weight] = np.mean(_predictions(net, images) == answers)
+    assert agreement[1.0] > 0.85, agreement
+    assert agreement[0.0] < 0.6, agreement
+
+
+def _load(path):
+    from nengo_softlif.network.checkpoint import load_network  # noqa: PLC0415
+
+    return load_network(path)[0]
+
+
+def test_weight_zero_is_training_without_teachers(teacher):
+    path, images, labels = teacher
+    plain, taught = _net(), _net()
+    train(plain, ArrayData(images, labels), TrainConfig(epochs=1, **BASE), verbose=0)
+    config = TrainConfig(epochs=1, teachers=(path,), distill_weight=0.0, **BASE)
+    train(taught, ArrayData(images, labels), config, verbose=0)
+    for key, value in get_params(plain).items():
+        assert np.allclose(value, get_params(taught)[key], atol=1e-6), key
+
+
+def test_resumes_exactly_and_only_with_the_same_teachers(teacher, tmp_path):
+    path, images, labels = teacher
+    data = ArrayData(images, labels)
+    config = TrainConfig(epochs=2, teachers=(path,), **BASE)
+    whole = _net()
+    train(whole, data, config, verbose=0)
+    out = str(tmp_path / "student.npz")
+    for _ in range(2):
+        net = _net()
+        train(net, data, config, out, verbose=0, max_epochs=1)
+    for key, value in get_params(whole).items():
+        assert np.array_equal(value, get_params(net)[key]), key
+    other = TrainConfig(epochs=3, teachers=(path,), distill_temperature=4.0, **BASE)
+    with pytest.raises(CheckpointError, match="distill_temperature"):
+        train(_net(), data, other, out, verbose=0)
+    # the teacher's file replaced by another network: refused too
+    train(
+        _net(seed=5), data, TrainConfig(epochs=1, **BASE), path, resume=False, verbose=0
+    )
+    with pytest.raises(CheckpointError, match="teachers: .*sha256"):
+        train(
+            _net(),
+            data,
+            TrainConfig(epochs=3, teachers=(path,), **BASE),
+            out,
+            verbose=0,
+        )
+
+
+def test_bad_teachers_are_refused_naming_the_fix(teacher, tmp_path):
+    path, images, labels = teacher
+    data = ArrayData(images, labels)
+    with pytest.raises(FileNotFoundError, match="not found.*drop the teachers"):
+        train(_net(), data, TrainConfig(teachers=(str(tmp_path / "no.npz"),), **BASE))
+    other = Architecture("other", (8, 8, 2), (Dense(8), Output(5)))
+    five = str(tmp_path / "five.npz")
+    images5 = images[:100]
+    train(
+        _net(architecture=other),
+        ArrayData(images5, np.arange(100) % 5),
+        TrainConfig(epochs=1, **BASE),
+        five,
+        verbose=0,
+    )
+    with pytest.raises(CheckpointError, match="5 classes.*same task"):
+        train(_net(), data, TrainConfig(teachers=(five,), **BASE), verbose=0)
+    centred = str(tmp_path / "centred.npz")
+    train(
+        _net(),
+        ArrayData(images, labels, preprocessing={"mean_image": images.mean(0)}),
+        TrainConfig(epochs=1, **BASE),
+        centred,
+        verbose=0,
+    )
+    other_mean = {"mean_image": images.mean(0) + 0.1}
+    with pytest.raises(CheckpointError, match="another mean image"):
+        train(
+            _net(),
+            ArrayData(images, labels, preprocessing=other_mean),
+            TrainConfig(teachers=(centred,), **BASE),
+            verbose=0,
+        )
+
+
+@pytest.mark.parametrize(
+    "values,error,match",
+    [
+        ({"teachers": "a.npz"}, TypeError, "sequence of checkpoint paths"),
+        ({"teachers": (3,)}, TypeError, "checkpoint paths"),
+        ({"teachers": ("a.npz",), "engine": "nengo-dl"}, ValueError, "engine='keras'"),
+        ({"distill_weight": 1.5}, ValueError, r"\[0, 1\]"),
+        ({"distill_temperature": 0}, ValueError, "distill_temperature"),
+    ],
+)
+def test_config_refuses_bad_teacher_settings(values, error, match):
+    values = {"engine": "keras", **values}
+    with pytest.raises(error, match=match):
+        TrainConfig(**values)
+
+
+def test_teachers_are_stored_as_a_tuple_of_paths(tmp_path):
+    config = TrainConfig(engine="keras", teachers=[tmp_path / "a.npz"])
+    assert config.teachers == (str(tmp_path / "a.npz"),)
