@@ -1,16 +1,16 @@
 """Training against trained networks' outputs (knowledge distillation).
 
-With `.TrainConfig.teachers` (checkpoints of trained networks that read the same
+With `.TrainConfig` ``teachers`` (checkpoints of trained networks that read the same
 images and give the same classes), every training step also runs the teachers on
 the step's images (as evaluated: no training noise) and adds to the loss the
 Kullback-Leibler divergence of the network's class probabilities from the
 teachers' mean class probabilities, both at the temperature
-`.TrainConfig.distill_temperature` (Hinton et al. 2015, *Distilling the
+`.TrainConfig` ``distill_temperature`` (Hinton et al. 2015, *Distilling the
 knowledge in a neural network*):
 
 ``loss = (1 - w) * cross_entropy(labels) + w * T**2 * KL(teachers || network)``
 
-with ``w`` = `.TrainConfig.distill_weight` and ``T`` the temperature. The
+with ``w`` = `.TrainConfig` ``distill_weight`` and ``T`` the temperature. The
 teachers see the same augmented images as the network, so every random crop
 gets the teachers' answer for that crop. Only the training changes: the trained
 network has its own architecture and neurons (an ensemble of networks as
