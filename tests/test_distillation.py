@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from training_helpers import assert_chunks_resume_exactly
 
 from nengo_softlif import PRESETS, GaussianNoise
 from nengo_softlif.network.architectures import Architecture, build_network
@@ -96,14 +97,8 @@ def test_resumes_exactly_and_only_with_the_same_teachers(teacher, tmp_path):
     path, images, labels = teacher
     data = ArrayData(images, labels)
     config = TrainConfig(epochs=2, teachers=(path,), **BASE)
-    whole = _net()
-    train(whole, data, config, verbose=0)
     out = str(tmp_path / "student.npz")
-    for _ in range(2):
-        net = _net()
-        train(net, data, config, out, verbose=0, max_epochs=1)
-    for key, value in get_params(whole).items():
-        assert np.array_equal(value, get_params(net)[key]), key
+    assert_chunks_resume_exactly(_net, data, config, out)
     other = TrainConfig(epochs=3, teachers=(path,), distill_temperature=4.0, **BASE)
     with pytest.raises(CheckpointError, match="distill_temperature"):
         train(_net(), data, other, out, verbose=0)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from training_helpers import assert_chunks_resume_exactly
 
 from nengo_softlif import PRESETS, GaussianNoise
 from nengo_softlif.network.architectures import Architecture, build_network
@@ -220,15 +221,7 @@ def test_keras_engine_resumes_exactly(anneal, tmp_path, rng):
 def test_chunks_of_epochs_resume_to_the_same_weights(tmp_path, rng):
     data = _augmenting_data(rng)
     config = TrainConfig(epochs=3, minibatch_size=50, engine="keras")
-    whole = _net()
-    train(whole, data, config, verbose=0)
-    path = str(tmp_path / "ck.npz")
-    for _ in range(3):
-        net = _net()
-        result = train(net, data, config, path, verbose=0, max_epochs=1)
-        assert result.epochs_run == 1
-    for key, value in get_params(whole).items():
-        assert np.array_equal(value, get_params(net)[key]), key
+    assert_chunks_resume_exactly(_net, data, config, tmp_path / "ck.npz")
 
 
 def test_nengo_dl_engine_keeps_the_optimizer_state(tmp_path, rng):
@@ -532,14 +525,7 @@ def test_training_options_resume_exactly(changes, tmp_path, rng):
     """A moving average, cutout and Nesterov momentum: chunks = one whole run."""
     data = _augmenting_data(rng)
     config = TrainConfig(epochs=3, minibatch_size=50, engine="keras", **changes)
-    whole = _net()
-    train(whole, data, config, verbose=0)
-    path = str(tmp_path / "ck.npz")
-    for _ in range(3):
-        net = _net()
-        train(net, data, config, path, verbose=0, max_epochs=1)
-    for key, value in get_params(whole).items():
-        assert np.array_equal(value, get_params(net)[key]), key
+    assert_chunks_resume_exactly(_net, data, config, tmp_path / "ck.npz")
 
 
 def test_moving_average_is_the_network_and_leaves_training_alone(tmp_path, rng):
