@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from training_helpers import assert_chunks_resume_exactly
+from training_helpers import assert_chunks_resume_exactly, three_class_images
 
 from nengo_softlif import PRESETS, GaussianNoise
 from nengo_softlif.network.architectures import Architecture, build_network
@@ -53,12 +53,7 @@ def _net(neuron="softlif", noise=GaussianNoise(10), seed=0, architecture=ARCH):
 
 
 def _data(rng, n=200):
-    """Three classes: which third of the image rows is brighter."""
-    labels = rng.integers(0, 3, n)
-    images = rng.uniform(-0.5, 0.5, (n, 8, 8, 2))
-    for k in range(3):
-        images[labels == k, 3 * k : 3 * k + 2] += 0.8
-    return images.reshape(n, -1).astype(np.float32), labels
+    return three_class_images(rng, n)
 
 
 def _nengo_dl_outputs(net, images):
