@@ -128,22 +128,83 @@ def test_bad_teachers_are_refused_naming_the_fix(teacher, tmp_path):
     )
     with pytest.raises(CheckpointError, match="5 classes.*same task"):
         train(_net(), data, TrainConfig(teachers=(five,), **BASE), verbose=0)
-    centred = str(tmp_path / "centred.npz")
+    named = str(tmp_path / "named.npz")
+    classes = ("a", "b", "c")
     train(
         _net(),
-        ArrayData(images, labels, preprocessing={"mean_image": images.mean(0)}),
+        ArrayData(images, labels, classes=classes),
         TrainConfig(epochs=1, **BASE),
-        centred,
+        named,
         verbose=0,
     )
-    other_mean = {"mean_image": images.mean(0) + 0.1}
-    with pytest.raises(CheckpointError, match="another mean image"):
+    with pytest.raises(CheckpointError, match=r"classes \['a', 'b', 'c'\].*order"):
         train(
             _net(),
-            ArrayData(images, labels, preprocessing=other_mean),
-            TrainConfig(teachers=(centred,), **BASE),
+            ArrayData(images, labels, classes=("b", "a", "c")),
+            TrainConfig(teachers=(named,), **BASE),
             verbose=0,
         )
+
+
+@pytest.mark.parametrize("own,theirs", [(0.1, None), (None, 0.2), (0.1, 0.3)])
+def test_each_teacher_sees_images_prepared_as_it_was_trained(
+    own, theirs, tmp_path, rng
+):
+    """The offsets turn the training data's preparation into the teacher's."""
+    from nengo_softlif.training.distillation import (  # noqa: PLC0415
+        teacher_input_offsets,
+    )
+
+    images, labels = _data(rng)
+    raw = images + 0.5
+    means = {
+        k: None if v is None else np.full(raw.shape[1], v, np.float32)
+        for k, v in (("own", own), ("theirs", theirs))
+    }
+
+    def prepared(mean):
+        return raw if mean is None else raw - mean
+
+    def preprocessing(mean):
+        return {} if mean is None else {"mean_image": mean}
+
+    path = str(tmp_path / "teacher.npz")
+    teacher_data = ArrayData(
+        prepared(means["theirs"]), labels, preprocessing=preprocessing(means["theirs"])
+    )
+    train(_net(), teacher_data, TrainConfig(epochs=1, **BASE), path, verbose=0)
+    data = ArrayData(
+        prepared(means["own"]), labels, preprocessing=preprocessing(means["own"])
+    )
+    (offset,) = teacher_input_offsets([path], data, (8, 8, 2))
+    np.testing.assert_allclose(
+        prepared(means["own"]) + offset, prepared(means["theirs"]), atol=1e-6
+    )
+
+
+def test_distillation_loss_is_the_formula(rng):
+    """(1 - w) CE + w T^2 KL(mean teacher probabilities || network's), at T."""
+    from nengo_softlif.training.distillation import (  # noqa: PLC0415
+        distillation_loss,
+    )
+
+    x = rng.normal(size=(6, 4)).astype(np.float32)
+    fixed = [rng.normal(0, 3, (6, 5)).astype(np.float32) for _ in range(2)]
+    teachers = [lambda x, training, out=out: tf.constant(out) for out in fixed]
+    logits = rng.normal(0, 2, (6, 5)).astype(np.float32)
+    temperature, weight, hard = 2.0, 0.3, 1.7
+    loss = distillation_loss(tf, teachers, temperature, weight)
+    got = float(loss(tf.constant(x), tf.constant(logits), tf.constant(hard)))
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    p = np.mean([softmax(out / temperature) for out in fixed], axis=0)
+    q = softmax(logits / temperature)
+    kl = np.mean(np.sum(p * (np.log(p) - np.log(q)), -1))
+    expected = (1 - weight) * hard + weight * temperature**2 * kl
+    assert got == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -152,8 +213,10 @@ def test_bad_teachers_are_refused_naming_the_fix(teacher, tmp_path):
         ({"teachers": "a.npz"}, TypeError, "sequence of checkpoint paths"),
         ({"teachers": (3,)}, TypeError, "checkpoint paths"),
         ({"teachers": ("a.npz",), "engine": "nengo-dl"}, ValueError, "engine='keras'"),
-        ({"distill_weight": 1.5}, ValueError, r"\[0, 1\]"),
-        ({"distill_temperature": 0}, ValueError, "distill_temperature"),
+        ({"teachers": ("a.npz",), "distill_weight": 1.5}, ValueError, r"\[0, 1\]"),
+        ({"teachers": ("a",), "distill_temperature": 0}, ValueError, "temperature"),
+        ({"distill_weight": 0.5}, ValueError, "acts only with teachers"),
+        ({"distill_temperature": 4.0}, ValueError, "acts only with teachers"),
     ],
 )
 def test_config_refuses_bad_teacher_settings(values, error, match):
@@ -165,3 +228,25 @@ def test_config_refuses_bad_teacher_settings(values, error, match):
 def test_teachers_are_stored_as_a_tuple_of_paths(tmp_path):
     config = TrainConfig(engine="keras", teachers=[tmp_path / "a.npz"])
     assert config.teachers == (str(tmp_path / "a.npz"),)
+
+
+def test_a_sweep_record_of_a_run_with_teachers_matches_its_settings():
+    """Stored as JSON (tuples as lists), a record still matches its settings."""
+    import dataclasses  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from nengo_softlif.experiments.experiment import ExperimentConfig  # noqa
+    from nengo_softlif.experiments.sweep import _matches  # noqa: PLC0415
+
+    experiment = ExperimentConfig()
+    for config in (TrainConfig(), TrainConfig(engine="keras", teachers=("a.npz",))):
+        record = json.loads(
+            json.dumps(
+                {
+                    "train_config": dataclasses.asdict(config),
+                    "experiment": dataclasses.asdict(experiment),
+                }
+            )
+        )
+        assert _matches(record, config, experiment)
+    assert not _matches(record, TrainConfig(engine="keras"), experiment)

@@ -71,6 +71,11 @@ class Setting:
         )
 
 
+def _as_stored(config):
+    """A config's fields as a record stores them (JSON: tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
 def _matches(record, train_config, experiment_config):
     """Whether a stored record was made with these settings (None: cannot tell).
 
@@ -81,7 +86,7 @@ def _matches(record, train_config, experiment_config):
         return None
     stored_train = dict(record["train_config"])
     stored_experiment = dict(record["experiment"])
-    current_train = dataclasses.asdict(train_config)
+    current_train = _as_stored(train_config)
     for name in RESUMABLE_CHANGES:
         stored_train.pop(name, None)
         current_train.pop(name, None)
@@ -91,7 +96,7 @@ def _matches(record, train_config, experiment_config):
     same_train = all(
         stored_train[k] == v for k, v in current_train.items() if k in stored_train
     )
-    current_experiment = dataclasses.asdict(experiment_config)
+    current_experiment = _as_stored(experiment_config)
     same_experiment = all(
         stored_experiment[k] == v
         for k, v in current_experiment.items()

@@ -106,9 +106,9 @@ def _l2_coefficients(model, net, config, variables):
     return [coefficient.get(v.ref(), 0.0) for v in variables]
 
 
-def _loss(tf, net, config, loss_fn, n_classes):
+def _loss(tf, net, config, loss_fn, n_classes, teacher_offsets):
     """``loss(x, y, logits)``: the labels' cross-entropy, with the teachers'
-    term if `.TrainConfig.teachers` names any (`.distillation_loss`)."""
+    term if `.TrainConfig` ``teachers`` names any (`.distillation_loss`)."""
 
     def hard(x, y, logits):
         return loss_fn(tf.one_hot(y, n_classes), logits)
@@ -122,7 +122,11 @@ def _loss(tf, net, config, loss_fn, n_classes):
 
     teachers = [keras_model(t) for t in load_teachers(config.teachers, net)]
     distill = distillation_loss(
-        tf, teachers, config.distill_temperature, config.distill_weight
+        tf,
+        teachers,
+        config.distill_temperature,
+        config.distill_weight,
+        offsets=teacher_offsets,
     )
     return lambda x, y, logits: distill(x, logits, hard(x, y, logits))
 
@@ -130,7 +134,7 @@ def _loss(tf, net, config, loss_fn, n_classes):
 class KerasEngine:
     """Trains a `.SoftLIFNetwork` as its Keras model (see the module docstring)."""
 
-    def __init__(self, net, config, tf, nengo_dl=None):
+    def __init__(self, net, config, tf, nengo_dl=None, teacher_offsets=None):
         self.tf, self.net, self.config = tf, net, config
         self.model = keras_model(net, seed=config.seed)
         self.optimizer = make_optimizer(tf, config)
@@ -147,7 +151,7 @@ class KerasEngine:
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
         forward = _forward(tf, model, config.rate_penalty, config.rate_target)
-        loss_of = _loss(tf, net, config, loss_fn, n_classes)
+        loss_of = _loss(tf, net, config, loss_fn, n_classes, teacher_offsets)
         # the moving average starts at the network's parameters (on resume, the
         # averaged ones the checkpoint holds; `load_state` restores the raw ones)
         self.averages = [

@@ -47,6 +47,10 @@ TRAINING_ENGINES = {
 }
 
 
+def _default(name):
+    return TrainConfig.__dataclass_fields__[name].default
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Training settings (the defaults are ours; see the docs for the paper's).
@@ -250,6 +254,13 @@ class TrainConfig:
                 )
                 raise ValueError(
                     f"TrainConfig {name} must be finite and {bound}, got {value}"
+                )
+        for name in ("distill_weight", "distill_temperature"):
+            value = getattr(self, name)
+            if not self.teachers and value != _default(name):
+                raise ValueError(
+                    f"TrainConfig {name}={value} acts only with teachers: give "
+                    f"teachers=(...), or leave {name} at {_default(name)}"
                 )
         if self.distill_weight > 1:
             raise ValueError(

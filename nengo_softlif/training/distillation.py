@@ -2,7 +2,7 @@
 
 With `.TrainConfig` ``teachers`` (checkpoints of trained networks that read the same
 images and give the same classes), every training step also runs the teachers on
-the step's images (as evaluated: no training noise) and adds to the loss the
+the step's images (as rate networks, without training noise) and adds to the loss the
 Kullback-Leibler divergence of the network's class probabilities from the
 teachers' mean class probabilities, both at the temperature
 `.TrainConfig` ``distill_temperature`` (Hinton et al. 2015, *Distilling the
@@ -12,7 +12,8 @@ knowledge in a neural network*):
 
 with ``w`` = `.TrainConfig` ``distill_weight`` and ``T`` the temperature. The
 teachers see the same augmented images as the network, so every random crop
-gets the teachers' answer for that crop. Only the training changes: the trained
+gets the teachers' answer for that crop, and each teacher is given the images
+prepared with its own mean image (`teacher_input_offsets`). Only the training changes: the trained
 network has its own architecture and neurons (an ensemble of networks as
 teacher, one network as student). Only ``engine="keras"``.
 """
@@ -22,10 +23,10 @@ import os
 import numpy as np
 
 __all__ = [
-    "check_teacher_data",
     "distillation_loss",
     "load_teachers",
     "teacher_digests",
+    "teacher_input_offsets",
 ]
 
 
@@ -81,45 +82,78 @@ def load_teachers(paths, net):
 
 
 def teacher_digests(paths):
-    """``"path (sha256 DIGEST)"`` of every teacher (stored with the run's
-    settings, so that a run does not resume with other teachers)."""
+    """The content digest of every teacher (stored with the run's settings, so
+    that a run resumes only with the same teachers, wherever their files are)."""
     from nengo_softlif.network.checkpoint import checkpoint_digest  # noqa: PLC0415
 
     _check_exist(paths)
-    return [f"{os.fspath(p)} (sha256 {checkpoint_digest(os.fspath(p))})" for p in paths]
+    return [checkpoint_digest(os.fspath(p)) for p in paths]
 
 
-def check_teacher_data(paths, data):
-    """Refuse teachers whose images were prepared with another mean image.
+def teacher_input_offsets(paths, data, input_shape):
+    """What to add to the training images so that every teacher sees its own input.
 
-    A teacher sees the images the network is trained on, prepared as the
-    training data prepares them (``data.preprocessing``); a teacher trained
-    with another mean image would answer for other inputs.
+    A training image is prepared with the training data's mean image
+    (``data.preprocessing["mean_image"]``, or none); a teacher expects images
+    prepared with the mean image its checkpoint stores (or none). Adding the
+    difference gives each teacher exactly the image it would have been given.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The teachers' checkpoints.
+    data : `.ArrayData` or callable
+        The training data (its ``preprocessing`` and ``classes``, if it has them).
+    input_shape : tuple of int
+        The network's input shape.
+
+    Returns
+    -------
+    list of ndarray or None
+        Per teacher, the flattened offset (None: the same preparation).
 
     Raises
     ------
     `.CheckpointError`
+        A teacher trained on classes in another order than the data's, or with
+        a mean image of another shape.
     """
     from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
         CheckpointError,
+        load_checkpoint,
         load_preprocessing,
     )
 
-    mean = (getattr(data, "preprocessing", None) or {}).get("mean_image")
-    if mean is None:
-        return
+    own = (getattr(data, "preprocessing", None) or {}).get("mean_image")
+    classes = getattr(data, "classes", None)
+    offsets = []
     for path in paths:
-        stored = load_preprocessing(os.fspath(path)).get("mean_image")
-        if stored is not None and not (
-            np.shape(mean) == stored.shape and np.allclose(mean, stored, atol=1e-3)
-        ):
+        stored = load_checkpoint(os.fspath(path))[1].get("classes")
+        if stored is not None and classes is not None and list(classes) != stored:
             raise CheckpointError(
-                f"teacher {path} was trained with another mean image than the "
-                "training data's: give teachers trained on the same training images"
+                f"teacher {path} was trained on the classes {stored}, in this "
+                f"order; the training data's are {list(classes)}: give teachers "
+                "trained on the same classes in the same order"
             )
+        theirs = load_preprocessing(os.fspath(path)).get("mean_image")
+        for mean in (own, theirs):
+            if mean is not None and np.size(mean) != np.prod(input_shape):
+                raise CheckpointError(
+                    f"teacher {path}: a mean image of shape {np.shape(mean)} for "
+                    f"inputs of shape {tuple(input_shape)}; give teachers trained "
+                    "on images of this size"
+                )
+        if own is None and theirs is None:
+            offsets.append(None)
+            continue
+        offset = (0.0 if own is None else np.asarray(own, np.float64)) - (
+            0.0 if theirs is None else np.asarray(theirs, np.float64)
+        )
+        offsets.append(np.reshape(offset, -1).astype(np.float32))
+    return offsets
 
 
-def distillation_loss(tf, teachers, temperature, weight):
+def distillation_loss(tf, teachers, temperature, weight, offsets=None):
     """``loss(x, logits, hard_loss)``: the distillation loss of a training step.
 
     Parameters
@@ -134,19 +168,25 @@ def distillation_loss(tf, teachers, temperature, weight):
     weight : float
         Weight of the divergence term; the cross-entropy ``hard_loss`` has
         ``1 - weight``.
+    offsets : sequence of ndarray or None, optional
+        Added to the images each teacher is given (`teacher_input_offsets`).
 
     Returns
     -------
     callable
     """
     temperature, weight = float(temperature), float(weight)
+    offsets = [None] * len(teachers) if offsets is None else list(offsets)
+    if len(offsets) != len(teachers):
+        raise ValueError(f"{len(offsets)} offsets for {len(teachers)} teachers")
+
+    def answer(teacher, x, offset):
+        logits = teacher(x if offset is None else x + offset, training=False)
+        return tf.nn.softmax(tf.stop_gradient(logits) / temperature)
 
     def loss(x, logits, hard_loss):
         probs = tf.add_n(
-            [
-                tf.nn.softmax(tf.stop_gradient(t(x, training=False)) / temperature)
-                for t in teachers
-            ]
+            [answer(t, x, o) for t, o in zip(teachers, offsets, strict=True)]
         ) / len(teachers)
         log_q = tf.nn.log_softmax(logits / temperature)
         log_p = tf.math.log(tf.maximum(probs, 1e-12))

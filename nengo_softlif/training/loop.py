@@ -370,12 +370,15 @@ def _train(
         fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
+    engine_options = {}
     if config.teachers:
         from nengo_softlif.training.distillation import (  # noqa: PLC0415
-            check_teacher_data,
+            teacher_input_offsets,
         )
 
-        check_teacher_data(config.teachers, data)
+        engine_options["teacher_offsets"] = teacher_input_offsets(
+            config.teachers, data, net.architecture.input_shape
+        )
     if fresh and (config.init_scale != 1 or config.first_layer_scale != 1):
         _init_scale(net, config.init_scale, config.first_layer_scale)
     stop_epoch = config.epochs
@@ -397,7 +400,9 @@ def _train(
             images, labels = _epoch_data(net, data, epoch, rng, config)
             n = (len(images) // config.minibatch_size) * config.minibatch_size
             if engine is None:  # built once the first epoch's data is checked
-                engine = _engine_class(config.engine)(net, config, tf, nengo_dl)
+                engine = _engine_class(config.engine)(
+                    net, config, tf, nengo_dl, **engine_options
+                )
                 engine.load_state(saved_state)
             order = rng.permutation(len(images))[:n]
             steps = n // config.minibatch_size

@@ -21,6 +21,8 @@ __all__ = [
 
 #: TrainConfig fields that may change when a run is resumed (training longer).
 RESUMABLE_CHANGES = ("epochs",)
+#: The teachers' paths and the TrainConfig fields that only act with teachers.
+_DISTILLATION = ("teachers", "distill_weight", "distill_temperature")
 
 
 def _train_config_default(name):
@@ -39,10 +41,10 @@ def training_settings(net, config, callbacks):
     from nengo_softlif.network.checkpoint import describe_neuron_type  # noqa: PLC0415
 
     train_config = dataclasses.asdict(config)
-    # as JSON stores them; absent without teachers, as in earlier checkpoints
-    train_config.pop("teachers")
-    if config.teachers:
-        train_config["teachers"] = list(config.teachers)
+    # the teachers are compared by their digests (below), not their paths; the
+    # distillation settings only with teachers (as in earlier checkpoints)
+    for name in ("teachers",) if config.teachers else _DISTILLATION:
+        train_config.pop(name)
     settings = {
         "train_config": train_config,
         "neuron_type": describe_neuron_type(net.neuron_type),
@@ -78,13 +80,34 @@ def follow_run_length(settings):
     return {**settings, "callbacks": followed}
 
 
+def _teachers_difference(old, new):
+    """The teachers of a checkpoint's run and of the current one, in words."""
+
+    def said(digests):
+        if not digests:
+            return "no teachers"
+        return (
+            f"{len(digests)} teacher(s) (sha256 "
+            + ", ".join(d[:12] for d in digests)
+            + ")"
+        )
+
+    return (
+        f"teachers: {said(old)} in the checkpoint, {said(new)} now (give the "
+        "same teacher files, --teacher, in the same order)"
+    )
+
+
 def settings_differences(stored, current):
     """Human-readable differences between two :func:`training_settings`."""
     stored, current = follow_run_length(stored), follow_run_length(current)
     diffs = []
     for group in sorted(set(stored) | set(current)):
         old, new = stored.get(group), current.get(group)
-        if isinstance(old, dict) and isinstance(new, dict):
+        if group == "teachers":
+            if old != new:
+                diffs.append(_teachers_difference(old, new))
+        elif isinstance(old, dict) and isinstance(new, dict):
             for key in sorted(set(old) | set(new)):
                 if group == "train_config" and key in RESUMABLE_CHANGES:
                     continue
