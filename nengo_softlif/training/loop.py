@@ -350,6 +350,28 @@ def _resume(net, checkpoint_path, settings, data):
     return history, start_epoch, saved_state
 
 
+def _stop_epoch(config, start_epoch, max_epochs):
+    """The epoch a call of :func:`train` stops at (``max_epochs``: a chunk)."""
+    if max_epochs is None:
+        return config.epochs
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
+    return min(config.epochs, start_epoch + int(max_epochs))
+
+
+def _engine_options(net, data, config):
+    """Keyword arguments of the engine beyond the network and the settings: the
+    teachers' input offsets (`.teacher_input_offsets`), with teachers."""
+    if not config.teachers:
+        return {}
+    from nengo_softlif.training.distillation import (  # noqa: PLC0415
+        teacher_input_offsets,
+    )
+
+    offsets = teacher_input_offsets(config.teachers, data, net.architecture.input_shape)
+    return {"teacher_offsets": offsets}
+
+
 def _train(
     net,
     data,
@@ -370,22 +392,10 @@ def _train(
         fresh = False
     if start_epoch >= config.epochs:
         return TrainResult(history, 0, 0.0)
-    engine_options = {}
-    if config.teachers:
-        from nengo_softlif.training.distillation import (  # noqa: PLC0415
-            teacher_input_offsets,
-        )
-
-        engine_options["teacher_offsets"] = teacher_input_offsets(
-            config.teachers, data, net.architecture.input_shape
-        )
+    engine_options = _engine_options(net, data, config)
     if fresh and (config.init_scale != 1 or config.first_layer_scale != 1):
         _init_scale(net, config.init_scale, config.first_layer_scale)
-    stop_epoch = config.epochs
-    if max_epochs is not None:
-        if max_epochs < 1:
-            raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
-        stop_epoch = min(config.epochs, start_epoch + int(max_epochs))
+    stop_epoch = _stop_epoch(config, start_epoch, max_epochs)
 
     from nengo_softlif.compat import import_nengo_dl  # pylint: disable=C0415
 
