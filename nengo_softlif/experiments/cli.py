@@ -112,8 +112,10 @@ def _distillation_options(args):
     teachers = [
         _pretrained(args.task) if t == "pretrained" else t for t in args.teacher or ()
     ]
-    options = {"distill_weight": args.distill_weight}
-    options["distill_temperature"] = args.distill_temperature
+    options = {
+        "distill_weight": args.distill_weight,
+        "distill_temperature": args.distill_temperature,
+    }
     given = [k for k, v in options.items() if v is not None]
     if given and not teachers:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)

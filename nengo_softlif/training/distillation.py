@@ -110,7 +110,8 @@ def teacher_input_offsets(paths, data, input_shape):
     Returns
     -------
     list of ndarray or None
-        Per teacher, the flattened offset (None: the same preparation).
+        Per teacher, the flattened offset (None: the same preparation, nothing
+        to add).
 
     Raises
     ------
@@ -149,7 +150,8 @@ def teacher_input_offsets(paths, data, input_shape):
         offset = (0.0 if own is None else np.asarray(own, np.float64)) - (
             0.0 if theirs is None else np.asarray(theirs, np.float64)
         )
-        offsets.append(np.reshape(offset, -1).astype(np.float32))
+        offset = np.reshape(offset, -1).astype(np.float32)
+        offsets.append(offset if np.any(offset) else None)  # None: nothing to add
     return offsets
 
 
