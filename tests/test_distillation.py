@@ -72,6 +72,68 @@ def test_the_network_learns_the_teachers_answers(teacher, rng):
     assert agreement[0.0] < 0.6, agreement
 
 
+def _keras_teacher(images, labels, path, flat=False, softmax=False, classes=3):
+    """A ReLU Keras model trained on ``images`` and saved at ``path``."""
+    layers = tf.keras.layers
+    tf.keras.utils.set_random_seed(3)
+    x = inputs = tf.keras.Input((images.shape[1],) if flat else (8, 8, 2))
+    if flat:
+        x = layers.Reshape((8, 8, 2))(x)
+    x = layers.Conv2D(8, 3, activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dense(32, activation="relu")(layers.Flatten()(x))
+    outputs = layers.Dense(classes, activation="softmax" if softmax else None)(x)
+    model = tf.keras.Model(inputs, outputs)
+    model.compile(
+        tf.keras.optimizers.Adam(1e-2),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax),
+    )
+    given = images if flat else images.reshape((-1, 8, 8, 2))
+    model.fit(given, labels, epochs=20, batch_size=50, verbose=0)
+    model.save(path)
+    return model.predict(given, verbose=0).argmax(-1)
+
+
+@pytest.mark.parametrize("flat,suffix", [(False, ".keras"), (True, ".h5")])
+def test_a_keras_model_is_a_teacher(flat, suffix, tmp_path, rng):
+    """A Keras model (batch norm, ReLU; images flattened or in their shape)
+    teaches as a checkpoint does: on noise labels, with only its term, the
+    network gives its answers."""
+    images, labels = _data(rng)
+    path = str(tmp_path / f"teacher{suffix}")
+    answers = _keras_teacher(images, labels, path, flat=flat)
+    assert np.mean(answers == labels) > 0.9  # the teacher learnt the task
+    net = _net(seed=2)
+    config = TrainConfig(
+        epochs=8,
+        teachers=(path,),
+        distill_weight=1.0,
+        distill_temperature=1.0,
+        **BASE,
+    )
+    train(net, ArrayData(images, rng.permutation(labels)), config, verbose=0)
+    assert np.mean(_predictions(net, images) == answers) > 0.85
+
+
+def test_bad_keras_teachers_are_refused_naming_the_fix(tmp_path, rng):
+    images, labels = _data(rng, n=100)
+    data = ArrayData(images, labels)
+
+    def refused(path, match):
+        with pytest.raises(CheckpointError, match=match):
+            train(_net(), data, TrainConfig(teachers=(path,), **BASE), verbose=0)
+
+    softmax = str(tmp_path / "softmax.keras")
+    _keras_teacher(images, labels, softmax, softmax=True)
+    refused(softmax, "ends in a softmax.*without its last softmax")
+    five = str(tmp_path / "five.keras")
+    _keras_teacher(images, np.arange(100) % 5, five, classes=5)
+    refused(five, r"gives \(5,\).*3 class scores.*same task")
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a model")
+    refused(str(junk), "not a Keras model.*model.save")
+
+
 def _load(path):
     from nengo_softlif.network.checkpoint import load_network  # noqa: PLC0415
 
@@ -210,8 +272,8 @@ def test_distillation_loss_is_the_formula(rng):
 @pytest.mark.parametrize(
     "values,error,match",
     [
-        ({"teachers": "a.npz"}, TypeError, "sequence of checkpoint paths"),
-        ({"teachers": (3,)}, TypeError, "checkpoint paths"),
+        ({"teachers": "a.npz"}, TypeError, r"sequence of paths \(checkpoints"),
+        ({"teachers": (3,)}, TypeError, "paths of checkpoints or Keras models"),
         ({"teachers": ("a.npz",), "engine": "nengo-dl"}, ValueError, "engine='keras'"),
         ({"teachers": ("a.npz",), "distill_weight": 1.5}, ValueError, r"\[0, 1\]"),
         ({"teachers": ("a",), "distill_temperature": 0}, ValueError, "temperature"),

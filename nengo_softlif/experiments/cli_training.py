@@ -272,7 +272,8 @@ def _add_distillation(group):
         help="also learn this trained network's class probabilities on every "
         "training image (knowledge distillation; repeat for several, whose "
         "probabilities are averaged; 'pretrained' for the network shipped for "
-        "--task; --engine keras)",
+        "--task; or a Keras model file, .keras or .h5, that reads the images as "
+        "prepared for the task and gives logits; --engine keras)",
     )
     group.add_argument(
         "--distill-weight",

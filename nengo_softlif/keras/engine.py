@@ -120,7 +120,7 @@ def _loss(tf, net, config, loss_fn, n_classes, teacher_offsets):
         load_teachers,
     )
 
-    teachers = [keras_model(t) for t in load_teachers(config.teachers, net)]
+    teachers = load_teachers(config.teachers, net)
     distill = distillation_loss(
         tf,
         teachers,

@@ -269,13 +269,15 @@ class TrainConfig:
             )
 
     def _check_teachers(self):
-        """``teachers``: checkpoint paths, as a tuple of str; keras engine only."""
+        """``teachers``: checkpoint or Keras model paths, as a tuple of str; keras
+        engine only."""
         teachers = self.teachers
         if isinstance(teachers, (str, bytes)) or not isinstance(
             teachers, (tuple, list)
         ):
             raise TypeError(
-                f"teachers must be a sequence of checkpoint paths, got {teachers!r}; "
+                f"teachers must be a sequence of paths (checkpoints or Keras models), "
+                f"got {teachers!r}; "
                 'e.g. teachers=("runs/a/checkpoint.npz",)'
             )
         paths = []
@@ -284,7 +286,8 @@ class TrainConfig:
                 paths.append(str(os.fspath(path)))
             except TypeError:
                 raise TypeError(
-                    f"teachers must be checkpoint paths, got {path!r}"
+                    f"teachers must be paths of checkpoints or Keras models, got "
+                    f"{path!r}"
                 ) from None
         object.__setattr__(self, "teachers", tuple(paths))
         if paths and self.engine != "keras":

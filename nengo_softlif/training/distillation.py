@@ -1,8 +1,9 @@
 """Training against trained networks' outputs (knowledge distillation).
 
-With `.TrainConfig` ``teachers`` (checkpoints of trained networks that read the same
-images and give the same classes), every training step also runs the teachers on
-the step's images (as rate networks, without training noise) and adds to the loss the
+With `.TrainConfig` ``teachers`` (checkpoints of trained networks, or Keras models,
+that read the same images and give the same classes), every training step also runs
+the teachers on the step's images (networks as rate networks, without training
+noise) and adds to the loss the
 Kullback-Leibler divergence of the network's class probabilities from the
 teachers' mean class probabilities, both at the temperature
 `.TrainConfig` ``distill_temperature`` (Hinton et al. 2015, *Distilling the
@@ -12,10 +13,13 @@ knowledge in a neural network*):
 
 with ``w`` = `.TrainConfig` ``distill_weight`` and ``T`` the temperature. The
 teachers see the same augmented images as the network, so every random crop
-gets the teachers' answer for that crop, and each teacher is given the images
-prepared with its own mean image (`teacher_input_offsets`). Only the training changes: the trained
-network has its own architecture and neurons (an ensemble of networks as
-teacher, one network as student). Only ``engine="keras"``.
+gets the teachers' answer for that crop, and each checkpoint teacher is given
+the images prepared with its own mean image (`teacher_input_offsets`); a Keras
+teacher (any model, e.g. a ReLU network with batch normalization and residual
+blocks, saved with ``model.save``) is given the images as the network is. Only
+the training changes: the trained network has its own architecture and neurons
+(an ensemble of networks as teacher, one network as student). Only
+``engine="keras"``.
 """
 
 import os
@@ -23,43 +27,108 @@ import os
 import numpy as np
 
 __all__ = [
+    "KERAS_SUFFIXES",
     "distillation_loss",
+    "is_keras_teacher",
     "load_teachers",
     "teacher_digests",
     "teacher_input_offsets",
 ]
 
 
+#: File name endings of teachers given as Keras models (``model.save``).
+KERAS_SUFFIXES = (".keras", ".h5")
+
+
+def is_keras_teacher(path):
+    """Whether the teacher ``path`` is a Keras model file (not a checkpoint)."""
+    return os.fspath(path).lower().endswith(KERAS_SUFFIXES)
+
+
 def _check_exist(paths):
     missing = [os.fspath(p) for p in paths if not os.path.isfile(os.fspath(p))]
     if missing:
         raise FileNotFoundError(
-            f"teacher checkpoint(s) not found: {missing}; give the checkpoints of "
-            "trained networks (e.g. runs/NAME/checkpoint.npz) or drop the teachers"
+            f"teacher file(s) not found: {missing}; give the checkpoints of "
+            "trained networks (e.g. runs/NAME/checkpoint.npz), Keras models saved "
+            "with model.save (.keras, .h5), or drop the teachers"
         )
 
 
+def _ends_in_softmax(tf, model):
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    return isinstance(last, tf.keras.layers.Softmax) or (
+        activation is not None and activation is tf.keras.activations.softmax
+    )
+
+
+def _keras_teacher(path, shape, classes):
+    """The Keras model saved at ``path`` as a teacher of flattened images."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from nengo_softlif.network.checkpoint import CheckpointError  # noqa: PLC0415
+
+    try:
+        model = tf.keras.models.load_model(os.fspath(path), compile=False)
+    except (OSError, ValueError, TypeError) as err:
+        raise CheckpointError(
+            f"teacher {path}: not a Keras model tf.keras can load ({err}); save "
+            "the teacher with model.save('teacher.keras') in this environment"
+        ) from err
+    reads = tuple(model.input_shape[1:])
+    size = int(np.prod(shape))
+    if reads not in ((size,), tuple(shape)) or model.output_shape[1:] != (classes,):
+        raise CheckpointError(
+            f"teacher {path} reads input {reads} and gives "
+            f"{model.output_shape[1:]}; the network being trained reads {shape} "
+            f"(or flattened, ({size},)) and gives {classes} class scores: give a "
+            "teacher trained on the same task"
+        )
+    if _ends_in_softmax(tf, model):
+        raise CheckpointError(
+            f"teacher {path} ends in a softmax; a teacher gives class scores "
+            "(logits): save the model without its last softmax"
+        )
+    if reads == (size,):
+        return model
+    shape = tuple(shape)
+    return lambda x, training=False: model(
+        tf.reshape(x, (-1, *shape)), training=training
+    )
+
+
 def load_teachers(paths, net):
-    """The networks of the checkpoints ``paths``, checked against ``net``.
+    """The teachers ``paths`` as Keras models of flattened images, checked
+    against ``net``.
 
     Parameters
     ----------
     paths : sequence of str
         Checkpoints (`.save_checkpoint` files, such as a ``checkpoint.npz`` of
-        ``nengo-softlif train`` or a shipped network).
+        ``nengo-softlif train`` or a shipped network), run as rate networks
+        without training noise; or Keras models saved with ``model.save``
+        (``.keras`` or ``.h5`` files, see `KERAS_SUFFIXES`) that read the images
+        as the network being trained reads them (prepared the same way,
+        flattened or in their shape) and give class scores (logits) in the
+        data's class order.
     net : `.SoftLIFNetwork`
         The network being trained: every teacher must read its input shape and
         give its number of classes.
 
     Returns
     -------
-    list of `.SoftLIFNetwork`
+    list of callable
+        ``teacher(x, training=False)`` gives the class scores of a minibatch of
+        flattened images ``x``.
 
     Raises
     ------
     FileNotFoundError, `.CheckpointError`
-        A missing file, or a teacher of another input or number of classes.
+        A missing file, a teacher of another input or number of classes, or a
+        Keras teacher that ends in a softmax.
     """
+    from nengo_softlif.keras import keras_model  # noqa: PLC0415
     from nengo_softlif.network.checkpoint import (  # noqa: PLC0415
         CheckpointError,
         load_network,
@@ -69,6 +138,9 @@ def load_teachers(paths, net):
     shape, classes = tuple(net.architecture.input_shape), net.out.size_out
     teachers = []
     for path in paths:
+        if is_keras_teacher(path):
+            teachers.append(_keras_teacher(path, shape, classes))
+            continue
         teacher, _ = load_network(os.fspath(path))
         got = (tuple(teacher.architecture.input_shape), teacher.out.size_out)
         if got != (shape, classes):
@@ -77,7 +149,7 @@ def load_teachers(paths, net):
                 f"the network being trained reads {shape} and gives {classes}: give "
                 "teachers trained on the same task"
             )
-        teachers.append(teacher)
+        teachers.append(keras_model(teacher))
     return teachers
 
 
@@ -129,6 +201,9 @@ def teacher_input_offsets(paths, data, input_shape):
     classes = getattr(data, "classes", None)
     offsets = []
     for path in paths:
+        if is_keras_teacher(path):  # reads the images as the network does
+            offsets.append(None)
+            continue
         stored = load_checkpoint(os.fspath(path))[1].get("classes")
         if stored is not None and classes is not None and list(classes) != stored:
             raise CheckpointError(
@@ -162,9 +237,9 @@ def distillation_loss(tf, teachers, temperature, weight, offsets=None):
     ----------
     tf : module
         TensorFlow.
-    teachers : sequence of ``tf.keras.Model``
-        The teachers as Keras models (`.keras_model`), run with
-        ``training=False``.
+    teachers : sequence of callable
+        The teachers as Keras models of flattened images (`load_teachers`), run
+        with ``training=False``.
     temperature : float
         Temperature of both softmaxes.
     weight : float
