@@ -138,6 +138,21 @@ def test_keras_model_saves_and_loads(fmt, tmp_path, rng):
     assert layer.get_config()["noise"] == "gaussian:10"
 
 
+def test_default_sigma_follows_the_forward_pass():
+    from nengo_softlif.keras.layers import HARD_FORWARD_SIGMA, SOFT_FORWARD_SIGMA
+
+    assert nsl_keras.SoftLIF().sigma == HARD_FORWARD_SIGMA == 0.1
+    assert nsl_keras.SoftLIF(hard_forward=False).sigma == SOFT_FORWARD_SIGMA == 0.02
+    assert nsl_keras.SoftLIF(sigma=0.05).sigma == 0.05
+    preset = nsl_keras.SoftLIF.from_preset("mnist", hard_forward=False)
+    assert preset.sigma == SOFT_FORWARD_SIGMA
+    assert nsl_keras.SoftLIF.from_preset("cifar10").sigma == HARD_FORWARD_SIGMA
+    # a saved layer keeps its sigma, whatever the default
+    config = nsl_keras.SoftLIF(sigma=0.02).get_config()
+    assert nsl_keras.SoftLIF.from_config(config).sigma == 0.02
+    assert nsl_keras.paper_model("mnist").get_layer("conv1_neurons").sigma == 0.02
+
+
 def test_bad_layer_arguments_are_refused():
     with pytest.raises(ValueError, match="sigma must be finite"):
         nsl_keras.SoftLIF(sigma=float("nan"))

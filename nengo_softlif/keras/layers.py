@@ -141,14 +141,25 @@ class RateNeurons(tf.keras.layers.Layer):
         return config
 
 
+HARD_FORWARD_SIGMA = 0.1
+"""`SoftLIF`'s default sigma with the hard forward pass (the gradient only)."""
+
+SOFT_FORWARD_SIGMA = 0.02
+"""`SoftLIF`'s default sigma with the soft forward pass (the papers')."""
+
+
 @tf.keras.utils.register_keras_serializable(package=_PACKAGE)
 class SoftLIF(RateNeurons):
     """Soft LIF rate neurons (`.SoftLIFRate`) as a Keras layer.
 
     Parameters
     ----------
-    sigma : float
-        Smoothing of the threshold (0.02 in the papers).
+    sigma : float, optional
+        Smoothing of the threshold. By default `HARD_FORWARD_SIGMA` (0.1) with
+        the hard forward pass, where sigma only shapes the gradient: a wider
+        soft threshold gives neurons just below it a gradient to return by, and
+        the model learns faster; `SOFT_FORWARD_SIGMA` (0.02, the papers') with
+        ``hard_forward=False``, where sigma is the forward pass too.
     tau_rc, tau_ref : float
         Membrane and refractory time constants (s).
     hard_forward : bool
@@ -169,8 +180,8 @@ class SoftLIF(RateNeurons):
     -----
     The layer's non-trainable ``sigma_scale`` weight multiplies ``sigma`` (1
     unless sigma is annealed during training). Models saved with an earlier
-    version keep the forward pass they were saved with (``hard_forward`` is in
-    the layer's config).
+    version keep the forward pass and the sigma they were saved with
+    (``hard_forward`` and ``sigma`` are in the layer's config).
 
     Examples
     --------
@@ -183,7 +194,7 @@ class SoftLIF(RateNeurons):
 
     def __init__(
         self,
-        sigma=0.02,
+        sigma=None,
         tau_rc=0.02,
         tau_ref=0.002,
         hard_forward=True,
@@ -191,6 +202,8 @@ class SoftLIF(RateNeurons):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if sigma is None:
+            sigma = HARD_FORWARD_SIGMA if hard_forward else SOFT_FORWARD_SIGMA
         self.sigma = _finite("sigma", sigma, 0, low_open=True)
         self.tau_rc = _finite("tau_rc", tau_rc, 0, low_open=True)
         self.tau_ref = _finite("tau_ref", tau_ref, 0)
@@ -205,7 +218,7 @@ class SoftLIF(RateNeurons):
             )
 
     @classmethod
-    def from_preset(cls, preset, sigma=0.02, noise=None, **kwargs):
+    def from_preset(cls, preset, sigma=None, noise=None, **kwargs):
         """A layer with a neuron preset's constants, gain and initial bias.
 
         Parameters
