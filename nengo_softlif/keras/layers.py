@@ -155,10 +155,10 @@ class SoftLIF(RateNeurons):
     Parameters
     ----------
     sigma : float, optional
-        Smoothing of the threshold. By default `HARD_FORWARD_SIGMA` (0.1) with
+        Smoothing of the threshold. By default ``HARD_FORWARD_SIGMA`` (0.1) with
         the hard forward pass, where sigma only shapes the gradient: a wider
         soft threshold gives neurons just below it a gradient to return by, and
-        the model learns faster; `SOFT_FORWARD_SIGMA` (0.02, the papers') with
+        the model learns faster; ``SOFT_FORWARD_SIGMA`` (0.02, the papers') with
         ``hard_forward=False``, where sigma is the forward pass too.
     tau_rc, tau_ref : float
         Membrane and refractory time constants (s).
