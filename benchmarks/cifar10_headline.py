@@ -90,7 +90,13 @@ def main(argv=None):
         default=TRAIN_COMMAND,
         help="the training command(s) recorded in the shipped copy's provenance",
     )
+    parser.add_argument(
+        "--provenance-json",
+        help="a JSON file of more provenance entries for the shipped copy (for "
+        "example what the train commands' --init-from and --teacher files were)",
+    )
     args = parser.parse_args(argv)
+    extra = _provenance_extra(args.provenance_json)
     task = get_task("cifar10")
     dataset = load_dataset("cifar10", args.data_dir, cache_dir=args.cache_dir)
     config = ExperimentConfig(n_test=args.n_test, workers=args.workers)
@@ -136,6 +142,7 @@ def main(argv=None):
                 {"static_soft": soft, "static_hard": hard, "spiking": spiking}
             ),
             "n_test": record["spiking"]["n_images"],
+            **extra,
         }
         # the float16 copy is measured before it replaces the shipped file, and its
         # own errors (what a fresh install reproduces) go into its provenance
@@ -174,6 +181,24 @@ def main(argv=None):
     atomic_write_bytes(args.out, json.dumps(record, indent=2, default=str).encode())
     _, meta_again = load_checkpoint(args.checkpoint)  # unchanged by evaluation
     assert meta_again["state"]["epoch"] == record["epochs"]
+
+
+def _provenance_extra(path):
+    """The entries of ``--provenance-json``, refused before any evaluation if
+    they are not a JSON object or would replace a measured entry."""
+    if path is None:
+        return {}
+    with open(path, encoding="utf-8") as f:
+        extra = json.load(f)
+    measured = {"train_command", "evaluate_command", "epochs", "data", "data_md5"}
+    measured.add("n_test")
+    measured |= {"errors_percent", "errors_percent_float32"}
+    if not isinstance(extra, dict) or measured & set(extra):
+        raise SystemExit(
+            f"--provenance-json {path}: give a JSON object of descriptions, without "
+            f"the entries this script writes ({', '.join(sorted(measured))})"
+        )
+    return extra
 
 
 def _rounded(errors_percent):
