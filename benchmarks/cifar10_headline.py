@@ -183,6 +183,21 @@ def main(argv=None):
     assert meta_again["state"]["epoch"] == record["epochs"]
 
 
+_WRITTEN = frozenset(
+    (
+        "train_command",
+        "evaluate_command",
+        "epochs",
+        "data",
+        "data_md5",
+        "n_test",
+        "errors_percent",
+        "errors_percent_float32",
+    )
+)
+"""The provenance entries this script writes itself."""
+
+
 def _provenance_extra(path):
     """The entries of ``--provenance-json``, refused before any evaluation if
     they are not a JSON object or would replace a measured entry."""
@@ -190,13 +205,10 @@ def _provenance_extra(path):
         return {}
     with open(path, encoding="utf-8") as f:
         extra = json.load(f)
-    measured = {"train_command", "evaluate_command", "epochs", "data", "data_md5"}
-    measured.add("n_test")
-    measured |= {"errors_percent", "errors_percent_float32"}
-    if not isinstance(extra, dict) or measured & set(extra):
+    if not isinstance(extra, dict) or _WRITTEN & set(extra):
         raise SystemExit(
             f"--provenance-json {path}: give a JSON object of descriptions, without "
-            f"the entries this script writes ({', '.join(sorted(measured))})"
+            f"the entries this script writes ({', '.join(sorted(_WRITTEN))})"
         )
     return extra
 
