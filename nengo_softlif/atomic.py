@@ -7,7 +7,7 @@ folder, which replaces the destination only once it is complete and flushed.
 
 import contextlib
 import os
-import tempfile
+import secrets
 
 __all__ = [
     "atomic_open",
@@ -18,6 +18,7 @@ __all__ = [
 ]
 
 FILE_MODE = 0o644  # temporary files are created 0600; finished files get this
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 @contextlib.contextmanager
@@ -41,10 +42,16 @@ def atomic_open(path, suffix=".tmp"):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path, suffix)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=suffix
-    )
+    prefix = f".{os.path.basename(path)}.{os.getpid()}."
+    tmp = None
     try:
+        # the name is set before the file exists: an exception at any point (one
+        # raised by a signal handler too) removes the file
+        fd = None
+        while fd is None:
+            tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(tmp, _CREATE_FLAGS, 0o600)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -52,8 +59,9 @@ def atomic_open(path, suffix=".tmp"):
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 

@@ -204,6 +204,27 @@ def test_stale_temporaries_are_removed_on_the_next_write(tmp_path):
     assert mine.exists() and other_file.exists()  # a live writer's, another file's
 
 
+def test_an_interrupt_as_the_temporary_is_created_leaves_nothing(tmp_path, monkeypatch):
+    """A signal's exception right after the temporary file exists removes it."""
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(b"old")
+    real_open = os.open
+
+    def open_then_interrupt(name, *args, **kwargs):
+        fd = real_open(name, *args, **kwargs)
+        if os.path.basename(name).startswith(".checkpoint.npz."):
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(path, b"new")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]
+    assert path.read_bytes() == b"old"
+
+
 def test_file_lock_is_exclusive(tmp_path):
     path = tmp_path / "x"
     with FileLock(path), pytest.raises(RuntimeError, match="Another process"):
